@@ -1,0 +1,288 @@
+"""Command line: `dispatcher run | invoke | serve | check`.
+
+Thin on purpose.  `run` is the Lambda bootstrap and is parsed by hand (argparse
+costs milliseconds of cold start); the other commands use argparse and import
+the emulator lazily.
+
+Exit statuses of `invoke`: 0 success; 1 invocation error (the error document
+on stdout); 2 usage or config error; 3 init failure (the init error on
+stdout); 4 internal error; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_INVOKE_ERROR, EXIT_USAGE, EXIT_INIT, EXIT_INTERNAL, EXIT_SIGINT = 0, 1, 2, 3, 4, 130
+
+USAGE = """usage: dispatcher COMMAND [options]
+
+commands:
+  run      the Lambda bootstrap: serve the Runtime API at $AWS_LAMBDA_RUNTIME_API
+  invoke   run the function locally against an embedded Runtime API emulator
+  serve    serve the RIE invoke endpoint (POST /2015-03-31/functions/function/invocations)
+  check    validate dispatcher.yaml and print the resolved configuration
+
+`dispatcher COMMAND --help` describes each command.
+"""
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(f"dispatcher: {msg}\n")
+    sys.stderr.flush()
+
+
+# -- run ------------------------------------------------------------------------
+def cmd_run(argv: Sequence[str]) -> int:
+    explicit: str | None = None
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a == "--config" and args:
+            explicit = args.pop(0)
+        elif a.startswith("--config="):
+            explicit = a.split("=", 1)[1]
+        elif a in ("-h", "--help"):
+            print("usage: dispatcher run [--config PATH]\n\nThe Lambda bootstrap: reads AWS_LAMBDA_RUNTIME_API and serves "
+                  "invocations with the worker selected by _HANDLER (or `default`).")
+            return 0
+        else:
+            _err(f"run: unexpected argument {a!r} (usage: dispatcher run [--config PATH])")
+            return EXIT_USAGE
+    environ = os.environ
+    from dispatcher.config import HandlerNotFound, find_config, load_fast
+    from dispatcher.errors import CONFIG_ERROR, HANDLER_NOT_FOUND, ConfigError
+
+    try:
+        config = load_fast(find_config(explicit, environ), environ)
+        worker = config.select(environ.get("_HANDLER") or None)
+    except ConfigError as exc:
+        _err(str(exc))
+        _post_init_error(HANDLER_NOT_FOUND if isinstance(exc, HandlerNotFound) else CONFIG_ERROR, str(exc))
+        return 1
+    from dispatcher.supervisor import run_from_environment
+
+    return run_from_environment(worker, environ)
+
+
+def _post_init_error(error_type: str, message: str) -> None:
+    """Tell Lambda why init failed (it returns this to the first invoke), then exit."""
+    address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not address:
+        return
+    from dispatcher.client import ApiClient
+    from dispatcher.errors import DispatcherError
+    from dispatcher.runtime_api import InitErrorRequest
+
+    try:
+        client = ApiClient(address)
+        client.request(InitErrorRequest(error_type, message).encode(address), timeout=5.0)
+        client.close()
+    except DispatcherError as exc:
+        _err(f"could not post /init/error: {exc}")
+
+
+# -- shared by invoke / serve / check --------------------------------------------
+def _load_config(explicit: str | None, handler: str | None = None):  # type: ignore[no-untyped-def]
+    from dispatcher.config import find_config, load
+
+    path = find_config(explicit, os.environ)
+    config = load(path, os.environ)
+    config.select(handler or os.environ.get("_HANDLER") or None)
+    return path, config
+
+
+def _make_emulator(config_path: str, handler: str | None, timeout: float):  # type: ignore[no-untyped-def]
+    from dispatcher.emulator import Emulator
+
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
+    env["DISPATCHER_CONFIG"] = os.path.abspath(config_path)
+    return Emulator(
+        runtime_argv=[sys.executable, "-m", "dispatcher", "run", "--config", os.path.abspath(config_path)],
+        env=env,
+        function_timeout=timeout,
+        handler=handler,
+        task_root=os.path.dirname(os.path.abspath(config_path)),
+    )
+
+
+def _duration(text: str) -> float:
+    import argparse
+
+    from dispatcher.units import DURATION_HINT, parse_duration
+
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} ({DURATION_HINT})") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+# -- invoke -----------------------------------------------------------------------
+def cmd_invoke(argv: Sequence[str]) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="dispatcher invoke", description="Run one event (or --repeat N) through the function locally.")
+    ap.add_argument("event", nargs="?", help="the event, as JSON text; `-` reads all of stdin; default {}")
+    ap.add_argument("--event-file", metavar="F", help="read the event from file F (byte for byte)")
+    ap.add_argument("--config", metavar="PATH", help="dispatcher.yaml (default: $DISPATCHER_CONFIG, $LAMBDA_TASK_ROOT/dispatcher.yaml, ./dispatcher.yaml)")
+    ap.add_argument("--handler", metavar="NAME", help="worker to run (sets _HANDLER)")
+    ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N", help="send the event N times over one warm runtime")
+    args = ap.parse_args(argv)
+    if args.event is not None and args.event_file:
+        ap.error("give the event either as an argument or with --event-file, not both")
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    from dispatcher.errors import ConfigError
+
+    try:
+        path, _ = _load_config(args.config, args.handler)
+    except ConfigError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    if args.event_file:
+        try:
+            with open(args.event_file, "rb") as f:
+                event = f.read()
+        except OSError as exc:
+            _err(f"cannot read --event-file: {exc}")
+            return EXIT_USAGE
+    elif args.event == "-":
+        event = sys.stdin.buffer.read()
+    elif args.event is not None:
+        event = os.fsencode(args.event)
+    else:
+        event = b"{}"
+    emu = _make_emulator(path, args.handler, args.timeout)
+    try:
+        with emu:
+            emu.start()
+            return _invoke_loop(emu, event, args.repeat)
+    except KeyboardInterrupt:
+        return EXIT_SIGINT
+
+
+def _invoke_loop(emu, event: bytes, repeat: int) -> int:  # type: ignore[no-untyped-def]
+    failures = 0
+    latencies: list[float] = []
+    init_ms: float | None = None
+    last = None
+    for _ in range(repeat):
+        res = emu.invoke(event)
+        last = res
+        latencies.append(res.duration_ms)
+        if res.init_duration_ms is not None:
+            init_ms = res.init_duration_ms
+        if res.outcome != "success":
+            failures += 1
+        if res.outcome == "init_error" and repeat == 1:
+            break
+    assert last is not None
+    out = sys.stdout.buffer
+    out.write(last.body)
+    out.flush()
+    if repeat > 1:
+        latencies.sort()
+        p50 = latencies[len(latencies) // 2]
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        init = f"{init_ms:.1f} ms" if init_ms is not None else "n/a"
+        _err(f"{repeat} invocations, {failures} failed; latency p50 {p50:.2f} ms, p99 {p99:.2f} ms; init {init}")
+    if last.outcome == "init_error":
+        return EXIT_INIT
+    return EXIT_INVOKE_ERROR if failures else EXIT_OK
+
+
+# -- serve ----------------------------------------------------------------------
+def cmd_serve(argv: Sequence[str]) -> int:
+    import argparse
+    import signal
+
+    ap = argparse.ArgumentParser(prog="dispatcher serve", description="Serve the function behind the RIE invoke endpoint.")
+    ap.add_argument("--config", metavar="PATH")
+    ap.add_argument("--handler", metavar="NAME")
+    ap.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    ap.add_argument("--port", type=int, default=9000)
+    ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
+    args = ap.parse_args(argv)
+    from dispatcher.errors import ConfigError
+
+    try:
+        path, _ = _load_config(args.config, args.handler)
+    except ConfigError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    from dispatcher.emulator.frontdoor import serve_frontdoor
+
+    emu = _make_emulator(path, args.handler, args.timeout)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        with emu:
+            emu.start()
+            handle = serve_frontdoor(emu, args.host, args.port)
+            host, port = handle.address if hasattr(handle, "address") else (args.host, args.port)
+            _err(f"serving on http://{host}:{port}/2015-03-31/functions/function/invocations (Ctrl-C stops)")
+            signal.pause() if not hasattr(handle, "wait") else handle.wait()
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK
+
+
+# -- check ----------------------------------------------------------------------
+def cmd_check(argv: Sequence[str]) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="dispatcher check", description="Validate dispatcher.yaml and print the resolved configuration.")
+    ap.add_argument("--config", metavar="PATH")
+    ap.add_argument("--write-cache", action="store_true", help="write the parsed-config cache next to the file (at build time; speeds up cold start)")
+    args = ap.parse_args(argv)
+    from dispatcher.config import describe, find_config, load, write_cache
+    from dispatcher.errors import ConfigError
+
+    try:
+        path = find_config(args.config, os.environ)
+        config = load(path, os.environ)
+    except ConfigError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    sys.stdout.write(describe(config))
+    if args.write_cache:
+        try:
+            cache = write_cache(path)
+        except OSError as exc:
+            _err(f"cannot write the cache: {exc}")
+            return EXIT_USAGE
+        _err(f"wrote {cache}")
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "invoke": cmd_invoke, "serve": cmd_serve, "check": cmd_check}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return EXIT_OK if args else EXIT_USAGE
+    cmd = COMMANDS.get(args[0])
+    if cmd is None:
+        _err(f"unknown command {args[0]!r}\n{USAGE}")
+        return EXIT_USAGE
+    try:
+        return cmd(args[1:])
+    except KeyboardInterrupt:
+        return EXIT_SIGINT
+    except SystemExit:
+        raise
+    except Exception as exc:  # the one broad catch: report, exit 4
+        import traceback
+
+        traceback.print_exc()
+        _err(f"internal error: {exc}")
+        return EXIT_INTERNAL

@@ -1,0 +1,267 @@
+"""Sans-IO codec for wire protocol v1 frames (see docs/protocol.md).
+
+A frame is a 4-byte big-endian length N, then N bytes holding exactly one
+msgpack map with str keys and a str `type`.  This module never touches a file
+descriptor: callers feed bytes (or read straight into `writable()` and call
+`advance()`) and pull messages with `next()`; `encode*` hand back bytes to
+write.  Malformed input raises FrameError with a stable `code`, the same codes
+the shared test vectors in tests/vectors/ use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from dispatcher.errors import ProtocolError
+
+__all__ = [
+    "DEFAULT_MAX_FRAME",
+    "FrameError",
+    "FrameDecoder",
+    "encode",
+    "encode_parts",
+    "encode_invoke",
+    "parse_worker_message",
+    "parse_supervisor_message",
+]
+
+DEFAULT_MAX_FRAME = 16 * 1024 * 1024
+_HEADER = 4
+# Reads for small frames land in a scratch buffer of this size; a frame whose
+# body is larger gets its own buffer, sized once from the length prefix, so a
+# 6 MB payload is read straight into place instead of grown chunk by chunk.
+_SCRATCH = 256 * 1024
+
+
+class FrameError(ProtocolError):
+    """A frame that breaks protocol v1.  `code` is one of the vector error codes."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(detail)
+
+
+def _unpack(data: Any) -> dict[str, Any]:
+    try:
+        # unicode_errors="replace": a worker's error text with bad UTF-8 must
+        # never make its error unreportable (protocol: decode with U+FFFD).
+        value = msgpack.unpackb(data, raw=False, unicode_errors="replace", strict_map_key=False)
+    except msgpack.ExtraData:
+        raise FrameError("trailing_data", "bytes follow the msgpack value inside the frame") from None
+    except Exception as exc:  # msgpack raises several unrelated types here
+        raise FrameError("invalid_msgpack", f"the frame does not hold one msgpack value ({exc})") from None
+    if not isinstance(value, dict):
+        raise FrameError("not_a_map", f"the frame holds a msgpack {type(value).__name__}, not a map")
+    for key in value:
+        if not isinstance(key, str):
+            raise FrameError("non_str_key", f"map key {key!r} is not a str")
+    if not isinstance(value.get("type"), str):
+        raise FrameError("missing_type", "the map has no str `type` key")
+    return value
+
+
+class FrameDecoder:
+    """Incremental frame decoder.  One per byte stream."""
+
+    __slots__ = ("max_frame", "_buf", "_body", "_have", "_scratch")
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self.max_frame = max_frame
+        self._buf = bytearray()  # bytes received, not yet part of a sized body
+        self._body: bytearray | None = None  # the current large frame's body
+        self._have = 0  # bytes of _body filled
+        self._scratch: bytearray | None = None
+
+    @property
+    def pending(self) -> int:
+        """Bytes received that do not form a complete message yet."""
+        return len(self._buf) + self._have
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._body is not None:
+            room = len(self._body) - self._have
+            take = min(room, len(data))
+            self._body[self._have : self._have + take] = data[:take]
+            self._have += take
+            if take < len(data):
+                self._buf += data[take:]
+        else:
+            self._buf += data
+
+    def writable(self) -> memoryview:
+        """A buffer to read into directly; report the count with advance()."""
+        if self._body is not None:
+            return memoryview(self._body)[self._have :]
+        if self._scratch is None:
+            self._scratch = bytearray(_SCRATCH)
+        return memoryview(self._scratch)
+
+    def advance(self, n: int) -> None:
+        if self._body is not None:
+            self._have += n
+        else:
+            assert self._scratch is not None
+            with memoryview(self._scratch) as mv:
+                self._buf += mv[:n]
+
+    def next(self) -> dict[str, Any] | None:
+        """The next complete message, or None when more bytes are needed."""
+        if self._body is not None:
+            if self._have < len(self._body):
+                return None
+            body, self._body, self._have = self._body, None, 0
+            return _unpack(body)
+        buf = self._buf
+        if len(buf) < _HEADER:
+            return None
+        n = int.from_bytes(buf[:_HEADER], "big")
+        if n == 0:
+            raise FrameError("empty_frame", "frame length is 0")
+        if n > self.max_frame:
+            raise FrameError(
+                "frame_too_large", f"frame length {n} exceeds max_frame {self.max_frame}"
+            )
+        end = _HEADER + n
+        if len(buf) >= end:
+            with memoryview(buf) as mv, mv[_HEADER:end] as view:
+                msg = _unpack(view)
+            del buf[:end]
+            return msg
+        if n <= _SCRATCH:
+            return None  # small: keep accumulating in _buf
+        # Large frame: give it a buffer of its own and move what we have.
+        self._body = bytearray(n)
+        have = len(buf) - _HEADER
+        self._body[:have] = buf[_HEADER:]
+        self._have = have
+        buf.clear()
+        return None
+
+_packer_bin = msgpack.Packer(use_bin_type=True)
+
+
+def encode_parts(msg: dict[str, Any]) -> tuple[bytes, bytes]:
+    """(length prefix, body) of one frame, for a vectored write."""
+    body = msgpack.packb(msg, use_bin_type=True)
+    return len(body).to_bytes(_HEADER, "big"), body
+
+
+def encode(msg: dict[str, Any]) -> bytes:
+    head, body = encode_parts(msg)
+    return head + body
+
+
+def encode_invoke(
+    request_id: str,
+    payload: bytes | bytearray | memoryview,
+    deadline_ms: int,
+    function_arn: str,
+    trace_id: str | None,
+    client_context: str | None,
+    cognito_identity: str | None,
+    tenant_id: str | None,
+) -> list[bytes | bytearray | memoryview]:
+    """An `invoke` frame as buffers for os.writev, the payload never copied.
+
+    Equivalent to encode({...}) with the keys in the order below: the map
+    header and every other field are packed normally, then the payload's bin
+    header, then the payload object itself.
+    """
+    pack = _packer_bin.pack
+    n = len(payload)
+    if n < 256:
+        bin_head = b"\xc4" + n.to_bytes(1, "big")
+    elif n < 65536:
+        bin_head = b"\xc5" + n.to_bytes(2, "big")
+    else:
+        bin_head = b"\xc6" + n.to_bytes(4, "big")
+    before = (
+        b"\x89"  # fixmap, 9 entries
+        + pack("type") + pack("invoke")
+        + pack("id") + pack(request_id)
+        + pack("deadline_ms") + pack(deadline_ms)
+        + pack("function_arn") + pack(function_arn)
+        + pack("trace_id") + pack(trace_id)
+        + pack("client_context") + pack(client_context)
+        + pack("cognito_identity") + pack(cognito_identity)
+        + pack("tenant_id") + pack(tenant_id)
+        + pack("payload") + bin_head
+    )
+    total = len(before) + n
+    return [total.to_bytes(_HEADER, "big") + before, payload]
+
+
+# ---------------------------------------------------------------------------
+# Message validation: which types exist in each direction, and their fields.
+# A table, so the two directions are read side by side.  Unknown keys are
+# ignored (forward compatibility); missing or mistyped known keys are errors.
+
+_STR = (str,)
+_STR_OR_NONE = (str, type(None))
+_LIST = (list,)
+_INT = (int,)
+_BIN = (bytes,)
+
+_TO_SUPERVISOR: dict[str, dict[str, tuple[type, ...]]] = {
+    "ready": {"protocol": _INT},
+    "init_error": {"error_type": _STR, "error_message": _STR},
+    "result": {"id": _STR},  # payload: any value, checked below
+    "error": {"id": _STR, "error_type": _STR, "error_message": _STR},
+}
+
+_TO_WORKER: dict[str, dict[str, tuple[type, ...]]] = {
+    "invoke": {
+        "id": _STR,
+        "payload": _BIN,
+        "deadline_ms": _INT,
+        "function_arn": _STR,
+        "trace_id": _STR_OR_NONE,
+        "client_context": _STR_OR_NONE,
+        "cognito_identity": _STR_OR_NONE,
+        "tenant_id": _STR_OR_NONE,
+    },
+    "shutdown": {},
+}
+
+
+def _check(msg: dict[str, Any], table: dict[str, dict[str, tuple[type, ...]]], who: str) -> dict[str, Any]:
+    kind = msg["type"]
+    fields = table.get(kind)
+    if fields is None:
+        raise FrameError("unknown_type", f"unknown message type {kind!r} from the {who}")
+    for key, types in fields.items():
+        if key not in msg:
+            raise FrameError("bad_field", f"`{kind}` message without `{key}`")
+        value = msg[key]
+        # bool is an int subclass; a bool protocol/deadline is still wrong.
+        if not isinstance(value, types) or (types is _INT and isinstance(value, bool)):
+            raise FrameError(
+                "bad_field", f"`{kind}.{key}` is a {type(value).__name__}, not {types[0].__name__}"
+            )
+    return msg
+
+
+def parse_worker_message(msg: dict[str, Any]) -> dict[str, Any]:
+    """Validate a worker -> supervisor message (already a str-keyed map with a type)."""
+    _check(msg, _TO_SUPERVISOR, "worker")
+    kind = msg["type"]
+    if kind == "result" and "payload" not in msg:
+        raise FrameError("bad_field", "`result` message without `payload`")
+    if kind in ("error", "init_error"):
+        trace = msg.get("stack_trace", [])
+        if trace is None:
+            trace = []
+        if not isinstance(trace, list):
+            raise FrameError("bad_field", f"`{kind}.stack_trace` is not a list")
+        msg["stack_trace"] = [t if isinstance(t, str) else repr(t) for t in trace]
+    if kind == "ready" and not isinstance(msg.get("features", []), list):
+        raise FrameError("bad_field", "`ready.features` is not a list")
+    return msg
+
+
+def parse_supervisor_message(msg: dict[str, Any]) -> dict[str, Any]:
+    """Validate a supervisor -> worker message (used by tests and Python tooling)."""
+    return _check(msg, _TO_WORKER, "supervisor")

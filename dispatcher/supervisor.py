@@ -1,0 +1,619 @@
+"""The Runtime API loop: one event loop, every decision made here.
+
+    init:  start worker -> wait `ready` -> (register no-op extension)
+    loop:  GET /next -> invoke frame -> reply | deadline | death -> POST -> next
+
+One poll() waits on the API socket, the worker's pipes and pidfd, and the
+signal wake-up fd together, so SIGTERM is handled at any moment, including
+while idle in GET /next.  Workers only report events (worker.py); this module
+turns them into exactly one /response or /error per event fetched, restarts
+workers, and enforces deadlines and the shutdown budget.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from select import POLLIN, poll
+from typing import Any, Callable, Mapping
+
+from dispatcher import errors as E
+from dispatcher.client import ApiClient, ConnectionLost
+from dispatcher.config import WorkerConfig
+from dispatcher.errors import FatalError, HttpError, ProtocolError
+from dispatcher.http_parse import Response
+from dispatcher.process import SpawnError, become_subreaper, group_rss, reap_orphans
+from dispatcher.runtime_api import (
+    ErrorRequest,
+    ExtensionNextRequest,
+    ExtensionRegisterRequest,
+    InitErrorRequest,
+    Invocation,
+    ResponseRequest,
+)
+from dispatcher.signals import SignalWatcher
+from dispatcher.worker import Event, MsgpackWorker, WorkerSession
+
+__all__ = ["Supervisor", "Success", "Failure", "worker_environment", "MAX_RESPONSE"]
+
+MAX_RESPONSE = 6 * 1024 * 1024  # Lambda's buffered response limit (6,291,456)
+NEXT_RETRIES = 5  # GET /next on a dead connection: PyRIC retries 5 times
+START_RETRIES = 5  # consecutive worker starts that never reach `ready`
+EXTENSION_NAME = "lambda-dispatcher"
+_DROP_FROM_WORKER_ENV = ("AWS_LAMBDA_RUNTIME_API", "_LAMBDA_TELEMETRY_LOG_FD", "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET")
+
+
+@dataclass(frozen=True, slots=True)
+class Success:
+    body: Any  # bytes-like
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    error_type: str
+    message: str
+    stack_trace: tuple[str, ...] = ()
+    header_type: str | None = None
+
+
+@dataclass
+class _Pending:
+    """What one poll() round produced."""
+
+    worker: list[Event] = field(default_factory=list)
+    api: Response | None = None
+    api_error: Exception | None = None
+    stop: bool = False
+    timed_out: bool = False
+
+
+def worker_environment(config: WorkerConfig, environ: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in environ.items() if k not in _DROP_FROM_WORKER_ENV}
+    env.update(config.env)
+    env["DISPATCHER_PROTOCOL"] = "1"
+    env["DISPATCHER_FEATURES"] = ""
+    env["DISPATCHER_MAX_FRAME"] = str(config.max_frame)
+    env["DISPATCHER_WORKER"] = config.name
+    return env
+
+
+def _say(msg: str) -> None:
+    """Lifecycle lines, in one fixed form, on the supervisor's stderr."""
+    try:
+        os.write(2, f"[dispatcher] {msg}\n".encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+class Supervisor:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        api: ApiClient,
+        environ: Mapping[str, str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        worker_factory: Callable[[WorkerConfig, Mapping[str, str]], WorkerSession] = MsgpackWorker,
+        register_extension: bool = True,
+    ) -> None:
+        self.config = config
+        self.api = api
+        self.environ = environ
+        self.clock = clock
+        self.wall = wall
+        self.worker_factory = worker_factory
+        self.register_extension = register_extension
+        self.worker_env = worker_environment(config, environ)
+        self.worker: WorkerSession | None = None
+        self.signals: SignalWatcher | None = None
+        self.stop_at: float | None = None  # monotonic end of the shutdown budget
+        self.start_failures = 0
+        self.last_start_failure: Failure | None = None
+        self.next_start_at = 0.0
+        self._ext_sock: Any = None
+        fn_timeout = environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "")
+        self.function_timeout = float(fn_timeout) if fn_timeout.replace(".", "", 1).isdigit() else None
+
+    # ======================================================================
+    def run(self) -> int:
+        self.signals = SignalWatcher()
+        become_subreaper()
+        try:
+            failure = self._init()
+            if failure is not None:
+                self._post_init_error(failure)
+                return 1
+            if self.stop_at is not None:
+                return self._shutdown()
+            if self.register_extension:
+                self._register_extension()
+            while self.stop_at is None:
+                inv = self._next()
+                if inv is None:
+                    break
+                answer = self._invoke(inv)
+                self._post(inv, answer)
+                if self.start_failures >= START_RETRIES:
+                    raise FatalError(
+                        f"worker {self.config.name!r} failed to start {self.start_failures} times in a row; "
+                        f"last error: {self.last_start_failure.message if self.last_start_failure else '?'}"
+                    )
+                self._after_invocation(answer)
+            return self._shutdown()
+        except FatalError as exc:
+            _say(f"fatal: {exc}")
+            self._kill_everything()
+            return 1
+        finally:
+            self.api.close()
+
+    # -- init ---------------------------------------------------------------
+    def _init(self) -> Failure | None:
+        try:
+            self.worker = self.worker_factory(self.config, self.worker_env)
+        except SpawnError as exc:
+            return Failure(E.INVALID_ENTRYPOINT, str(exc))
+        deadline = self.clock() + self.config.startup_timeout
+        failure = self._await_ready(self.worker, deadline)
+        if failure is not None:
+            self._discard_worker(kill=True)
+        return failure
+
+    def _await_ready(self, worker: WorkerSession, deadline: float) -> Failure | None:
+        """Wait for `ready`.  None once ready (or when a stop was requested)."""
+        name = worker.name
+        while not worker.ready:
+            got = self._wait(deadline, worker, api=False)
+            if got.stop:
+                return None
+            for ev in got.worker:
+                if ev.kind == "message":
+                    msg = ev.message or {}
+                    if msg["type"] == "ready":
+                        worker.ready = True
+                        worker.features = list(msg.get("features") or [])  # type: ignore[attr-defined]
+                        continue
+                    if msg["type"] == "init_error":
+                        return Failure(
+                            msg["error_type"], msg["error_message"], tuple(msg.get("stack_trace") or ())
+                        )
+                    return Failure(E.PROTOCOL_ERROR, f"worker {name!r} sent `{msg['type']}` before `ready`")
+                if ev.kind == "protocol_error":
+                    return Failure(E.PROTOCOL_ERROR, f"worker {name!r}: {ev.detail}")
+                if ev.kind == "exited":
+                    return Failure(E.EXIT_ERROR, self._exit_message(worker, ev, "before it was ready"))
+            if got.timed_out and not worker.ready:
+                return Failure(
+                    E.INIT_TIMEOUT,
+                    f"worker {name!r} did not send `ready` within startup_timeout "
+                    f"({self.config.startup_timeout:g}s); raise startup_timeout in dispatcher.yaml "
+                    "if its init is legitimately slow",
+                )
+        return None
+
+    def _exit_message(self, worker: WorkerSession, ev: Event, when: str) -> str:
+        tail = worker.log.tail()
+        detail = ev.detail.replace("exit status", "exited with status").replace("killed by", "was killed by")
+        msg = f"worker {worker.name!r} {detail} {when}"
+        if tail:
+            msg += f"; last stderr lines:\n{tail}"
+        return msg
+
+    def _post_init_error(self, failure: Failure) -> None:
+        _say(f"init failed: {failure.error_type}: {failure.message}")
+        try:
+            self.api.request(InitErrorRequest(failure.error_type, failure.message, failure.stack_trace).encode(self.api.address))
+        except (ConnectionLost, HttpError) as exc:
+            _say(f"could not post /init/error: {exc}")
+
+    def _register_extension(self) -> None:
+        """A no-op internal extension makes Lambda send SIGTERM before a shutdown
+        (runtime-api.md section 7; Go and Rust do the same)."""
+        try:
+            resp = self.api.request(ExtensionRegisterRequest(EXTENSION_NAME).encode(self.api.address), timeout=2.0)
+            ext_id = resp.headers.get("lambda-extension-identifier")
+            if resp.status != 200 or not ext_id:
+                _say(f"extension registration refused ({resp.status}); SIGTERM may not be delivered")
+                return
+            # The first event/next tells Lambda the extension is initialised.
+            # It never returns (no events subscribed): send it, never read it.
+            from dispatcher.client import _connect
+
+            sock = _connect(self.api.host, self.api.port)
+            sock.sendall(ExtensionNextRequest(ext_id).encode(self.api.address)[0])
+            self._ext_sock = sock
+        except (ConnectionLost, HttpError, OSError) as exc:
+            _say(f"extension registration failed ({exc}); SIGTERM may not be delivered")
+
+    # -- the poll ---------------------------------------------------------
+    def _wait(self, deadline: float | None, worker: WorkerSession | None, api: bool) -> _Pending:
+        """One poll() over signals, the worker and (optionally) the API socket."""
+        got = _Pending()
+        p = poll()
+        assert self.signals is not None
+        p.register(self.signals.rfd, POLLIN)
+        wfds: dict[int, int] = {}
+        if worker is not None:
+            for fd, ev in worker.poll_fds():
+                p.register(fd, ev)
+                wfds[fd] = ev
+        api_fd = -1
+        if api:
+            api_fd = self.api.fileno()
+            p.register(api_fd, POLLIN)
+        if self.stop_at is not None:
+            deadline = self.stop_at if deadline is None else min(deadline, self.stop_at)
+        timeout = None if deadline is None else max(0.0, deadline - self.clock()) * 1000
+        ready = p.poll(timeout)
+        if not ready:
+            got.timed_out = True
+            return got
+        for fd, rev in ready:
+            if fd == self.signals.rfd:
+                self._on_signals(got)
+            elif fd in wfds and worker is not None:
+                got.worker.extend(worker.handle(fd, rev))
+            elif fd == api_fd:
+                try:
+                    got.api = self.api.read_available()
+                except (ConnectionLost, HttpError) as exc:
+                    got.api_error = exc
+        return got
+
+    def _on_signals(self, got: _Pending) -> None:
+        assert self.signals is not None
+        sigs = self.signals.drain()
+        if signal.SIGCHLD in sigs:
+            keep = {self.worker.proc.pid} if self.worker is not None else set()
+            reap_orphans(keep, kill=False)
+        if sigs & {signal.SIGTERM, signal.SIGINT} and self.stop_at is None:
+            name = "SIGTERM" if signal.SIGTERM in sigs else "SIGINT"
+            _say(f"{name} received: shutting down within {self.config.shutdown_grace:g}s")
+            self.stop_at = self.clock() + self.config.shutdown_grace
+        if self.stop_at is not None:
+            got.stop = True
+
+    # -- GET /next -----------------------------------------------------------
+    def _next(self) -> Invocation | None:
+        attempts = 0
+        while True:
+            try:
+                self.api.send_next()
+            except ConnectionLost as exc:
+                attempts = self._retry(attempts, exc)
+                continue
+            while True:
+                got = self._wait(None, self.worker, api=True)
+                self._idle_worker_events(got.worker)
+                if got.stop:
+                    return None
+                if got.api_error is not None:
+                    if isinstance(got.api_error, HttpError):
+                        raise FatalError(f"the Runtime API sent a malformed response to GET /next: {got.api_error}")
+                    attempts = self._retry(attempts, got.api_error)
+                    break
+                resp = got.api
+                if resp is None:
+                    continue
+                if resp.status == 200:
+                    try:
+                        return Invocation.from_headers(resp.headers, resp.body, self.wall())
+                    except ProtocolError as exc:
+                        raise FatalError(str(exc)) from None
+                body = bytes(resp.body[:500]).decode("utf-8", "replace")
+                if resp.status >= 500:
+                    raise FatalError(f"GET /next answered {resp.status}: {body} (the Runtime API asks the runtime to exit)")
+                _say(f"GET /next answered {resp.status}: {body}")
+                attempts = self._retry(attempts, RuntimeError(f"status {resp.status}"))
+                break
+
+    def _retry(self, attempts: int, exc: Exception) -> int:
+        attempts += 1
+        if attempts > NEXT_RETRIES:
+            raise FatalError(f"the Runtime API at {self.api.address} is unreachable after {NEXT_RETRIES} retries: {exc}")
+        _say(f"GET /next failed ({exc}); retry {attempts}/{NEXT_RETRIES}")
+        self.api.close()
+        time.sleep(min(0.1 * 2 ** (attempts - 1), 2.0))
+        return attempts
+
+    def _idle_worker_events(self, events: list[Event]) -> None:
+        """A worker may finish starting, or die, while we wait for an event."""
+        w = self.worker
+        if w is None:
+            return
+        for ev in events:
+            if ev.kind == "message" and ev.message and ev.message["type"] == "ready" and not w.ready:
+                w.ready = True
+                self.start_failures = 0
+                continue
+            if ev.kind == "exited":
+                _say(self._exit_message(w, ev, "while idle") + "; a fresh worker starts with the next event")
+            elif ev.kind == "message" and ev.message and ev.message["type"] == "init_error":
+                m = ev.message
+                self._start_failed(Failure(m["error_type"], m["error_message"], tuple(m.get("stack_trace") or ())))
+            else:
+                detail = ev.detail or f"sent `{(ev.message or {}).get('type')}` with no invocation in flight"
+                _say(f"worker {w.name!r} broke the protocol while idle: {detail}; replacing it")
+            self._discard_worker(kill=True)
+            return
+
+    # -- one invocation ------------------------------------------------------
+    def _invoke(self, inv: Invocation) -> Success | Failure:
+        remaining = inv.deadline_ms / 1000.0 - self.wall()
+        deadline = self.clock() + remaining - self.config.timeout_margin
+        handed_over = False
+        while True:
+            failure = self._ensure_worker(deadline)
+            if failure is not None:
+                return failure
+            w = self.worker
+            assert w is not None
+            if self.stop_at is not None and not w.ready:
+                return Failure(E.EXIT_ERROR, "runtime shutting down")
+            w.log.request_id = inv.request_id
+            try:
+                answer = self._exchange(w, inv, deadline)
+            finally:
+                w.drain_stderr()
+                w.log.flush()
+                w.log.request_id = None
+            if answer == "handover" and not handed_over:
+                # Dead before any byte of the invoke frame reached it: the event
+                # is not lost, its replacement gets it.
+                handed_over = True
+                _say(f"worker {w.name!r} was found dead before the event reached it; handing the event to a fresh worker")
+                self._discard_worker(kill=True)
+                continue
+            if answer == "handover":
+                return Failure(E.EXIT_ERROR, f"worker {w.name!r} died before receiving the event, twice in a row")
+            assert not isinstance(answer, str)
+            return answer
+
+    def _ensure_worker(self, deadline: float) -> Failure | None:
+        if self.worker is not None and self.worker.proc.status is None:
+            if self.worker.ready:
+                return None
+        else:
+            self.worker = None
+            if self.start_failures and self.clock() < self.next_start_at and self.last_start_failure:
+                return self.last_start_failure  # backing off: answer at once
+            try:
+                self.worker = self.worker_factory(self.config, self.worker_env)
+            except SpawnError as exc:
+                return self._start_failed(Failure(E.INVALID_ENTRYPOINT, str(exc)))
+        w = self.worker
+        assert w is not None
+        start_deadline = min(deadline, self.clock() + self.config.startup_timeout)
+        failure = self._await_ready(w, start_deadline)
+        if failure is not None:
+            self._discard_worker(kill=True)
+            return self._start_failed(failure)
+        if not w.ready and self.stop_at is None:
+            # Deadline reached while the replacement was still starting.
+            self._discard_worker(kill=True)
+            return self._timeout_failure(self._timeout_seconds_for_deadline(deadline))
+        if w.ready:
+            self.start_failures = 0
+        return None
+
+    def _start_failed(self, failure: Failure) -> Failure:
+        self.start_failures += 1
+        self.last_start_failure = failure
+        self.next_start_at = self.clock() + min(0.1 * 2 ** (self.start_failures - 1), 2.0)
+        _say(f"worker {self.config.name!r} failed to start ({self.start_failures} in a row): {failure.error_type}: {failure.message}")
+        return failure
+
+    def _exchange(self, w: WorkerSession, inv: Invocation, deadline: float) -> Success | Failure | str:
+        if w.proc.poll_exit() is not None:
+            return "handover"
+        events = w.send_invoke(inv)
+        while True:
+            for i, ev in enumerate(events):
+                result = self._on_invoke_event(w, inv, ev)
+                if result is not None:
+                    self._after_reply(w, events[i + 1 :])
+                    return result
+            limit = deadline
+            if self.stop_at is not None:
+                # Give the invocation what remains of the budget, keeping a third
+                # of the grace period to stop the worker afterwards.
+                limit = min(deadline, self.stop_at - self.config.shutdown_grace / 3)
+            got = self._wait(limit, w, api=False)
+            events = got.worker
+            if got.timed_out and not events:
+                if self.stop_at is not None and self.clock() < deadline:
+                    w.broken = "shutdown"
+                    return Failure(E.EXIT_ERROR, "runtime shutting down before the invocation finished")
+                w.broken = "timeout"
+                return self._timeout_failure(self._timeout_seconds(inv))
+
+    def _after_reply(self, w: WorkerSession, rest: list[Event]) -> None:
+        """Frames that came with the reply: the answer stands, the worker goes."""
+        for ev in rest:
+            if ev.kind == "exited":
+                continue
+            detail = ev.detail or f"sent `{(ev.message or {}).get('type')}` after its reply"
+            _say(f"worker {w.name!r} broke the protocol after replying: {detail}; replacing it once the answer is posted")
+            w.broken = detail
+            return
+
+    def _on_invoke_event(self, w: WorkerSession, inv: Invocation, ev: Event) -> Success | Failure | str | None:
+        if ev.kind == "exited":
+            if w.bytes_written == 0:
+                return "handover"
+            return Failure(E.EXIT_ERROR, self._exit_message(w, ev, "during the invocation"))
+        if ev.kind == "protocol_error":
+            w.broken = ev.detail
+            return Failure(E.PROTOCOL_ERROR, f"worker {w.name!r}: {ev.detail}")
+        msg = ev.message or {}
+        kind = msg.get("type")
+        if kind in ("result", "error") and msg.get("id") == inv.request_id:
+            w.invocations += 1
+            if kind == "error":
+                return Failure(msg["error_type"], msg["error_message"], tuple(msg.get("stack_trace") or ()))
+            return self._convert_result(msg["payload"])
+        detail = (
+            f"replied for invocation {msg.get('id')!r} while {inv.request_id!r} was in flight"
+            if kind in ("result", "error")
+            else f"sent `{kind}` during an invocation"
+        )
+        w.broken = detail
+        return Failure(E.PROTOCOL_ERROR, f"worker {w.name!r} {detail}")
+
+    def _convert_result(self, payload: Any) -> Success | Failure:
+        if not isinstance(payload, (bytes, bytearray)):
+            from dispatcher.jsonconv import NotConvertible, to_json
+
+            try:
+                payload = to_json(payload)
+            except NotConvertible as exc:
+                return Failure(E.MARSHAL_ERROR, f"the worker's result cannot be converted to JSON: {exc}")
+        if len(payload) > MAX_RESPONSE:
+            return Failure(
+                E.RESPONSE_SIZE_TOO_LARGE,
+                f"Response payload size ({len(payload)} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).",
+            )
+        return Success(payload)
+
+    def _timeout_seconds(self, inv: Invocation) -> float:
+        if self.function_timeout is not None:
+            return self.function_timeout
+        return float(round(inv.deadline_ms / 1000.0 - inv.received_at))
+
+    def _timeout_seconds_for_deadline(self, deadline: float) -> float:
+        if self.function_timeout is not None:
+            return self.function_timeout
+        return float(round(deadline - self.clock() + self.config.timeout_margin))
+
+    def _timeout_failure(self, seconds: float) -> Failure:
+        return Failure(E.SANDBOX_TIMEDOUT, f"Task timed out after {seconds:.2f} seconds", header_type=E.INVOKE_TIMEOUT)
+
+    # -- POST ----------------------------------------------------------------
+    def _post(self, inv: Invocation, answer: Success | Failure) -> None:
+        if isinstance(answer, Success):
+            req: Any = ResponseRequest(inv.request_id, answer.body, answer.content_type, inv.invocation_id)
+        else:
+            req = ErrorRequest(
+                inv.request_id, answer.error_type, answer.message, answer.stack_trace,
+                inv.invocation_id, answer.header_type,
+            )
+        buffers = req.encode(self.api.address)
+        for attempt in (1, 2):
+            try:
+                resp = self.api.request(buffers)
+            except (ConnectionLost, HttpError) as exc:
+                if attempt == 2:
+                    _say(f"posting the answer for {inv.request_id} failed twice: {exc}; going on")
+                    return
+                _say(f"posting the answer for {inv.request_id} failed ({exc}); retrying once on a new connection")
+                self.api.close()
+                continue
+            if resp.status == 202:
+                return
+            body = bytes(resp.body[:500]).decode("utf-8", "replace")
+            if resp.status >= 500:
+                raise FatalError(f"the Runtime API answered {resp.status} to a post: {body}")
+            if attempt == 2 and resp.status in (400, 403):
+                return  # the first attempt got through before the reset
+            _say(f"the Runtime API answered {resp.status} for {inv.request_id}: {body}")
+            return
+
+    # -- between invocations -----------------------------------------------
+    def _after_invocation(self, answer: Success | Failure) -> None:
+        w = self.worker
+        if w is None:
+            return
+        reason = None
+        if w.proc.status is not None:
+            reason = "exited"
+        elif w.broken == "shutdown":
+            return  # _shutdown() stops it within the budget
+        elif w.broken:
+            reason = w.broken
+        elif self.config.max_invocations and w.invocations >= self.config.max_invocations:
+            reason = f"max_invocations ({self.config.max_invocations}) reached"
+        elif self.config.max_rss:
+            rss = group_rss(w.proc.pgid)
+            if rss > self.config.max_rss:
+                reason = f"resident memory {rss // 1024} KiB over max_rss ({self.config.max_rss // 1024} KiB)"
+        if reason is None:
+            return
+        if reason not in ("exited", "timeout"):
+            _say(f"replacing worker {w.name!r}: {reason}")
+        self._discard_worker(kill=(reason == "timeout" or bool(w.broken)))
+        # Start the replacement now; its `ready` is awaited by the next event.
+        try:
+            self.worker = self.worker_factory(self.config, self.worker_env)
+        except SpawnError as exc:
+            self._start_failed(Failure(E.INVALID_ENTRYPOINT, str(exc)))
+
+    def _discard_worker(self, kill: bool) -> None:
+        w = self.worker
+        self.worker = None
+        if w is None:
+            return
+        if kill:
+            # No polite frame: the worker is hung or broken.  SIGTERM, then
+            # SIGKILL when shutdown_grace ends.
+            w.proc.close_stdin()
+            w.proc.kill_group(signal.SIGTERM)
+            if w.proc.wait_exit(self.config.shutdown_grace) is None:
+                w.proc.kill_group(signal.SIGKILL)
+                w.proc.wait_exit(5.0)
+            w.proc.poll_exit()
+            w.drain_stderr()
+            w.proc.close_fds()
+        else:
+            w.stop(self.config.shutdown_grace)
+        reap_orphans(set(), kill=True)
+
+    # -- shutdown ------------------------------------------------------------
+    def _shutdown(self) -> int:
+        """One budget, shutdown_grace, from the signal: shutdown frame and
+        SIGTERM to the worker group at once, SIGKILL when the budget ends."""
+        w, self.worker = self.worker, None
+        end = self.stop_at if self.stop_at is not None else self.clock() + self.config.shutdown_grace
+        if w is not None:
+            from dispatcher.worker import SHUTDOWN_FRAME
+
+            if w.proc.stdin is not None and not w.writing:
+                try:
+                    os.write(w.proc.stdin, SHUTDOWN_FRAME)
+                except OSError:
+                    pass
+            w.proc.close_stdin()
+            w.proc.kill_group(signal.SIGTERM)
+            if w.proc.wait_exit(end - self.clock()) is None:
+                w.proc.kill_group(signal.SIGKILL)
+                w.proc.wait_exit(5.0)
+            w.drain_stderr()
+            w.proc.close_fds()
+        reap_orphans(set(), kill=True)
+        _say("stopped")
+        return 0
+
+    def _kill_everything(self) -> None:
+        w, self.worker = self.worker, None
+        if w is not None:
+            w.proc.kill_group(signal.SIGKILL)
+            w.proc.wait_exit(5.0)
+            w.drain_stderr()
+            w.proc.close_fds()
+        reap_orphans(set(), kill=True)
+
+
+def run_from_environment(config: WorkerConfig, environ: Mapping[str, str]) -> int:
+    address = environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not address:
+        print(
+            "dispatcher run: AWS_LAMBDA_RUNTIME_API is not set. `dispatcher run` is the Lambda bootstrap; "
+            "to run a function locally use `dispatcher invoke` (or `dispatcher serve`).",
+            file=sys.stderr,
+        )
+        return 2
+    return Supervisor(config, ApiClient(address), environ).run()
