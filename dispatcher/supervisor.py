@@ -116,6 +116,7 @@ class Supervisor:
         self.last_start_failure: Failure | None = None
         self.next_start_at = 0.0
         self._ext_sock: Any = None
+        self._next_sent = False  # GET /next already on the wire
         fn_timeout = environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "")
         self.function_timeout = float(fn_timeout) if fn_timeout.replace(".", "", 1).isdigit() else None
 
@@ -143,6 +144,10 @@ class Supervisor:
                         f"worker {self.config.name!r} failed to start {self.start_failures} times in a row; "
                         f"last error: {self.last_start_failure.message if self.last_start_failure else '?'}"
                     )
+                # GET /next goes out before the worker is stopped or recycled:
+                # an invoke only completes when /next is called again
+                # (runtime-api.md section 7), so housekeeping must not delay it.
+                self._send_next()
                 self._after_invocation(answer)
             return self._shutdown()
         except FatalError as exc:
@@ -279,14 +284,23 @@ class Supervisor:
             got.stop = True
 
     # -- GET /next -----------------------------------------------------------
+    def _send_next(self) -> None:
+        try:
+            self.api.send_next()
+            self._next_sent = True
+        except ConnectionLost:
+            self._next_sent = False  # _next() retries with backoff
+
     def _next(self) -> Invocation | None:
         attempts = 0
         while True:
-            try:
-                self.api.send_next()
-            except ConnectionLost as exc:
-                attempts = self._retry(attempts, exc)
-                continue
+            if not self._next_sent:
+                try:
+                    self.api.send_next()
+                except ConnectionLost as exc:
+                    attempts = self._retry(attempts, exc)
+                    continue
+            self._next_sent = False
             while True:
                 got = self._wait(None, self.worker, api=True)
                 self._idle_worker_events(got.worker)
@@ -331,7 +345,9 @@ class Supervisor:
                 w.ready = True
                 self.start_failures = 0
                 continue
-            if ev.kind == "exited":
+            if ev.kind == "exited" and not w.ready:
+                self._start_failed(Failure(E.EXIT_ERROR, self._exit_message(w, ev, "before it was ready")))
+            elif ev.kind == "exited":
                 _say(self._exit_message(w, ev, "while idle") + "; a fresh worker starts with the next event")
             elif ev.kind == "message" and ev.message and ev.message["type"] == "init_error":
                 m = ev.message

@@ -226,6 +226,10 @@ def handle(msg):
         for i in range(0, len(_ballast), 4096):
             _ballast[i] = 1
         send({"type": "result", "id": rid, "payload": b'"grown"'})
+    elif fault == "exit_after_reply":
+        send({"type": "result", "id": rid, "payload": str(os.getpid()).encode()})
+        time.sleep(0.05)
+        os._exit(0)
     elif fault == "pid":
         send({"type": "result", "id": rid, "payload": str(os.getpid()).encode()})
     else:
