@@ -1,0 +1,226 @@
+"""The worker's life: take the stream off stdio, load user code, say `ready`
+(or `init_error`), then answer one `invoke` after another until `shutdown` or
+EOF.  A handler exception answers that invoke with an `error` frame and the
+loop goes on; a malformed frame from the supervisor ends the worker with 70.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# typing is only for annotations (strings here): importing it costs ~2 ms a start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping
+
+from dispatcher_worker import _wire
+from dispatcher_worker._channel import Channel
+from dispatcher_worker._context import ContextError, FunctionInfo, LambdaContext
+from dispatcher_worker._errors import (
+    MARSHAL_ERROR,
+    RESPONSE_SIZE_TOO_LARGE,
+    UNMARSHAL_ERROR,
+    Failure,
+    describe,
+)
+
+__all__ = ["serve", "serve_spec", "report_usage_error", "EX_SOFTWARE"]
+
+EX_SOFTWARE = 70  # malformed frame from the supervisor (sysexits.h)
+EX_INIT = 1  # after init_error: the protocol allows any status
+
+
+def serve(
+    handler: Callable[[Any, LambdaContext], Any], *, raw: bool = False, init: Callable[[], Any] | None = None
+) -> int:
+    """Serve `handler(event, context)` until the supervisor shuts the worker down.
+
+    For programs that run themselves (`if __name__ == "__main__": serve(handler)`).
+    `init`, when given, runs after the stream is protected and before `ready`;
+    an exception from it is reported as init_error.  Returns the exit status
+    (0 after shutdown or EOF): pass it to sys.exit().
+    """
+    channel = _open_channel()
+    if channel is None:
+        return EX_SOFTWARE
+    if init is not None:
+        try:
+            init()
+        except Exception as exc:
+            return _init_failed(channel, exc)
+    return _Server(channel, handler, raw, os.environ).run()
+
+
+def serve_spec(spec: str, *, raw: bool = False) -> int:
+    """`python -m dispatcher_worker SPEC`: import the handler named by SPEC, then serve it."""
+    from dispatcher_worker._loader import load_handler
+
+    channel = _open_channel()
+    if channel is None:
+        return EX_SOFTWARE
+    try:
+        handler = load_handler(spec)
+    except Exception as exc:
+        return _init_failed(channel, exc)
+    return _Server(channel, handler, raw, os.environ).run()
+
+
+def report_usage_error(error_type: str, message: str) -> None:
+    """An init_error for a bad command line, so `dispatcher invoke` shows it too."""
+    channel = _open_channel()
+    if channel is not None:
+        _send_init_error(channel, error_type, message, [])
+
+
+def _open_channel() -> Channel | None:
+    text = os.environ.get("DISPATCHER_MAX_FRAME", "")
+    max_frame = _wire.DEFAULT_MAX_FRAME
+    if text:
+        try:
+            max_frame = int(text)
+            if max_frame <= 0:
+                raise ValueError
+        except ValueError:
+            _diagnose(f"DISPATCHER_MAX_FRAME={text!r} is not a positive number of bytes; "
+                      "the supervisor sets it from max_frame in dispatcher.yaml")
+            return None
+    return Channel.take_stdio(max_frame)
+
+
+def _init_failed(channel: Channel, exc: Exception) -> int:
+    _send_init_error(channel, *describe(exc))
+    return EX_INIT
+
+
+def _send_init_error(channel: Channel, error_type: str, message: str, stack: list[str]) -> None:
+    _flush_stdio()
+    try:
+        channel.write_bytes(_wire.error("init_error", None, error_type, message, stack))
+    except BrokenPipeError:
+        _diagnose(f"init failed ({error_type}: {message}) and the supervisor is gone")
+
+
+def _diagnose(text: str) -> None:
+    try:
+        sys.stderr.write(f"dispatcher_worker: {text}\n")
+        sys.stderr.flush()
+    except Exception:
+        os.write(2, f"dispatcher_worker: {text}\n".encode("utf-8", "replace"))
+
+
+def _flush_stdio() -> None:
+    # User code may have replaced sys.stdout with anything; a failing flush
+    # must not cost the reply.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+class _Server:
+    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "_loads", "_dumps")
+
+    def __init__(
+        self, channel: Channel, handler: Callable[[Any, LambdaContext], Any], raw: bool, env: Mapping[str, str]
+    ) -> None:
+        self.channel = channel
+        self.handler = handler
+        self.raw = raw
+        self.function = FunctionInfo(env)
+        self.max_frame = channel.max_frame
+        self._loads: Callable[[Any], Any] = _lazy_loads
+        self._dumps: Callable[[Any], str] = str
+        if not raw:  # raw workers never import json (import cost)
+            import json
+
+            self._loads = json.loads
+            self._dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+    def run(self) -> int:
+        _flush_stdio()
+        try:
+            self.channel.write_bytes(_wire.ready())
+            while True:
+                try:
+                    msg = self.channel.read()
+                except _wire.FrameError as exc:
+                    _diagnose(
+                        f"malformed frame from the supervisor ({exc.code}: {exc.detail}); exiting with "
+                        f"status {EX_SOFTWARE}. Only the supervisor may write to this worker's stdin."
+                    )
+                    return EX_SOFTWARE
+                if msg is None or msg["type"] == "shutdown":
+                    return 0
+                self.channel.write(self.answer(msg))
+        except BrokenPipeError:
+            _diagnose("the supervisor closed the frame stream; exiting")
+            return 1
+
+    def answer(self, msg: dict[str, Any]) -> list[Any]:
+        """The reply frame to one invoke, as buffers."""
+        request_id = msg["id"]
+        trace_id = msg["trace_id"]
+        if trace_id is None:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        else:
+            os.environ["_X_AMZN_TRACE_ID"] = trace_id
+        try:
+            body = self.call(msg)
+            parts = _wire.encode_result(request_id, body)
+            size = int.from_bytes(parts[0][: _wire.HEADER_SIZE], "big")
+            if size > self.max_frame:
+                raise Failure(
+                    RESPONSE_SIZE_TOO_LARGE,
+                    f"Response payload size ({len(body)} bytes) exceeded the worker's max_frame "
+                    f"({self.max_frame} bytes); raise max_frame in dispatcher.yaml or return less",
+                )
+        except Exception as exc:
+            parts = [_wire.error("error", request_id, *describe(exc))]
+        _flush_stdio()
+        return parts
+
+    def call(self, msg: dict[str, Any]) -> Any:
+        """Run the handler on one invoke; the response body (bytes-like)."""
+        try:
+            context = LambdaContext(msg, self.function, self._loads)
+        except ContextError as exc:
+            raise Failure(UNMARSHAL_ERROR, f"Unable to unmarshal input: {exc}") from None
+        if self.raw:
+            return _raw_body(self.handler(msg["payload"], context))
+        try:
+            event = self._loads(msg["payload"])
+        except ValueError as exc:
+            raise Failure(UNMARSHAL_ERROR, f"Unable to unmarshal input: {exc}") from None
+        value = self.handler(event, context)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return _raw_body(value)  # as awslambdaric: bytes are the body as is
+        try:
+            return self._dumps(value).encode("utf-8")
+        except (TypeError, ValueError, RecursionError, OverflowError) as exc:
+            raise Failure(MARSHAL_ERROR, f"Unable to marshal response: {exc}") from None
+
+
+def _lazy_loads(text: Any) -> Any:
+    """json.loads for raw mode, where only a client_context header needs JSON."""
+    import json
+
+    return json.loads(text)
+
+
+def _raw_body(value: Any) -> bytes | bytearray | memoryview:
+    if isinstance(value, (bytes, bytearray)):
+        return value
+    if isinstance(value, memoryview):
+        return value.cast("B") if value.c_contiguous else value.tobytes()
+    if isinstance(value, str):
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise Failure(MARSHAL_ERROR, f"Unable to marshal response: {exc}") from None
+    raise Failure(
+        MARSHAL_ERROR,
+        "Unable to marshal response: a raw handler must return bytes, bytearray, memoryview "
+        f"or str, not {type(value).__name__}",
+    )
