@@ -1,0 +1,111 @@
+//! Serve AWS Lambda invocations from a long-lived Rust process behind the
+//! lambda-dispatcher supervisor (wire protocol v1, `docs/protocol.md`).
+//!
+//! ```no_run
+//! use serde::{Deserialize, Serialize};
+//! use dispatcher_worker::{Context, Error};
+//!
+//! #[derive(Deserialize)]
+//! struct Request { name: Option<String> }
+//!
+//! #[derive(Serialize)]
+//! struct Response { message: String }
+//!
+//! fn main() {
+//!     dispatcher_worker::run(|req: Request, _ctx: Context| -> Result<Response, Error> {
+//!         let name = req.name.unwrap_or_else(|| "world".into());
+//!         Ok(Response { message: format!("Hello, {name}!") })
+//!     })
+//! }
+//! ```
+//!
+//! Call [`run`] (or [`run_with_init`] / [`run_raw`]) first thing in `main`:
+//! it moves the frame stream off stdin/stdout, so from then on `println!`
+//! goes to the log (stderr) and stdin reads nothing.
+
+// Low-level pieces, public for tests and tools; handlers need none of them.
+pub mod channel;
+pub mod msgpack;
+pub mod protocol;
+
+mod context;
+mod error;
+mod panic;
+mod worker;
+
+pub use context::{Context, FunctionEnv};
+pub use error::{from_boxed, Error, HandlerError, MARSHAL_ERROR, OPAQUE, PANIC, UNMARSHAL_ERROR};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Serves `handler` until the supervisor shuts the worker down; never returns.
+///
+/// The event is the invocation payload parsed as JSON into `E` (failure:
+/// `Runtime.UnmarshalError`); the value is answered as `serde_json::to_vec`
+/// of `R` (failure: `Runtime.MarshalError`). An `Err` or a panic answers the
+/// invocation with an error and the worker goes on.
+pub fn run<E, R, Err, H>(handler: H) -> !
+where
+    E: DeserializeOwned,
+    R: Serialize,
+    Err: Into<Error>,
+    H: Fn(E, Context) -> Result<R, Err>,
+{
+    run_with_init(
+        || Ok::<(), Error>(()),
+        move |_: &(), event, ctx| handler(event, ctx),
+    )
+}
+
+/// Like [`run`], with an `init` that runs once before the first invocation
+/// (after the stream is protected) and builds state the handler borrows:
+/// clients, configuration, caches. An `Err` or a panic in `init` is reported
+/// as `init_error` and the worker exits.
+pub fn run_with_init<S, IErr, I, E, R, Err, H>(init: I, handler: H) -> !
+where
+    I: FnOnce() -> Result<S, IErr>,
+    IErr: Into<Error>,
+    E: DeserializeOwned,
+    R: Serialize,
+    Err: Into<Error>,
+    H: Fn(&S, E, Context) -> Result<R, Err>,
+{
+    worker::serve(move || {
+        let state = init().map_err(Into::into)?;
+        Ok(
+            move |payload: &[u8], ctx: Context| -> Result<Vec<u8>, Error> {
+                let event: E = serde_json::from_slice(payload).map_err(|err| {
+                    Error::new(
+                        UNMARSHAL_ERROR,
+                        format!("the event is not valid JSON for the handler's input type: {err}"),
+                    )
+                })?;
+                let value = handler(&state, event, ctx).map_err(Into::into)?;
+                serde_json::to_vec(&value).map_err(|err| {
+                    Error::new(
+                        MARSHAL_ERROR,
+                        format!("the handler's value cannot be serialised as JSON: {err}"),
+                    )
+                })
+            },
+        )
+    })
+}
+
+/// Serves a handler that takes the event bytes and returns the response
+/// bytes, both untouched (no JSON parsing or encoding).
+pub fn run_raw<Err, H>(handler: H) -> !
+where
+    Err: Into<Error>,
+    H: Fn(&[u8], Context) -> Result<Vec<u8>, Err>,
+{
+    worker::serve(move || {
+        Ok(move |payload: &[u8], ctx: Context| handler(payload, ctx).map_err(Into::into))
+    })
+}
+
+/// Compiles the README's code blocks as doc tests, so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

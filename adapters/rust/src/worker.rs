@@ -1,0 +1,347 @@
+//! The worker loop: take the stream, run init, announce `ready`, then answer
+//! each `invoke` until `shutdown` or EOF. The typed wrappers in `lib.rs`
+//! reduce every handler to bytes in, bytes out, so this loop exists once.
+//!
+//! Exit statuses: 0 on shutdown/EOF; 70 (EX_SOFTWARE) on a malformed frame,
+//! as protocol v1 requires; 74 (EX_IOERR) when the stream itself fails;
+//! 71 (EX_OSERR) when the descriptors cannot be set up; 64 (EX_USAGE) when
+//! started from a terminal; 1 after `init_error`.
+
+use std::io::{self, Write};
+
+use crate::channel::{Channel, ReadError};
+use crate::context::{Context, FunctionEnv};
+use crate::error::Error;
+use crate::panic;
+use crate::protocol::{self, Invoke, ToSupervisor, ToWorker, DEFAULT_MAX_FRAME, PROTOCOL_VERSION};
+
+const EX_OK: i32 = 0;
+const EX_INIT_FAILED: i32 = 1;
+const EX_USAGE: i32 = 64;
+const EX_SOFTWARE: i32 = 70;
+const EX_OSERR: i32 = 71;
+const EX_IOERR: i32 = 74;
+
+/// `error_type` of a setup problem the supervisor caused (bad environment).
+const CONFIG_ERROR: &str = "Runtime.ConfigError";
+/// `error_type` of a response larger than a frame may be.
+const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
+
+/// Settings the supervisor passes in the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub max_frame: usize,
+}
+
+impl Settings {
+    /// Reads `DISPATCHER_PROTOCOL` and `DISPATCHER_MAX_FRAME` through `var`.
+    /// Absent variables (a worker started by hand) get the defaults; present
+    /// but unusable ones are an error naming the variable.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+        if let Some(version) = var("DISPATCHER_PROTOCOL") {
+            if version.trim() != PROTOCOL_VERSION.to_string() {
+                return Err(format!(
+                    "DISPATCHER_PROTOCOL is {version:?} but this dispatcher-worker crate speaks \
+                     protocol {PROTOCOL_VERSION}: upgrade the crate or the supervisor so they match"
+                ));
+            }
+        }
+        let max_frame = match var("DISPATCHER_MAX_FRAME") {
+            None => DEFAULT_MAX_FRAME,
+            Some(text) => match text.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(format!(
+                        "DISPATCHER_MAX_FRAME is {text:?}: expected a positive number of bytes"
+                    ))
+                }
+            },
+        };
+        Ok(Settings { max_frame })
+    }
+}
+
+/// Runs the worker and exits the process. `init` runs after the stream is
+/// safe from user code; it returns the invocation handler.
+pub fn serve<I, H>(init: I) -> !
+where
+    I: FnOnce() -> Result<H, Error>,
+    H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
+{
+    // SAFETY: isatty only inspects the descriptor.
+    if unsafe { libc::isatty(0) } == 1 {
+        fail(
+            EX_USAGE,
+            "stdin is a terminal, but this program is a lambda-dispatcher worker that reads \
+             msgpack frames there: run it through the supervisor, e.g. \
+             `python -m dispatcher invoke --config dispatcher.yaml '{}'`",
+        );
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = Settings::from_vars(env);
+    let max_frame = settings.as_ref().map_or(DEFAULT_MAX_FRAME, |s| s.max_frame);
+    let channel = match Channel::take_stdio(max_frame) {
+        Ok(channel) => channel,
+        Err(err) => fail(
+            EX_OSERR,
+            &format!("cannot move the frame stream off fds 0/1: {err}"),
+        ),
+    };
+    let mut worker = Worker {
+        channel,
+        out: Vec::new(),
+    };
+    let handler = match settings
+        .map_err(|msg| Error::new(CONFIG_ERROR, msg))
+        .and_then(|_| panic::catch(init))
+    {
+        Ok(handler) => handler,
+        Err(err) => {
+            flush_std();
+            worker.send(&ToSupervisor::InitError {
+                error_type: &err.error_type,
+                error_message: &err.message,
+                stack_trace: &err.stack_trace,
+            });
+            exit(EX_INIT_FAILED);
+        }
+    };
+    worker.send(&ToSupervisor::Ready {
+        protocol: PROTOCOL_VERSION,
+        features: &[],
+    });
+    let function = FunctionEnv::from_vars(env);
+    exit(worker.serve_invokes(&handler, &function))
+}
+
+struct Worker {
+    channel: Channel,
+    /// The reply being built; reused so steady traffic does not allocate.
+    out: Vec<u8>,
+}
+
+impl Worker {
+    fn serve_invokes<H>(&mut self, handler: &H, function: &FunctionEnv) -> i32
+    where
+        H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
+    {
+        let max_frame = self.channel.max_frame();
+        loop {
+            let body = match self.channel.read_frame() {
+                Ok(Some(body)) => body,
+                Ok(None) => return EX_OK,
+                Err(ReadError::Protocol(err)) => fail(
+                    EX_SOFTWARE,
+                    &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
+                ),
+                Err(ReadError::Io(err)) => fail(EX_IOERR, &format!("cannot read frames: {err}")),
+            };
+            let invoke = match protocol::decode_to_worker(body) {
+                Ok(ToWorker::Invoke(invoke)) => invoke,
+                Ok(ToWorker::Shutdown) => return EX_OK,
+                Err(err) => fail(
+                    EX_SOFTWARE,
+                    &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
+                ),
+            };
+            let outcome = answer(&invoke, handler, function);
+            flush_std();
+            encode_reply(&invoke, outcome, max_frame, &mut self.out);
+            // `invoke` borrowed the read buffer; from here only `out` is used.
+            if let Err(err) = self.channel.write_frame(&self.out) {
+                fail(EX_IOERR, &format!("cannot write a frame: {err}"));
+            }
+        }
+    }
+
+    fn send(&mut self, msg: &ToSupervisor<'_>) {
+        if let Err(err) = protocol::encode_into(msg, &mut self.out) {
+            fail(EX_SOFTWARE, &format!("cannot encode a frame: {err}"));
+        }
+        if let Err(err) = self.channel.write_frame(&self.out) {
+            fail(EX_IOERR, &format!("cannot write a frame: {err}"));
+        }
+    }
+}
+
+/// Runs the handler for one invocation, panics included.
+fn answer<H>(invoke: &Invoke<'_>, handler: &H, function: &FunctionEnv) -> Result<Vec<u8>, Error>
+where
+    H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
+{
+    // The worker runs one invocation at a time on this one thread, so the
+    // process-wide variable is exactly the current invocation's.
+    match invoke.trace_id {
+        Some(trace) => std::env::set_var("_X_AMZN_TRACE_ID", trace),
+        None => std::env::remove_var("_X_AMZN_TRACE_ID"),
+    }
+    let ctx = Context::new(invoke, function);
+    panic::catch(|| handler(invoke.payload, ctx))
+}
+
+/// Encodes the `result` or `error` frame for `outcome` into `out`. A result
+/// that would exceed `max_frame` is answered with an error instead: the
+/// supervisor would otherwise have to reject the frame and replace us.
+fn encode_reply(
+    invoke: &Invoke<'_>,
+    outcome: Result<Vec<u8>, Error>,
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) {
+    let err = match outcome {
+        Ok(payload) => {
+            let msg = ToSupervisor::Result {
+                id: invoke.id,
+                payload: &payload,
+            };
+            match protocol::encode_into(&msg, out) {
+                Ok(()) if out.len() - protocol::HEADER_LEN <= max_frame => return,
+                _ => Error::new(
+                    RESPONSE_TOO_LARGE,
+                    format!(
+                        "the response is {} bytes; a frame may hold at most {max_frame} \
+                         (dispatcher.yaml max_frame)",
+                        payload.len()
+                    ),
+                ),
+            }
+        }
+        Err(err) => err,
+    };
+    let msg = ToSupervisor::Error {
+        id: invoke.id,
+        error_type: &err.error_type,
+        error_message: &err.message,
+        stack_trace: &err.stack_trace,
+    };
+    if let Err(e) = protocol::encode_into(&msg, out) {
+        fail(EX_SOFTWARE, &format!("cannot encode an error frame: {e}"));
+    }
+    if out.len() - protocol::HEADER_LEN > max_frame {
+        // A huge message or stack: keep the type and a readable cut.
+        let cut = truncate_chars(&err.message, (max_frame / 2).min(64 * 1024));
+        let msg = ToSupervisor::Error {
+            id: invoke.id,
+            error_type: &err.error_type,
+            error_message: &cut,
+            stack_trace: &[],
+        };
+        if let Err(e) = protocol::encode_into(&msg, out) {
+            fail(EX_SOFTWARE, &format!("cannot encode an error frame: {e}"));
+        }
+    }
+}
+
+fn truncate_chars(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_string();
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... [truncated]", &text[..end])
+}
+
+/// User output written with print! (no newline) sits in std's buffer; it
+/// belongs in the log before the reply, not after the next invocation.
+fn flush_std() {
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+}
+
+fn exit(code: i32) -> ! {
+    flush_std();
+    std::process::exit(code)
+}
+
+fn fail(code: i32, message: &str) -> ! {
+    flush_std();
+    eprintln!("dispatcher-worker: {message}");
+    std::process::exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn settings_defaults_and_overrides() {
+        assert_eq!(
+            Settings::from_vars(vars(&[])).unwrap().max_frame,
+            DEFAULT_MAX_FRAME
+        );
+        let s = Settings::from_vars(vars(&[
+            ("DISPATCHER_PROTOCOL", "1"),
+            ("DISPATCHER_MAX_FRAME", "1024"),
+        ]));
+        assert_eq!(s.unwrap().max_frame, 1024);
+    }
+
+    #[test]
+    fn settings_errors_name_the_variable() {
+        let err = Settings::from_vars(vars(&[("DISPATCHER_MAX_FRAME", "16MB")])).unwrap_err();
+        assert!(err.contains("DISPATCHER_MAX_FRAME is \"16MB\""), "{err}");
+        let err = Settings::from_vars(vars(&[("DISPATCHER_PROTOCOL", "2")])).unwrap_err();
+        assert!(err.contains("speaks protocol 1"), "{err}");
+    }
+
+    fn invoke() -> Invoke<'static> {
+        Invoke {
+            id: "r",
+            payload: b"",
+            deadline_ms: 0,
+            function_arn: "",
+            trace_id: None,
+            client_context: None,
+            cognito_identity: None,
+            tenant_id: None,
+        }
+    }
+
+    fn decoded(out: &[u8]) -> (String, Vec<(String, String)>) {
+        let (kind, map) = protocol::decode_map(&out[4..]).unwrap();
+        let strs = map
+            .iter()
+            .filter_map(|(k, v)| match v {
+                crate::msgpack::Value::Str(s) => Some((k.to_string(), s.to_string())),
+                _ => None,
+            })
+            .collect();
+        (kind.to_string(), strs)
+    }
+
+    #[test]
+    fn oversized_result_becomes_an_error_frame() {
+        let mut out = Vec::new();
+        encode_reply(&invoke(), Ok(vec![b'x'; 100]), 200, &mut out);
+        assert_eq!(decoded(&out).0, "result");
+        encode_reply(&invoke(), Ok(vec![b'x'; 300]), 200, &mut out);
+        let (kind, strs) = decoded(&out);
+        assert_eq!(kind, "error");
+        assert!(
+            strs.contains(&("error_type".into(), RESPONSE_TOO_LARGE.into())),
+            "{strs:?}"
+        );
+    }
+
+    #[test]
+    fn oversized_error_message_is_cut() {
+        let mut out = Vec::new();
+        let err = Error::new("Big", "é".repeat(100_000));
+        encode_reply(&invoke(), Err(err), 100_000, &mut out);
+        assert!(out.len() <= 100_004);
+        let (_, strs) = decoded(&out);
+        let message = &strs.iter().find(|(k, _)| k == "error_message").unwrap().1;
+        assert!(message.ends_with("... [truncated]"));
+    }
+}
