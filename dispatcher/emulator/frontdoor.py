@@ -1,0 +1,135 @@
+"""The RIE-compatible invoke endpoint: POST /2015-03-31/functions/function/invocations.
+
+Lets curl, SAM-style tooling and tests invoke the emulated function over HTTP
+the way they would invoke AWS's Runtime Interface Emulator.  Not a hot path, so
+it is a plain threaded http.server; ordering and one-at-a-time execution come
+from `Emulator.invoke`, which queues concurrent callers in arrival order.
+
+Differences from the RIE, on purpose: X-Amzn-Trace-Id is forwarded (the RIE
+drops it), errors carry `X-Amz-Function-Error: Unhandled` as the real Invoke API
+does, and the runtime's Content-Type is passed on (the RIE sends text/plain).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import http.server
+import json
+import re
+import threading
+
+from .emulator import Emulator
+from .model import EmulatorError
+
+__all__ = ["FrontDoor", "serve_frontdoor"]
+
+_INVOKE_PATH = re.compile(r"/2015-03-31/functions/([A-Za-z0-9_:$.-]+)/invocations")
+_MAX_EVENT = 6 * 1024 * 1024  # synchronous invoke payload limit
+
+
+def _error_json(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass  # the CLI owns logging; a request line per invoke is noise
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {"Content-Type": "application/json"}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._reply(404 if not _INVOKE_PATH.fullmatch(self.path) else 405, _error_json(
+            "ResourceNotFoundException", f"use POST /2015-03-31/functions/function/invocations, not GET {self.path}"))
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        if not _INVOKE_PATH.fullmatch(self.path.partition("?")[0]):
+            self._reply(404, _error_json("ResourceNotFoundException", f"no such path {self.path}: use /2015-03-31/functions/function/invocations"))
+            return
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            self._reply(400, _error_json("InvalidRequestContentException", "Content-Length is not a number"))
+            return
+        if length < 0 or length > _MAX_EVENT:
+            self.close_connection = True
+            self._reply(413, _error_json("RequestTooLargeException", f"request payload of {length} bytes exceeds the {_MAX_EVENT}-byte limit"))
+            return
+        event = self.rfile.read(length) if length else b""
+        client_context = None
+        raw_context = self.headers.get("X-Amz-Client-Context")
+        if raw_context:
+            try:
+                client_context = base64.b64decode(raw_context, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                self._reply(400, _error_json("InvalidRequestContentException", "X-Amz-Client-Context must be base64 of UTF-8 JSON"))
+                return
+        try:
+            result = self.server.emulator.invoke(
+                event,
+                client_context=client_context,
+                trace_id=self.headers.get("X-Amzn-Trace-Id"),
+                tenant_id=self.headers.get("X-Amz-Tenant-Id"),
+            )
+        except (EmulatorError, ValueError) as exc:
+            self._reply(500, _error_json("ServiceException", str(exc)))
+            return
+        headers = {
+            "Content-Type": result.content_type or "application/json",
+            "X-Amzn-RequestId": result.request_id,
+            "X-Amz-Executed-Version": "$LATEST",
+        }
+        if result.outcome != "success":
+            headers["X-Amz-Function-Error"] = "Unhandled"
+            if result.outcome != "error":
+                headers["Content-Type"] = "application/json"
+        self._reply(result.status, result.body, headers)
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    emulator: Emulator
+
+
+class FrontDoor:
+    """A running front door.  `stop()` (idempotent) closes it; the emulator stays up."""
+
+    def __init__(self, server: _Server) -> None:
+        self._server = server
+        host, port = server.server_address[:2]
+        self.host: str = str(host)
+        self.port: int = int(port)
+        self.url = f"http://{self.host}:{self.port}/2015-03-31/functions/function/invocations"
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="lambda-frontdoor", daemon=True)
+        self._thread.start()
+        self._stopped = False
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> FrontDoor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_frontdoor(emulator: Emulator, host: str = "127.0.0.1", port: int = 9000) -> FrontDoor:
+    """Serve the RIE invoke endpoint for `emulator` in a background thread (port 0: pick one)."""
+    server = _Server((host, port), _Handler)
+    server.emulator = emulator
+    return FrontDoor(server)

@@ -1,0 +1,683 @@
+"""The emulated sandbox: Runtime API routes, invoke queue, timers, runtime lifecycle.
+
+Runs entirely on the server loop's thread, so it needs no locks.  Requests are
+classified into events of the table in `state.py`, which names the action to
+run; this module only implements those actions.  Invokes arrive from other
+threads through `Loop.call_soon_threadsafe(sandbox.enqueue)` and are served one
+at a time, in order; each caller waits on its own `_Invoke.done` event.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from random import getrandbits
+from typing import Any
+
+from . import state as st
+from ._http import MAX_PAYLOAD, Request, render_error, render_response
+from .model import (
+    RESPONSE_SIZE_TOO_LARGE,
+    RUNTIME_EXIT_ERROR,
+    SANDBOX_TIMEDOUT,
+    STATUS_FOR,
+    EmulatorClosedError,
+    EmulatorError,
+    InvokeResult,
+    Outcome,
+    body_error_type,
+    error_document,
+    sanitize_error_type,
+)
+from .runtime import OutputSink, RuntimeProcess, build_env, describe_exit, function_arn
+from .server import Connection, Loop
+
+__all__ = ["Sandbox", "SandboxConfig", "new_uuid"]
+
+log = logging.getLogger(__name__)
+
+NEXT_PATH = b"/2018-06-01/runtime/invocation/next"
+INVOCATION_PREFIX = b"/2018-06-01/runtime/invocation/"
+INIT_ERROR_PATH = b"/2018-06-01/runtime/init/error"
+EXT_REGISTER_PATH = b"/2020-01-01/extension/register"
+EXT_NEXT_PATH = b"/2020-01-01/extension/event/next"
+EXT_ERROR_PATHS = (b"/2020-01-01/extension/init/error", b"/2020-01-01/extension/exit/error")
+TIMEOUT_GRACE = 0.1  # the RIE answers about 100 ms after the deadline
+
+ACCEPTED = render_response(202, b'{"status":"OK"}')
+_HDR_INVOCATION_ID = b"lambda-runtime-invocation-id"
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID string; cheaper than uuid.uuid4() on the hot path."""
+    h = "%032x" % ((getrandbits(128) & ~(0xF000 << 64) & ~(0xC << 60)) | (0x4000 << 64) | (0x8 << 60))
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    runtime_argv: tuple[str, ...]  # empty: the runtime is started by someone else
+    env: dict[str, str]
+    function_name: str
+    function_timeout: float
+    handler: str | None
+    task_root: str
+    runtime_stdout: OutputSink = None
+    runtime_stderr: OutputSink = None
+    init_timeout: float = 10.0
+    shutdown_grace: float = 0.5
+    autoinvoke: bytes | None = None  # serve this event forever, with no callers (self-benchmark)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Invoke:
+    """One invoke from queueing to result; touched by the loop thread only (except `done`)."""
+
+    __slots__ = (
+        "event", "timeout", "headers", "request_id", "rid", "invocation_id", "resp_path", "err_path",
+        "deadline", "handed_at", "init_ms", "next_response", "answer", "answer_type", "error_header",
+        "echoed", "outcome", "answered_at", "done", "result", "exc",
+    )  # fmt: skip
+
+    def __init__(self, event: bytes, timeout: float, headers: bytes, done: Any) -> None:
+        self.event = event
+        self.timeout = timeout
+        self.headers = headers  # optional /next header lines, pre-rendered
+        self.request_id = new_uuid()
+        self.rid = self.request_id.encode()
+        self.invocation_id = new_uuid().encode()
+        self.resp_path = INVOCATION_PREFIX + self.rid + b"/response"
+        self.err_path = INVOCATION_PREFIX + self.rid + b"/error"
+        self.deadline = 0.0
+        self.handed_at = 0.0
+        self.init_ms: float | None = None
+        self.next_response = b""
+        self.answer = b""
+        self.answer_type: str | None = None
+        self.error_header: str | None = None
+        self.echoed: bool | None = None
+        self.outcome: Outcome = "success"
+        self.answered_at = 0.0
+        self.done = done  # threading.Event, or None for a synthetic (autoinvoke) invoke
+        self.result: InvokeResult | None = None
+        self.exc: BaseException | None = None
+
+
+def render_optional_headers(
+    client_context: str | None, trace_id: str | None, tenant_id: str | None, cognito_identity: str | None
+) -> bytes:
+    """The /next header lines RAPID sets only when they have a value."""
+    out = b""
+    for name, value in (
+        (b"Lambda-Runtime-Trace-Id", trace_id),
+        (b"Lambda-Runtime-Client-Context", client_context),
+        (b"Lambda-Runtime-Cognito-Identity", cognito_identity),
+        (b"Lambda-Runtime-Aws-Tenant-Id", tenant_id),
+    ):
+        if value is None:
+            continue
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise ValueError(f"{name.decode()} value must not contain CR, LF or NUL: {value[:60]!r}")
+        out += b"\r\n" + name + b": " + value.encode("utf-8")
+    return out
+
+
+class Sandbox:
+    """Implements the actions of state.TRANSITIONS against one loop and one runtime at a time."""
+
+    def __init__(self, loop: Loop, config: SandboxConfig) -> None:
+        self.loop = loop
+        self.config = config
+        self.state = st.NO_RUNTIME
+        self.wake_at: float | None = None
+        self.queue: collections.deque[_Invoke] = collections.deque()
+        self.current: _Invoke | None = None
+        self.parked: Connection | None = None
+        self.runtime: RuntimeProcess | None = None
+        self.exit_code: int | None = None
+        self.init_started = 0.0
+        self.init_for: _Invoke | None = None
+        self.init_error: tuple[bytes, str | None, str | None] | None = None  # body, type header, content type
+        self.pending_failure: Callable[[_Invoke], None] | None = None  # an eager init failed: tell the next invoke
+        self.registration_open = True
+        self.extensions: dict[bytes, str] = {}
+        self.ext_parked: list[Connection] = []
+        self.closing = False
+        self.on_closed: Callable[[], None] | None = None
+        self.address = "%s:%d" % loop.address
+        self._arn_line = b"\r\nLambda-Runtime-Invoked-Function-Arn: " + function_arn(config.function_name).encode()
+        self._external = not config.runtime_argv
+        # counters (read from other threads as a snapshot; ints are safe under the GIL)
+        self.handed_out = self.answered = self.errors = self.no_echo = self.rejected = 0
+        self.init_errors = self.launches = self.timeouts = self.exits = self.invokes = 0
+        self._table: dict[tuple[str, str], tuple[str, Callable[[Connection | None, Request | None], None]]] = {
+            key: (nxt, getattr(self, "_a_" + action)) for key, (nxt, action) in st.TRANSITIONS.items()
+        }
+        self._synthetic_headers = b""
+
+    # -- entry points (loop thread) ----------------------------------------------
+
+    def enqueue(self, inv: _Invoke) -> None:
+        if self.closing:
+            self._fail_waiter(inv, EmulatorClosedError("the emulator was closed before this invoke ran"))
+            return
+        self.queue.append(inv)
+        self._pump()
+
+    def start_runtime(self) -> None:
+        if not self.closing and self.state == st.NO_RUNTIME and not self._external:
+            self._fire(st.LAUNCH)
+
+    def handle(self, conn: Connection, req: Request) -> None:
+        target = req.target
+        if req.method == b"GET" and target == NEXT_PATH:
+            self._fire(st.NEXT, conn, req)
+            return
+        cur = self.current
+        if req.method == b"POST" and cur is not None and (target == cur.resp_path or target == cur.err_path):
+            echo = req.headers.get(_HDR_INVOCATION_ID)
+            if echo is not None and echo != cur.invocation_id:
+                event = st.STALE_POST  # a reply cross-wired from an earlier invoke
+            elif req.too_large:
+                event = st.TOO_LARGE
+            else:
+                event = st.RESPONSE if target == cur.resp_path else st.ERROR
+            self._fire(event, conn, req)
+            return
+        self._route_other(conn, req)
+
+    def on_timer(self) -> None:
+        self.wake_at = None
+        if self.closing:
+            self._finish_close()
+        else:
+            self._fire(st.DEADLINE)
+
+    def on_close(self, conn: Connection) -> None:
+        if conn is self.parked:
+            self.parked = None
+        if conn in self.ext_parked:
+            self.ext_parked.remove(conn)
+
+    def on_crash(self) -> None:
+        exc = EmulatorError("the emulator's server loop crashed (see the log); this invoke could not complete")
+        self._fail_all(exc)
+        if self.runtime is not None:
+            self.runtime.kill()
+            self.runtime = None
+        if self.on_closed is not None:
+            self.on_closed()
+
+    def close(self) -> None:
+        """Shut down as Lambda does: SIGTERM then SIGKILL with an extension, SIGKILL without."""
+        if self.closing:
+            return
+        self.closing = True
+        self._fail_all(EmulatorClosedError("the emulator was closed while this invoke was waiting or running"))
+        deadline_ms = int((time.time() + self.config.shutdown_grace) * 1000)
+        shutdown = b'{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":%d}' % deadline_ms
+        for conn in self.ext_parked:
+            self.loop.send(conn, render_response(200, shutdown))
+        self.ext_parked.clear()
+        rt = self.runtime
+        if rt is None:
+            self._finish_close()
+        elif self.extensions:
+            rt.terminate()
+            self.wake_at = time.monotonic() + self.config.shutdown_grace
+        else:
+            self._finish_close()
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _fire(self, event: str, conn: Connection | None = None, req: Request | None = None) -> None:
+        entry = self._table.get((self.state, event))
+        if entry is None:
+            if event in st.HTTP_EVENTS and conn is not None:
+                self.rejected += 1
+                message = "State transition from %s to %s failed for runtime. Error: State transition is not allowed" % (
+                    st.RAPID_NAMES[self.state],
+                    st.RAPID_NAMES[event],
+                )
+                self.loop.send(conn, render_error(403, "InvalidStateTransition", message))
+            return
+        self.state = entry[0]
+        entry[1](conn, req)
+
+    def _pump(self) -> None:
+        """Start whatever the queue head needs: a runtime, or the hand-out."""
+        while not self.closing:
+            if not self.queue and self.config.autoinvoke is None:
+                return
+            if self.state == st.IDLE:
+                if self.parked is not None:
+                    self._fire(st.INVOKE)
+                return
+            if self.state != st.NO_RUNTIME or self._external:
+                return
+            if self.pending_failure is not None and self.queue:
+                deliver, self.pending_failure = self.pending_failure, None
+                deliver(self.queue.popleft())
+                continue
+            self._fire(st.LAUNCH)  # a launch that fails at once moves on to the next invoke
+
+    def _deliver(
+        self,
+        inv: _Invoke,
+        outcome: Outcome,
+        body: bytes,
+        *,
+        error_type: str | None = None,
+        content_type: str | None = None,
+        error_header: str | None = None,
+        end: float | None = None,
+    ) -> None:
+        self.invokes += 1
+        if inv.done is None:
+            return
+        end = time.monotonic() if end is None else end
+        duration = (end - inv.handed_at) * 1000 if inv.handed_at else 0.0
+        if error_type is None and outcome == "error":
+            error_type = body_error_type(body)
+        inv.result = InvokeResult(
+            request_id=inv.request_id,
+            outcome=outcome,
+            body=body,
+            error_type=error_type,
+            error_type_header=error_header,
+            content_type=content_type,
+            duration_ms=round(duration, 3),
+            init_duration_ms=inv.init_ms,
+            status=STATUS_FOR[outcome],
+            invocation_id_echoed=inv.echoed,
+        )
+        inv.done.set()
+
+    def _fail_waiter(self, inv: _Invoke, exc: BaseException) -> None:
+        if inv.done is not None:
+            inv.exc = exc
+            inv.done.set()
+
+    def _fail_all(self, exc: BaseException) -> None:
+        if self.current is not None:
+            self._fail_waiter(self.current, exc)
+            self.current = None
+        while self.queue:
+            self._fail_waiter(self.queue.popleft(), exc)
+
+    def _reset(self, *, kill: bool) -> None:
+        """End the sandbox: runtime gone, connections closed, registrations forgotten."""
+        rt, self.runtime = self.runtime, None
+        if rt is not None:
+            self.loop.remove_reader(rt.pidfd)
+            if kill:
+                rt.kill()
+        self.current = None
+        self.parked = None
+        self.init_error = None
+        self.init_for = None
+        self.extensions.clear()
+        self.ext_parked.clear()
+        self.registration_open = True
+        self.wake_at = None
+        for conn in self.loop.connections():
+            self.loop.close(conn)
+
+    def _on_runtime_readable(self) -> None:
+        rt = self.runtime
+        if rt is None or rt.pidfd < 0:
+            return
+        self.loop.read_pending()  # posts that raced the exit count first
+        if self.runtime is not rt:  # a post ended the sandbox meanwhile
+            return
+        self.loop.remove_reader(rt.pidfd)
+        self.exit_code = rt.reap()
+        self.exits += 1
+        log.info("runtime pid %d exited: %s", rt.pid, describe_exit(self.exit_code))
+        if self.closing:
+            self._finish_close()
+            return
+        self._fire(st.EXIT)
+
+    def _finish_close(self) -> None:
+        rt, self.runtime = self.runtime, None
+        if rt is not None:
+            self.loop.remove_reader(rt.pidfd)
+            rt.kill()
+        self.loop.stop()
+        if self.on_closed is not None:
+            self.on_closed()
+
+    def _init_failure_target(self) -> _Invoke | None:
+        """The invoke that waits for this init, or None (an eager start nobody waits for yet)."""
+        return self.queue.popleft() if self.queue else None
+
+    def _fail_init(self, make: Callable[[_Invoke], None]) -> None:
+        target = self._init_failure_target()
+        if target is None:
+            self.pending_failure = make
+        else:
+            make(target)
+
+    # -- actions (named in state.TRANSITIONS) -------------------------------------------
+
+    def _a_launch(self, conn: Connection | None, req: Request | None) -> None:
+        cfg = self.config
+        self.init_for = self.queue[0] if self.queue else None
+        self.init_started = time.monotonic()
+        self.registration_open = True
+        self.launches += 1
+        env = build_env(
+            cfg.env,
+            api_address=self.address,
+            function_name=cfg.function_name,
+            function_timeout=cfg.function_timeout,
+            handler=cfg.handler,
+            task_root=cfg.task_root,
+        )
+        try:
+            rt = RuntimeProcess.launch(
+                list(cfg.runtime_argv), env, cwd=cfg.task_root, stdout=cfg.runtime_stdout, stderr=cfg.runtime_stderr
+            )
+        except OSError as exc:
+            self.state = st.NO_RUNTIME
+            reason = exc.strerror or str(exc)
+
+            def make(inv: _Invoke) -> None:
+                msg = f"RequestId: {inv.request_id} Error: cannot start runtime {cfg.runtime_argv[0]!r}: {reason}; check the runtime command"
+                self._deliver(inv, "init_error", error_document("Runtime.InvalidEntrypoint", msg), error_type="Runtime.InvalidEntrypoint")
+
+            self._fail_init(make)
+            return
+        self.runtime = rt
+        self.loop.add_reader(rt.pidfd, self._on_runtime_readable)
+        self.wake_at = self.init_started + cfg.init_timeout
+        log.info("runtime started: pid %d: %s", rt.pid, " ".join(cfg.runtime_argv))
+
+    def _a_attach(self, conn: Connection | None, req: Request | None) -> None:
+        if not self._external:
+            self.state = st.NO_RUNTIME
+            assert conn is not None
+            self._reject(conn, 403, "InvalidStateTransition", "no runtime was started by this emulator: this poll comes from a dead sandbox")
+            return
+        self.registration_open = False
+        self._a_park(conn, req)
+
+    def _a_init_done(self, conn: Connection | None, req: Request | None) -> None:
+        if self.init_for is not None and self.runtime is not None:
+            self.init_for.init_ms = round((time.monotonic() - self.init_started) * 1000, 3)
+        self.init_for = None
+        self.registration_open = False
+        self.wake_at = None
+        self._a_park(conn, req)
+
+    def _a_park(self, conn: Connection | None, req: Request | None) -> None:
+        old = self.parked
+        if old is not None and old is not conn:
+            self.loop.close(old)  # the runtime abandoned that poll for this one
+        self.parked = conn
+        self._pump()
+
+    def _a_hand_out(self, conn: Connection | None, req: Request | None) -> None:
+        if self.queue:
+            inv = self.queue.popleft()
+        else:
+            assert self.config.autoinvoke is not None
+            inv = _Invoke(self.config.autoinvoke, self.config.function_timeout, b"", None)
+        now = time.monotonic()
+        inv.handed_at = now
+        inv.deadline = now + inv.timeout
+        deadline_ms = int((time.time() + inv.timeout) * 1000)
+        event = inv.event
+        inv.next_response = b"".join(
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: ",
+                inv.rid,
+                b"\r\nLambda-Runtime-Deadline-Ms: %d" % deadline_ms,
+                self._arn_line,
+                b"\r\nLambda-Runtime-Invocation-Id: ",
+                inv.invocation_id,
+                inv.headers,
+                b"\r\nContent-Length: %d\r\n\r\n" % len(event),
+                event,
+            )
+        )
+        self.current = inv
+        self.handed_out += 1
+        self.wake_at = inv.deadline + TIMEOUT_GRACE
+        parked, self.parked = self.parked, None
+        assert parked is not None
+        self.loop.send(parked, inv.next_response)
+
+    def _a_redeliver(self, conn: Connection | None, req: Request | None) -> None:
+        assert conn is not None and self.current is not None
+        self.loop.send(conn, self.current.next_response)
+
+    def _record_answer(self, conn: Connection | None, req: Request | None, outcome: Outcome) -> _Invoke:
+        assert conn is not None and req is not None and self.current is not None
+        inv = self.current
+        inv.answered_at = time.monotonic()
+        inv.outcome = outcome
+        inv.echoed = req.headers.get(_HDR_INVOCATION_ID) == inv.invocation_id
+        if not inv.echoed:
+            self.no_echo += 1
+        ctype = req.headers.get(b"content-type")
+        inv.answer_type = None if ctype is None else ctype.decode("latin-1")
+        inv.answer = req.body
+        self.answered += 1
+        self.loop.send(conn, ACCEPTED)
+        return inv
+
+    def _a_accept_response(self, conn: Connection | None, req: Request | None) -> None:
+        self._record_answer(conn, req, "success")
+
+    def _a_accept_error(self, conn: Connection | None, req: Request | None) -> None:
+        inv = self._record_answer(conn, req, "error")
+        assert req is not None
+        raw = req.headers.get(b"lambda-runtime-function-error-type")
+        inv.error_header = sanitize_error_type(None if raw is None else raw.decode("latin-1"))
+        self.errors += 1
+
+    def _a_reject_too_large(self, conn: Connection | None, req: Request | None) -> None:
+        assert conn is not None and req is not None and self.current is not None
+        inv = self.current
+        inv.answered_at = time.monotonic()
+        inv.outcome = "too_large"
+        size = req.declared_length
+        size_text = f"{size} bytes" if size is not None else f"more than {MAX_PAYLOAD} bytes"
+        inv.answer = error_document(
+            RESPONSE_SIZE_TOO_LARGE,
+            f"Response payload size ({size_text}) exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).",
+        )
+        inv.echoed = req.headers.get(_HDR_INVOCATION_ID) == inv.invocation_id
+        self.rejected += 1
+        self.loop.send(
+            conn,
+            render_error(413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes)."),
+        )
+
+    def _a_reject_stale(self, conn: Connection | None, req: Request | None) -> None:
+        assert conn is not None and req is not None and self.current is not None
+        self.rejected += 1
+        msg = f"Invalid request ID: {req.target.decode('latin-1')} is not for the current invoke {self.current.request_id}"
+        echo = req.headers.get(_HDR_INVOCATION_ID)
+        if echo is not None and echo != self.current.invocation_id:
+            msg = f"Invalid invocation ID {echo.decode('latin-1')!r}: this reply belongs to an earlier invoke"
+        self.loop.send(conn, render_error(400, "InvalidRequestID", msg))
+
+    def _a_complete(self, conn: Connection | None, req: Request | None) -> None:
+        inv = self.current
+        assert inv is not None
+        self.current = None
+        self.wake_at = None
+        self._deliver_answer(inv, inv.outcome, inv.answer)
+        self._a_park(conn, req)
+
+    def _deliver_answer(self, inv: _Invoke, outcome: Outcome, body: bytes, error_type: str | None = None) -> None:
+        if inv.outcome == "too_large" and outcome != "exit":
+            error_type = RESPONSE_SIZE_TOO_LARGE
+        self._deliver(
+            inv,
+            outcome,
+            body,
+            error_type=error_type,
+            content_type=inv.answer_type,
+            error_header=inv.error_header,
+            end=inv.answered_at,
+        )
+
+    def _a_fail_exit(self, conn: Connection | None, req: Request | None) -> None:
+        inv = self.current
+        assert inv is not None
+        self._reset(kill=False)
+        message = f"RequestId: {inv.request_id} Error: {describe_exit(self.exit_code or 0)}"
+        self._deliver(inv, "exit", error_document(RUNTIME_EXIT_ERROR, message), error_type=RUNTIME_EXIT_ERROR)
+        self._pump()
+
+    def _a_fail_exit_after_answer(self, conn: Connection | None, req: Request | None) -> None:
+        # The RIE answers 502 with the posted body: the invoke only completes on /next.
+        inv = self.current
+        assert inv is not None
+        self._reset(kill=False)
+        self._deliver_answer(inv, "exit", inv.answer, error_type=RUNTIME_EXIT_ERROR)
+        self._pump()
+
+    def _a_fail_timeout(self, conn: Connection | None, req: Request | None) -> None:
+        inv = self.current
+        assert inv is not None
+        self.timeouts += 1
+        self._reset(kill=True)
+        message = f"RequestId: {inv.request_id} Error: Task timed out after {inv.timeout:.2f} seconds"
+        self._deliver(inv, "timeout", error_document(SANDBOX_TIMEDOUT, message), error_type=SANDBOX_TIMEDOUT)
+        self._pump()
+
+    def _a_record_init_error(self, conn: Connection | None, req: Request | None) -> None:
+        assert conn is not None and req is not None
+        raw = req.headers.get(b"lambda-runtime-function-error-type")
+        ctype = req.headers.get(b"content-type")
+        self.init_error = (
+            req.body,
+            sanitize_error_type(None if raw is None else raw.decode("latin-1")),
+            None if ctype is None else ctype.decode("latin-1"),
+        )
+        self.init_errors += 1
+        self.loop.send(conn, ACCEPTED)
+
+    def _a_fail_init_exit(self, conn: Connection | None, req: Request | None) -> None:
+        code = self.exit_code or 0
+        self._reset(kill=False)
+
+        def make(inv: _Invoke) -> None:
+            message = f"RequestId: {inv.request_id} Error: {describe_exit(code)}"
+            self._deliver(inv, "init_error", error_document(RUNTIME_EXIT_ERROR, message), error_type=RUNTIME_EXIT_ERROR)
+
+        self._fail_init(make)
+        self._pump()
+
+    def _a_fail_init_error(self, conn: Connection | None, req: Request | None) -> None:
+        assert self.init_error is not None
+        body, header, ctype = self.init_error
+        self._reset(kill=False)
+
+        def make(inv: _Invoke) -> None:
+            self._deliver(
+                inv, "init_error", body, error_type=body_error_type(body), content_type=ctype, error_header=header
+            )
+
+        self._fail_init(make)
+        self._pump()
+
+    def _a_fail_init_timeout(self, conn: Connection | None, req: Request | None) -> None:
+        self.timeouts += 1
+        self._reset(kill=True)
+        limit = self.config.init_timeout
+
+        def make(inv: _Invoke) -> None:
+            message = f"RequestId: {inv.request_id} Error: Task timed out after {limit:.2f} seconds (init did not finish)"
+            self._deliver(inv, "timeout", error_document(SANDBOX_TIMEDOUT, message), error_type=SANDBOX_TIMEDOUT)
+
+        self._fail_init(make)
+        self._pump()
+
+    def _a_reset_idle(self, conn: Connection | None, req: Request | None) -> None:
+        self._reset(kill=False)
+        self._pump()
+
+    # -- routes outside the invoke hot path ---------------------------------------------
+
+    def _route_other(self, conn: Connection, req: Request) -> None:
+        path = req.target.partition(b"?")[0]
+        method = req.method
+        send = self.loop.send
+        if path.startswith(INVOCATION_PREFIX) and (path.endswith(b"/response") or path.endswith(b"/error")):
+            if method != b"POST":
+                return self._reject(conn, 405, "MethodNotAllowed", f"{method.decode()} not allowed on {path.decode('latin-1')}: use POST")
+            # Not the current invoke (or none is running): RAPID checks the state first.
+            self._fire(st.STALE_POST, conn, req)
+            return
+        if path == INIT_ERROR_PATH:
+            if method != b"POST":
+                return self._reject(conn, 405, "MethodNotAllowed", "use POST for /runtime/init/error")
+            if req.too_large:
+                return self._reject(conn, 413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).")
+            self._fire(st.INIT_ERROR, conn, req)
+            return
+        if path == NEXT_PATH:
+            return self._reject(conn, 405, "MethodNotAllowed", "use GET for /runtime/invocation/next")
+        if path == EXT_REGISTER_PATH and method == b"POST":
+            return self._ext_register(conn, req)
+        if path == EXT_NEXT_PATH and method == b"GET":
+            return self._ext_next(conn, req)
+        if path in EXT_ERROR_PATHS and method == b"POST":
+            if req.headers.get(b"lambda-extension-identifier") not in self.extensions:
+                return self._reject(conn, 403, "Extension.UnknownExtensionIdentifier", "Unknown or missing Lambda-Extension-Identifier")
+            send(conn, ACCEPTED)
+            return
+        if req.too_large:
+            return self._reject(conn, 413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).")
+        self._reject(conn, 404, "NotFound", f"no such Runtime API endpoint: {method.decode()} {path.decode('latin-1')[:200]}")
+
+    def _reject(self, conn: Connection, status: int, error_type: str, message: str) -> None:
+        self.rejected += 1
+        self.loop.send(conn, render_error(status, error_type, message))
+
+    def _ext_register(self, conn: Connection, req: Request) -> None:
+        name = req.headers.get(b"lambda-extension-name", b"").decode("latin-1")
+        if not name:
+            return self._reject(conn, 403, "Extension.InvalidExtensionName", "Empty extension name")
+        try:
+            doc = json.loads(req.body or b"{}")
+            events = doc.get("events", []) if isinstance(doc, dict) else None
+            if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+                raise ValueError('expected {"events": ["INVOKE", ...]}')
+        except ValueError as exc:
+            return self._reject(conn, 403, "InvalidRequestFormat", f"bad register body: {exc}")
+        for event in events:
+            # Every extension here runs inside the runtime's process tree: an internal one.
+            if event != "INVOKE":
+                reason = "internal extensions may subscribe only to INVOKE" if event == "SHUTDOWN" else "unknown event type"
+                return self._reject(conn, 403, "Extension.InvalidEventType", f"{event}: {reason}")
+        if not self.registration_open or self.state not in (st.INITIALIZING, st.NO_RUNTIME):
+            return self._reject(conn, 403, "Extension.RegistrationClosed", "Extension registration closed already")
+        if name in self.extensions.values():
+            return self._reject(conn, 403, "Extension.InvalidExtensionState", "Extension with this name already registered")
+        ext_id = new_uuid().encode()
+        self.extensions[ext_id] = name
+        body = json.dumps(
+            {"functionName": self.config.function_name, "functionVersion": "$LATEST", "handler": self.config.handler or ""}
+        ).encode()
+        self.loop.send(conn, render_response(200, body, headers=[(b"Lambda-Extension-Identifier", ext_id)]))
+
+    def _ext_next(self, conn: Connection, req: Request) -> None:
+        ext_id = req.headers.get(b"lambda-extension-identifier")
+        if ext_id is None:
+            return self._reject(conn, 403, "Extension.MissingHeader", "Missing Lambda-Extension-Identifier header")
+        if ext_id not in self.extensions:
+            return self._reject(conn, 403, "Extension.UnknownExtensionIdentifier", f"Unknown extension {ext_id.decode('latin-1')}")
+        # Nothing to send until shutdown: INVOKE events are not emulated.
+        self.ext_parked.append(conn)

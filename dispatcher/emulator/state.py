@@ -1,0 +1,98 @@
+"""The sandbox state machine of the emulator, as one table.
+
+Every decision about what a Runtime API call or a lifecycle event does lives in
+TRANSITIONS: (state, event) -> (next state, action name).  The controller
+(`sandbox.py`) classifies what happened into an event, looks it up here and
+runs the named action; it never branches on the state itself.  A pair that is
+missing from the table is a call the runtime may not make now: HTTP events get
+403 InvalidStateTransition (as RAPID's `disallowEveryTransitionByDefault`),
+lifecycle events are ignored.
+
+The states follow RAPID (RIE: internal/lambda/core/states.go) with the
+emulator's own view added (no runtime process at all, init failed):
+
+  NO_RUNTIME    no runtime process; the next invoke launches one (lazy start)
+  INITIALIZING  launched, has not called /next yet         (RAPID: Started)
+  INIT_FAILED   posted /init/error, should exit now        (RAPID: InitError)
+  IDLE          waiting in /next, no invoke handed out     (RAPID: Ready)
+  INVOKING      invoke handed out, no answer yet           (RAPID: Running)
+  RESPONDED     answer posted, the invoke completes on the next /next
+                                                           (RAPID: ResponseSent)
+"""
+
+from __future__ import annotations
+
+__all__ = ["TRANSITIONS", "HTTP_EVENTS", "RAPID_NAMES", "lookup"]
+
+NO_RUNTIME = "NO_RUNTIME"
+INITIALIZING = "INITIALIZING"
+INIT_FAILED = "INIT_FAILED"
+IDLE = "IDLE"
+INVOKING = "INVOKING"
+RESPONDED = "RESPONDED"
+
+# Events from the runtime over HTTP.
+NEXT = "next"  # GET /invocation/next
+RESPONSE = "response"  # POST /invocation/{current id}/response
+ERROR = "error"  # POST /invocation/{current id}/error
+TOO_LARGE = "too_large"  # POST /invocation/{current id}/response above the payload limit
+STALE_POST = "stale_post"  # POST /invocation/{other id}/response|error
+INIT_ERROR = "init_error"  # POST /init/error
+# Lifecycle events.
+LAUNCH = "launch"  # an invoke (or start_runtime) needs a runtime
+INVOKE = "invoke"  # an invoke is queued and the runtime waits in /next
+EXIT = "exit"  # the runtime process ended by itself
+DEADLINE = "deadline"  # the running timer (init limit or invoke deadline) expired
+
+HTTP_EVENTS = frozenset({NEXT, RESPONSE, ERROR, TOO_LARGE, STALE_POST, INIT_ERROR})
+
+TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
+    (NO_RUNTIME, LAUNCH): (INITIALIZING, "launch"),
+    # Only a runtime started by someone else (external mode) may poll before a launch.
+    (NO_RUNTIME, NEXT): (IDLE, "attach"),
+    # Init ends with the first /next (extensions in this emulator never hold it up).
+    (INITIALIZING, NEXT): (IDLE, "init_done"),
+    (INITIALIZING, INIT_ERROR): (INIT_FAILED, "record_init_error"),
+    (INITIALIZING, EXIT): (NO_RUNTIME, "fail_init_exit"),
+    (INITIALIZING, DEADLINE): (NO_RUNTIME, "fail_init_timeout"),
+    (INIT_FAILED, EXIT): (NO_RUNTIME, "fail_init_error"),
+    (INIT_FAILED, DEADLINE): (NO_RUNTIME, "fail_init_timeout"),
+    # A runtime that reconnects and polls again replaces its earlier poll.
+    (IDLE, NEXT): (IDLE, "park"),
+    (IDLE, INVOKE): (INVOKING, "hand_out"),
+    (IDLE, EXIT): (NO_RUNTIME, "reset_idle"),
+    # RAPID's RuntimeRunningState.Ready() is a no-op: /next again gets the same invoke.
+    (INVOKING, NEXT): (INVOKING, "redeliver"),
+    (INVOKING, RESPONSE): (RESPONDED, "accept_response"),
+    (INVOKING, ERROR): (RESPONDED, "accept_error"),
+    (INVOKING, TOO_LARGE): (RESPONDED, "reject_too_large"),
+    # The id check comes after the state check in RAPID, so only here is it a 400.
+    (INVOKING, STALE_POST): (INVOKING, "reject_stale"),
+    (INVOKING, EXIT): (NO_RUNTIME, "fail_exit"),
+    (INVOKING, DEADLINE): (NO_RUNTIME, "fail_timeout"),
+    # The caller gets its answer only when the runtime asks for more (or dies: 502).
+    (RESPONDED, NEXT): (IDLE, "complete"),
+    (RESPONDED, EXIT): (NO_RUNTIME, "fail_exit_after_answer"),
+    (RESPONDED, DEADLINE): (NO_RUNTIME, "fail_timeout"),
+}
+
+# Names used in 403 messages, so they read like RAPID's.
+RAPID_NAMES = {
+    NO_RUNTIME: "Started",
+    INITIALIZING: "Started",
+    INIT_FAILED: "InitError",
+    IDLE: "Ready",
+    INVOKING: "Running",
+    RESPONDED: "ResponseSent",
+    NEXT: "Ready",
+    RESPONSE: "InvocationResponse",
+    ERROR: "InvocationErrorResponse",
+    TOO_LARGE: "InvocationResponse",
+    STALE_POST: "InvocationResponse",
+    INIT_ERROR: "InitError",
+}
+
+
+def lookup(state: str, event: str) -> tuple[str, str] | None:
+    """(next state, action) or None when the event is not allowed in `state`."""
+    return TRANSITIONS.get((state, event))
