@@ -257,8 +257,11 @@ def parse_worker_message(msg: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(trace, list):
             raise FrameError("bad_field", f"`{kind}.stack_trace` is not a list")
         msg["stack_trace"] = [t if isinstance(t, str) else repr(t) for t in trace]
-    if kind == "ready" and not isinstance(msg.get("features", []), list):
-        raise FrameError("bad_field", "`ready.features` is not a list")
+    if kind == "ready":
+        features = msg.get("features", [])
+        if not isinstance(features, list):
+            raise FrameError("bad_field", "`ready.features` is not a list")
+        msg["features"] = [f for f in features if isinstance(f, str)]
     return msg
 
 

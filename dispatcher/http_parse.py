@@ -53,7 +53,7 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
         raise HttpError(f"bad status line {status_line[:80]!r}")
     code = parts[1]
-    if len(code) != 3 or not code.isdigit():
+    if len(code) != 3 or not (code.isascii() and code.isdigit()):
         raise HttpError(f"bad status code in {status_line[:80]!r}")
     headers: dict[str, str] = {}
     for line in lines[1:]:
@@ -62,7 +62,12 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip() or line[0] in " \t":
             raise HttpError(f"bad header line {line[:80]!r}")
-        headers[name.lower()] = value.strip(" \t")
+        key = name.lower()
+        value = value.strip(" \t")
+        if key == "content-length" and key in headers and headers[key] != value:
+            # RFC 9112 section 6.3: differing lengths are a framing error.
+            raise HttpError(f"conflicting Content-Length fields {headers[key]!r} and {value!r}")
+        headers[key] = value
     return int(code), parts[2] if len(parts) > 2 else "", headers
 
 
@@ -122,7 +127,8 @@ class ResponseParser:
             buf = self._buf
             end = buf.find(b"\r\n\r\n")
             if end < 0:
-                if len(buf) > self.max_head:
+                # +3: the buffer may end inside the CRLFCRLF of a head at the limit.
+                if len(buf) > self.max_head + 3:
                     raise HttpError(f"response header block exceeds {self.max_head} bytes")
                 return None
             if end > self.max_head:
@@ -136,7 +142,7 @@ class ResponseParser:
                     "(the Runtime API sends Content-Length bodies)"
                 )
             cl = headers.get("content-length", "0")
-            if not cl.isdigit():
+            if not (cl.isascii() and cl.isdigit()) or len(cl) > 18:
                 raise HttpError(f"bad Content-Length {cl[:40]!r}")
             n = int(cl)
             if n > self.max_body:

@@ -27,6 +27,8 @@ def _check(value: Any, depth: int, path: str) -> None:
         if value != value or value in (float("inf"), float("-inf")):
             raise NotConvertible(f"{value!r} at {path} has no JSON form")
         return
+    if type(value).__name__ == "ExtType":  # a namedtuple: test before tuple
+        raise NotConvertible(f"a msgpack ExtType at {path} has no JSON form")
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
             _check(item, depth + 1, f"{path}[{i}]")

@@ -41,16 +41,18 @@ class LineSplitter:
             nl = data.find(b"\n", start)
             end = n if nl < 0 else nl
             self._partial += data[start:end]
-            if nl >= 0:
-                out.append(self._take(final=True))
-                start = nl + 1
-            else:
-                start = n
+            # Cut first: a long line whose newline came in this same read
+            # must be cut too, not emitted whole.
             while len(self._partial) > self.max_line:
                 piece = bytes(self._partial[: self.max_line])
                 del self._partial[: self.max_line]
                 out.append(self._mark(piece) + CUT)
                 self._continued = True
+            if nl >= 0:
+                out.append(self._take(final=True))
+                start = nl + 1
+            else:
+                start = n
         return out
 
     def flush(self) -> list[bytes]:

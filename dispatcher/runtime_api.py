@@ -175,23 +175,44 @@ class ExtensionNextRequest:
         ]
 
 
+def _size(text: str) -> int:
+    """Bytes `text` takes inside its JSON string (escapes and UTF-8 included,
+    quotes not): for plain ASCII text, its length."""
+    return len(_json_str(text).encode("utf-8", "surrogatepass")) - 2
+
+
+def _cut(text: str, budget: int) -> str:
+    """The longest prefix of `text` whose JSON form fits in `budget` bytes."""
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _size(text[:mid]) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo]
+
+
 def _cap(message: str, stack: Sequence[str]) -> tuple[str, list[str]]:
-    """Keep message + stack within MAX_ERROR_TEXT characters, marking any cut."""
+    """Keep message + stack within MAX_ERROR_TEXT bytes of posted JSON, marking any cut."""
     budget = MAX_ERROR_TEXT
-    if len(message) > budget:
-        cut = len(message) - budget
-        return message[:budget] + _CUT_MARK.format(cut), [f"[{len(stack)} stack lines cut]"] if stack else []
-    budget -= len(message)
+    size = _size(message)
+    if size > budget:
+        kept = _cut(message, budget)
+        return kept + _CUT_MARK.format(len(message) - len(kept)), [f"[{len(stack)} stack lines cut]"] if stack else []
+    budget -= size
     out: list[str] = []
     for i, line in enumerate(stack):
-        if len(line) > budget:
-            rest = sum(len(s) for s in stack[i:]) - budget
-            if budget > 0:
-                out.append(line[:budget])
+        size = _size(line)
+        if size > budget:
+            kept = _cut(line, budget)
+            rest = sum(len(x) for x in stack[i:]) - len(kept)
+            if kept:
+                out.append(kept)
             out.append(_CUT_MARK.format(rest).strip())
             break
         out.append(line)
-        budget -= len(line)
+        budget -= size
     return message, out
 
 
