@@ -1,0 +1,5 @@
+"""In-process echo handler for the awslambdaric contender: returns the event."""
+
+
+def handler(event, context):
+    return event

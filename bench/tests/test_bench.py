@@ -1,0 +1,240 @@
+"""Tests of the benchmark's own pieces, with real processes; no speed is asserted.
+
+Run: `.venv/bin/python -m pytest bench/tests` from the repository root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import msgpack
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench import events, report, targets, toolchain  # noqa: E402
+from bench.contenders import CONTENDERS, Launch, resolve, supervisor_speaks  # noqa: E402
+from bench.measure import Spec, run_once  # noqa: E402
+from bench.server import ApiServer  # noqa: E402
+from tests.conftest import require_tool  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def bins() -> toolchain.Binaries:
+    require_tool("cargo", "curl https://sh.rustup.rs | sh  (or apt-get install cargo)")
+    return toolchain.build_bench_binaries()
+
+
+# -- Runtime API server ------------------------------------------------------
+
+def _request(sock: socket.socket, method: str, path: str, body: bytes = b"",
+             headers: str = "") -> tuple[int, dict[str, str], bytes]:
+    sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}Content-Length: {len(body)}\r\n\r\n".encode()
+                 + body)
+    f = sock.makefile("rb")
+    status = int(f.readline().split()[1])
+    hdrs = {}
+    while (line := f.readline()) not in (b"\r\n", b""):
+        k, v = line.decode().split(":", 1)
+        hdrs[k.strip().lower()] = v.strip()
+    return status, hdrs, f.read(int(hdrs.get("content-length", 0)))
+
+
+def test_server_serves_events_counts_and_reports(bins: toolchain.Binaries, tmp_path: Path) -> None:
+    event = tmp_path / "e.json"
+    event.write_bytes(b'{"a": 1}')
+    with ApiServer(bins.apiserver, event, pinned=False, count=3, warmup=1,
+                   dump_last=tmp_path / "last") as srv:
+        sock = socket.create_connection(("127.0.0.1", srv.port))
+        ids = []
+        for i in range(4):
+            status, hdrs, body = _request(sock, "GET", "/2018-06-01/runtime/invocation/next")
+            assert status == 200 and body == b'{"a": 1}'
+            assert hdrs["content-type"] == "application/json"
+            assert hdrs["lambda-runtime-invoked-function-arn"].startswith("arn:aws:lambda:")
+            assert int(hdrs["lambda-runtime-deadline-ms"]) > 1_000_000_000_000
+            rid = hdrs["lambda-runtime-aws-request-id"]
+            ids.append(rid)
+            kind = "error" if i == 2 else "response"
+            status, _, _ = _request(sock, "POST", f"/2018-06-01/runtime/invocation/{rid}/{kind}", b'{"b": 2}')
+            assert status == 202
+        assert len(set(ids)) == 4
+        # An id that is not outstanding (already answered) is refused.
+        status, _, body = _request(sock, "POST", f"/2018-06-01/runtime/invocation/{ids[0]}/response", b"x")
+        assert status == 400 and b"InvalidRequestID" in body
+        stats = srv.wait_stats(10, alive=lambda: True)
+    assert stats is not None
+    assert stats["count"] == 3 and stats["errors"] == 1 and stats["warmup"] == 1
+    assert stats["p50_us"] > 0 and stats["p99_us"] >= stats["p50_us"]
+    assert stats["first_response_unix_ns"] >= stats["first_next_unix_ns"]
+    assert (tmp_path / "last").read_bytes() == b'{"b": 2}'
+
+
+def test_server_extension_register_and_init_error(bins: toolchain.Binaries, tmp_path: Path) -> None:
+    event = tmp_path / "e.json"
+    event.write_bytes(b"{}")
+    with ApiServer(bins.apiserver, event, pinned=False, count=5) as srv:
+        sock = socket.create_connection(("127.0.0.1", srv.port))
+        status, hdrs, body = _request(sock, "POST", "/2020-01-01/extension/register", b'{"events":[]}',
+                                      "Lambda-Extension-Name: noop\r\n")
+        assert status == 200 and hdrs["lambda-extension-identifier"]
+        assert json.loads(body)["functionName"] == "bench"
+        status, _, _ = _request(sock, "POST", "/2018-06-01/runtime/init/error",
+                                b'{"errorType":"Runtime.X","errorMessage":"boom"}')
+        assert status == 202
+        stats = srv.wait_stats(10, alive=lambda: True)
+    assert stats is not None and "boom" in stats["init_error"] and stats["extensions"] == 1
+
+
+def test_server_rejects_bad_arguments(bins: toolchain.Binaries) -> None:
+    proc = subprocess.run([str(bins.apiserver), "--event", "/nonexistent"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "cannot read event file /nonexistent" in proc.stderr
+    proc = subprocess.run([str(bins.apiserver), "--bogus"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown argument" in proc.stderr
+
+
+# -- stand-in echo worker ----------------------------------------------------
+
+def _frame(obj: dict) -> bytes:
+    data = msgpack.packb(obj, use_bin_type=True)
+    return struct.pack(">I", len(data)) + data
+
+
+def _read_frame(stream) -> dict:
+    (n,) = struct.unpack(">I", stream.read(4))
+    return msgpack.unpackb(stream.read(n), raw=False)
+
+
+@pytest.mark.parametrize("size", [0, 5, 300, 70_000, 1_000_000])
+def test_echo_worker_answers_invokes_byte_for_byte(bins: toolchain.Binaries, size: int) -> None:
+    proc = subprocess.Popen([str(bins.echo_worker)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert _read_frame(proc.stdout) == {"type": "ready", "protocol": 1, "features": []}
+    payload = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    invoke = {"type": "invoke", "id": "r" * 40, "payload": payload, "deadline_ms": 1, "function_arn": "a",
+              "trace_id": None, "client_context": None, "cognito_identity": None, "tenant_id": None,
+              "future_key": [1, {"x": 2.5}]}
+    proc.stdin.write(_frame(invoke))
+    proc.stdin.flush()
+    assert _read_frame(proc.stdout) == {"type": "result", "id": "r" * 40, "payload": payload}
+    proc.stdin.write(_frame({"type": "shutdown"}))
+    proc.stdin.close()
+    assert proc.wait(5) == 0
+
+
+def test_echo_worker_exits_70_on_a_malformed_frame(bins: toolchain.Binaries) -> None:
+    proc = subprocess.run([str(bins.echo_worker)], input=b"\x00\x00\x00\x02\x93\x01",
+                          capture_output=True, timeout=5)
+    assert proc.returncode == 70 and b"not a msgpack map" in proc.stderr
+
+
+# -- one measured run: success and each kind of failure ------------------------
+
+def _launch(argv: list[str]) -> Launch:
+    return Launch(argv, ROOT, {})
+
+
+def test_run_once_measures_the_native_baseline(bins: toolchain.Binaries, tmp_path: Path) -> None:
+    spec = Spec(events.SMALL, count=50, warmup=5, read_rss=True, exact=True)
+    res = run_once(_launch([str(bins.native)]), bins.apiserver, spec, pinned=False, workdir=tmp_path)
+    assert res.ok, res.error
+    assert res.stats["count"] == 50 and res.cold_ms and res.cold_ms > 0
+    assert res.rss_kb and res.rss_kb > 0
+
+
+def test_run_once_reports_a_contender_that_exits(bins: toolchain.Binaries, tmp_path: Path) -> None:
+    launch = _launch(["sh", "-c", "echo 'no handler here' >&2; exit 3"])
+    res = run_once(launch, bins.apiserver, Spec(events.SMALL, count=1), pinned=False, workdir=tmp_path)
+    assert not res.ok
+    assert "exited with status 3" in res.error and "no handler here" in res.error
+
+
+def test_run_once_reports_a_wrong_answer(bins: toolchain.Binaries, tmp_path: Path) -> None:
+    script = tmp_path / "liar.py"
+    script.write_text(
+        "import os, urllib.request as u\n"
+        "api = 'http://' + os.environ['AWS_LAMBDA_RUNTIME_API'] + '/2018-06-01/runtime/invocation/'\n"
+        "while True:\n"
+        "    r = u.urlopen(api + 'next'); r.read()\n"
+        "    rid = r.headers['Lambda-Runtime-Aws-Request-Id']\n"
+        "    u.urlopen(u.Request(api + rid + '/response', data=b'{\"not\": \"the event\"}')).read()\n")
+    res = run_once(_launch([sys.executable, str(script)]), bins.apiserver, Spec(events.SMALL, count=2),
+                   pinned=False, workdir=tmp_path)
+    assert not res.ok and "not the event's JSON value" in res.error
+
+
+# -- events, contenders, targets, report ---------------------------------------
+
+@pytest.mark.parametrize("size", [10_000, 1_000_000])
+def test_large_event_is_exact_size_valid_and_not_canonical(size: int) -> None:
+    data = events.large_event(size)
+    assert len(data) == size
+    value = json.loads(data)
+    assert json.dumps(value).encode() != data
+    assert events.same_json(data, json.dumps(value, ensure_ascii=False).encode())
+
+
+def test_contender_list_is_well_formed(bins: toolchain.Binaries) -> None:
+    names = [c.name for c in CONTENDERS]
+    assert len(names) == len(set(names))
+    for c in CONTENDERS:
+        assert c.kind in ("native", "dispatcher", "awslambdaric", "shell")
+        assert c.kind != "dispatcher" or c.configs, c.name
+        got = resolve(c, bins)
+        assert isinstance(got, Launch) or got.reason  # every skip says why
+    assert supervisor_speaks("no-such-protocol") is False
+
+
+def _figures(**tp: float) -> dict:
+    entry = lambda v: {"median": v, "min": v, "max": v, "n": 1}  # noqa: E731
+    return {"throughput": {"pinned": {k: entry(v) for k, v in tp.items()}},
+            "cold_start_ms": {}, "roundtrip_ms": {}, "rss_mb": {"dispatcher-rust": {"top_mb": 30.0}}}
+
+
+def test_targets_pass_fail_and_na() -> None:
+    rows = {r["id"]: r for r in targets.evaluate(_figures(**{"dispatcher-rust": 22_000, "awslambdaric": 10_000,
+                                                             "native": 50_000}))}
+    assert rows["tp-rust-vs-ric"]["status"] == "PASS" and rows["tp-rust-vs-ric"]["value"] == pytest.approx(2.2)
+    assert rows["tp-rust-vs-native"]["status"] == "FAIL"
+    assert rows["tp-python-vs-ric"]["status"] == "N/A" and "dispatcher-python" in rows["tp-python-vs-ric"]["why"]
+    assert rows["rss-supervisor"]["status"] == "FAIL"
+    assert rows["cold-rust-vs-ric"]["status"] == "N/A"
+
+
+# -- the whole driver ------------------------------------------------------------
+
+def test_smoke_run_writes_results(bins: toolchain.Binaries, tmp_path: Path) -> None:
+    for tool, hint in (("curl", "apt-get install curl"), ("jq", "apt-get install jq")):
+        require_tool(tool, hint)
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--no-install",
+                           "--only", "native", "bash", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((tmp_path / "smoke.json").read_text())
+    assert res["contenders"]["native"]["status"] == "ok" and res["contenders"]["bash"]["status"] == "ok"
+    for fig in ("throughput", "cold_start_ms"):
+        assert {"native", "bash"} <= set(res["figures"][fig]["pinned"]), fig
+    assert "6mb" in res["figures"]["roundtrip_ms"] and "native" in res["figures"]["rss_mb"]
+    assert {t["id"] for t in res["targets"]} == {t.id for t in targets.TARGETS}
+    md = (tmp_path / "smoke.md").read_text()
+    assert "ratios measured in one run" in md and res["machine"]["cpu"] in md
+    assert "PASS" in proc.stdout or "N/A" in proc.stdout
+
+
+def test_markdown_names_the_machine_and_failed_contenders() -> None:
+    res = {"machine": report.machine() | {"loadavg_at_start": "0 0 0"}, "started": "now", "duration_s": 1.0,
+           "plan": {"name": "smoke", "modes": ["pinned"]}, "notes": ["a note"],
+           "contenders": {"x": {"label": "X", "status": "failed", "note": "exited with status 3 | boom"}},
+           "figures": {"throughput": {}, "latency_p50_us": {}, "latency_p99_us": {}, "cold_start_ms": {},
+                       "roundtrip_ms": {}, "rss_mb": {}, "emulator": {"note": "absent"}},
+           "targets": targets.evaluate({})}
+    md = report.markdown(res)
+    assert "ratios measured in one run" in md and f"{os.cpu_count()} cores" in md
+    assert "| X | failed | exited with status 3 \\| boom |" in md
+    assert "not measured: absent" in md and "- a note" in md
