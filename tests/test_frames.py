@@ -364,6 +364,7 @@ MALFORMED: list[tuple[str, bytes, int, Parse, str]] = [
     ("invoke_no_tenant", packed({k: v for k, v in invoke().items() if k != "tenant_id"}), DEFAULT_MAX_FRAME, TO_WORKER, "bad_field"),
 ]
 
+
 @pytest.mark.parametrize("name,data,max_frame,parse,code", MALFORMED, ids=[c[0] for c in MALFORMED])
 def test_malformed_frame_raises_its_code(name: str, data: bytes, max_frame: int, parse: Parse, code: str) -> None:
     with pytest.raises(FrameError) as info:

@@ -379,7 +379,41 @@ def test_stack_within_the_cap_is_not_cut() -> None:
     assert doc["stackTrace"] == stack
 
 
-@pytest.mark.parametrize("char", ["\U0001F4A5", "\x01"])
-def test_posted_error_body_stays_under_one_mebibyte(char: str) -> None:
-    body = error_document("E", char * 300_000, [char * 1000] * 10)
-    assert len(body) <= 1024 * 1024, len(body)
+# The cap is on bytes as posted (UTF-8, escapes included): docs/protocol.md's
+# 256 KiB, well under the 1 MiB /error limit of Lambda Managed Instances
+# (runtime-api.md section 5).  Allowance: keys, type, cut marks.
+OVERHEAD = 256
+
+
+@pytest.mark.parametrize("char", ["a", "\u00e9", "\u65e5", "\U0001F4A5", "\x01", "\n", '"'])
+@pytest.mark.parametrize("layout", ["long_message", "long_stack_lines"])
+def test_posted_error_text_is_capped_in_bytes(char: str, layout: str) -> None:
+    if layout == "long_message":
+        message, stack = char * 300_000, [char * 1000] * 10
+    else:
+        message, stack = char * 1000, [char * 100_000] * 10
+    body = error_document("E", message, stack)
+    assert len(body) <= MAX_ERROR_TEXT + OVERHEAD, len(body) - MAX_ERROR_TEXT
+    assert len(body) >= MAX_ERROR_TEXT - 8, "the cap is used, not undershot"
+    doc = json.loads(body)
+    if layout == "long_message":
+        m = CUT_RE.search(doc["errorMessage"])
+        assert m, "the cut is marked"
+        kept = doc["errorMessage"][: m.start()].removesuffix(" ")
+        assert int(m.group(1)) == len(message) - len(kept), "the mark counts the characters cut"
+    else:
+        assert CUT_RE.fullmatch(doc["stackTrace"][-1]), "the cut is marked"
+        kept = "".join(doc["stackTrace"][:-1])
+    assert kept and set(kept) == {char}, "cut on a character boundary, nothing mangled"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: runtime_api._cap counts each stack line's JSON text but not its quotes and separating "
+    "comma (3 bytes a line), so empty or 1-character lines are nearly free against the cap: "
+    "1,000,000 empty stack lines post a 3 MB /error body, 300,000 one-letter lines 1 MB"))
+@pytest.mark.parametrize("stack", [[""] * 1_000_000, ["a"] * 300_000], ids=["empty_lines", "one_letter_lines"])
+def test_many_short_stack_lines_are_capped(stack: list[str]) -> None:
+    body = error_document("E", "m", stack)
+    assert len(body) <= MAX_ERROR_TEXT + OVERHEAD, len(body)
+    doc = json.loads(body)
+    assert CUT_RE.fullmatch(doc["stackTrace"][-1]), "the cut is marked"

@@ -1,0 +1,157 @@
+// The worker loop: load user code, send `ready` (or `init_error`), then answer
+// invokes one at a time until `shutdown` or EOF.  A malformed frame from the
+// supervisor ends the process with status 70 after a diagnostic on stderr.
+
+import { FrameDecoder, FrameError, encodeFrame, maxFrameFromEnv, messages, parseToWorker } from "./codec.mjs";
+import {
+  RuntimeError,
+  buildContext,
+  decodeEvent,
+  describeError,
+  encodeRawResult,
+  encodeResult,
+} from "./invocation.mjs";
+import { takeChannel, writeAllSync } from "./stdio.mjs";
+
+export const EX_SOFTWARE = 70;
+const INIT_FAILED = 1;
+const RESPONSE_SIZE_TOO_LARGE = "Function.ResponseSizeTooLarge";
+const ERROR_MESSAGE_CAP = 64 * 1024; // the supervisor caps at 256 KiB anyway; keep error frames small
+const STACK_LINES_CAP = 100;
+
+export const RAW = Symbol.for("lambda-dispatcher.raw");
+
+function logLine(text) {
+  writeAllSync(2, Buffer.from(`lambda-dispatcher-node: ${text}\n`, "utf8"));
+}
+
+function capError(e) {
+  const message = e.message.length > ERROR_MESSAGE_CAP ? `${e.message.slice(0, ERROR_MESSAGE_CAP)}... [cut]` : e.message;
+  return { type: e.type, message, stack: e.stack.slice(0, STACK_LINES_CAP) };
+}
+
+function asReply(err) {
+  // The adapter's own errors (unmarshal, marshal) carry no useful stack.
+  if (err instanceof RuntimeError) return { type: err.name, message: err.message, stack: [] };
+  try {
+    return capError(describeError(err));
+  } catch {
+    return { type: "Error", message: "the handler threw a value that cannot be described (its getters throw)", stack: [] };
+  }
+}
+
+/** A queue of validated frames, fed by the input stream, drained one message at a time. */
+function frameQueue(input, maxFrame) {
+  const decoder = new FrameDecoder(maxFrame);
+  const queue = [];
+  let wake = null;
+  const push = (message) => {
+    queue.push(message);
+    if (wake) wake();
+  };
+  const fail = (text) => {
+    logLine(`protocol error from the supervisor: ${text}; exiting with status ${EX_SOFTWARE}`);
+    process.exit(EX_SOFTWARE);
+  };
+  input.on("data", (chunk) => {
+    try {
+      for (const body of decoder.push(chunk)) push(parseToWorker(body));
+    } catch (err) {
+      fail(err instanceof FrameError ? `${err.code}: ${err.message}` : String(err?.stack ?? err));
+    }
+  });
+  input.on("end", () => {
+    if (decoder.pending > 0) fail(`stdin ended inside a frame (${decoder.pending} bytes of it received)`);
+    push({ type: "eof" });
+  });
+  input.on("error", (err) => fail(`reading stdin failed: ${err.message}`));
+  return async function next() {
+    while (queue.length === 0) await new Promise((resolve) => (wake = resolve));
+    wake = null;
+    return queue.shift();
+  };
+}
+
+function setTraceId(traceId) {
+  if (traceId === null) delete process.env._X_AMZN_TRACE_ID;
+  else process.env._X_AMZN_TRACE_ID = traceId;
+}
+
+/**
+ * Call the handler; a three-parameter handler gets a Node-style callback as
+ * in AWS's Node.js runtime (the callback or a returned Promise, whichever
+ * settles first, decides).
+ */
+function callHandler(handler, event, context) {
+  if (handler.length < 3) return handler(event, context);
+  return new Promise((resolve, reject) => {
+    const returned = handler(event, context, (err, value) => (err != null ? reject(err) : resolve(value)));
+    if (typeof returned?.then === "function") returned.then(resolve, reject);
+  });
+}
+
+async function answer(invoke, handler, raw, maxFrame) {
+  setTraceId(invoke.trace_id);
+  let reply;
+  try {
+    const context = buildContext(invoke, process.env);
+    const p = invoke.payload;
+    const event = raw ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : decodeEvent(p);
+    const value = await callHandler(handler, event, context);
+    reply = messages.result(invoke.id, raw ? encodeRawResult(value) : encodeResult(value));
+  } catch (err) {
+    reply = messages.error(invoke.id, asReply(err));
+  }
+  let frame = encodeFrame(reply);
+  if (frame[1].length > maxFrame) {
+    const size = reply.payload?.length ?? frame[1].length;
+    frame = encodeFrame(
+      messages.error(invoke.id, {
+        type: RESPONSE_SIZE_TOO_LARGE,
+        message: `response of ${size} bytes does not fit DISPATCHER_MAX_FRAME=${maxFrame}`,
+        stack: [],
+      }),
+    );
+  }
+  return frame;
+}
+
+/**
+ * Serve until shutdown.  `load` is an async function returning
+ * `{ handler, raw }` (it imports user code and runs its init); whatever it
+ * throws becomes `init_error`.  `initErrorOf(err)` may map a load failure to
+ * {type, message, stack}; by default the error's own name is the type.
+ */
+export async function serve(load, initErrorOf = describeError) {
+  const channel = takeChannel();
+  const send = (message) => channel.writeFrame(encodeFrame(message));
+
+  let maxFrame;
+  let loaded;
+  try {
+    try {
+      maxFrame = maxFrameFromEnv(process.env);
+    } catch (err) {
+      throw new RuntimeError("Runtime.ConfigError", err.message);
+    }
+    const protocol = process.env.DISPATCHER_PROTOCOL;
+    if (protocol !== undefined && protocol !== "1") {
+      throw new RuntimeError("Runtime.ProtocolError", `this adapter speaks protocol 1; DISPATCHER_PROTOCOL=${protocol}`);
+    }
+    loaded = await load();
+  } catch (err) {
+    const e = err instanceof RuntimeError ? { type: err.name, message: err.message, stack: [] } : initErrorOf(err);
+    send(messages.initError(capError(e)));
+    logLine(`init failed: ${e.type}: ${e.message}`);
+    process.exit(INIT_FAILED);
+  }
+
+  send(messages.ready());
+  const next = frameQueue(channel.input, maxFrame);
+  for (;;) {
+    const message = await next();
+    if (message.type !== "invoke") break; // shutdown or EOF
+    channel.writeFrame(await answer(message, loaded.handler, loaded.raw, maxFrame));
+  }
+  process.exit(0);
+}
