@@ -137,8 +137,9 @@ class WorkerProcess:
             stage = "setup"
             try:
                 signal.set_wakeup_fd(-1)
-                for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP, signal.SIGQUIT):
-                    signal.signal(sig, signal.SIG_DFL)
+                for sig in range(1, 32):  # every standard signal, not only ours
+                    if sig not in (signal.SIGKILL, signal.SIGSTOP):
+                        signal.signal(sig, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_SETMASK, ())
                 _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
                 if os.getppid() != parent:  # the supervisor died before prctl
