@@ -363,3 +363,26 @@ def test_bad_arguments_fail_loudly(tmp_path: Path) -> None:
             emu.invoke(b"{}", trace_id="a\r\nInjected: 1")
         with pytest.raises(TypeError, match="bytes"):
             emu.invoke("text")  # type: ignore[arg-type]
+
+
+def test_explicit_start_runtime_inits_before_the_first_invoke(tmp_path: Path) -> None:
+    with make(tmp_path) as emu:
+        emu.start_runtime()
+        deadline = time.monotonic() + 10
+        while emu.runtime_pid is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert emu.runtime_pid is not None
+        got = emu.invoke(b"1")
+        assert got.outcome == "success" and got.init_duration_ms is None  # this invoke did not wait for init
+        assert emu.stats.launches == 1
+
+
+def test_eager_init_failure_is_reported_to_the_next_invoke(tmp_path: Path) -> None:
+    with make(tmp_path, "init_exit") as emu:
+        emu.start_runtime()
+        deadline = time.monotonic() + 10
+        while emu.stats.exits == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        got = emu.invoke(b"1")
+        assert got.outcome == "init_error" and "exit status 3" in json.loads(got.body)["errorMessage"]
+        assert emu.stats.launches == 1  # the stored failure was reported without another launch

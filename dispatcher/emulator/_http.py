@@ -17,6 +17,8 @@ before reading must not get a reset instead of the 413).
 
 from __future__ import annotations
 
+import re
+
 from ..errors import HttpError
 
 __all__ = [
@@ -45,11 +47,34 @@ _TRAILERS = 5
 _DISCARD = 6  # skipping the rest of a refused Content-Length body
 
 _METHOD_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_KNOWN_METHODS = frozenset({b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH"})
+# A well-formed request head: request line, then token-named header lines.
+_HEAD_RE = re.compile(rb"([A-Z]+) ([^ \r\n]+) HTTP/1\.([01])\r\n(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\r\n]*\r\n)*")
 
 
-def _valid_method(method: bytes) -> bool:
-    return bool(method) and _METHOD_CHARS.issuperset(method)
+def _field(head: bytes, lower: bytes, key: bytes) -> bytes | None:
+    """The value of a framing header; a repeated one is refused (request smuggling)."""
+    i = lower.find(key)
+    if i < 0:
+        return None
+    if lower.find(key, i + 1) >= 0:
+        raise HttpRequestError(400, f"header {key[2:-1].decode()} given twice: send it once")
+    start = i + len(key)
+    return head[start : head.find(b"\r\n", start)].strip(b" \t")
+
+
+def _diagnose_head(head: bytes) -> None:
+    """Raise the 400 that says what is wrong with a head the fast match refused."""
+    if b"\n" in head.replace(b"\r\n", b""):
+        raise HttpRequestError(400, "bare LF in request head: lines must end with CRLF")
+    request_line, *lines = head[:-2].split(b"\r\n")
+    method, sp1, rest = request_line.partition(b" ")
+    target, sp2, version = rest.partition(b" ")
+    if not sp1 or not sp2 or not target or b" " in target or not _METHOD_CHARS.issuperset(method) or not method:
+        raise HttpRequestError(400, f"malformed request line {request_line[:80]!r}: expected 'METHOD /path HTTP/1.1'")
+    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
+        raise HttpRequestError(400, f"unsupported HTTP version {version[:20]!r}: send HTTP/1.1")
+    _parse_fields(lines, "header")  # raises for the bad line
+    raise HttpRequestError(400, "malformed request head")
 
 
 class HttpRequestError(HttpError):
@@ -61,16 +86,26 @@ class HttpRequestError(HttpError):
         super().__init__(f"{status}: {message}")
 
 
-class Request:
-    """One parsed request.  Header names are lower-case bytes; values are stripped bytes."""
+_KEYS: dict[bytes, bytes] = {}  # header name -> the b"\r\nname:" searched for
 
-    __slots__ = ("method", "target", "headers", "body", "keep_alive", "too_large", "trailers", "declared_length")
+
+class Request:
+    """One parsed request.
+
+    Header lookups are lazy: `header(name)` finds one header in the raw head
+    (the hot path needs two or three), `headers` builds the full dict of
+    lower-case names to stripped values on first use.  Repeated headers are
+    joined with ", " either way.
+    """
+
+    __slots__ = ("method", "target", "head", "lower", "body", "keep_alive", "too_large", "trailers", "declared_length", "_headers")
 
     def __init__(
         self,
         method: bytes,
         target: bytes,
-        headers: dict[bytes, bytes],
+        head: bytes,
+        lower: bytes,
         body: bytes,
         keep_alive: bool,
         too_large: bool = False,
@@ -79,12 +114,34 @@ class Request:
     ) -> None:
         self.method = method
         self.target = target
-        self.headers = headers
+        self.head = head  # request line and header lines, each ending in CRLF
+        self.lower = lower  # the same, lower-cased, for case-insensitive search
         self.body = body
         self.keep_alive = keep_alive
         self.too_large = too_large
         self.trailers = trailers
         self.declared_length = declared_length
+        self._headers: dict[bytes, bytes] | None = None
+
+    def header(self, name: bytes) -> bytes | None:
+        """Value of header `name` (lower-case), or None."""
+        key = _KEYS.get(name)
+        if key is None:
+            key = _KEYS.setdefault(name, b"\r\n" + name + b":")
+        lower = self.lower
+        i = lower.find(key)
+        if i < 0:
+            return None
+        if lower.find(key, i + 1) >= 0:
+            return self.headers.get(name)
+        start = i + len(key)
+        return self.head[start : lower.find(b"\r\n", start)].strip(b" \t")
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        if self._headers is None:
+            self._headers = _parse_fields(self.head.split(b"\r\n")[1:-1], "header")
+        return self._headers
 
     def __repr__(self) -> str:
         return f"Request({self.method!r}, {self.target!r}, body={len(self.body)}B, too_large={self.too_large})"
@@ -147,7 +204,7 @@ class RequestParser:
 
     def _consume(self, n: int) -> None:
         buf = self._buf
-        if type(buf) is bytes:
+        if isinstance(buf, bytes):
             self._buf = buf[n:]
         else:
             del buf[:n]
@@ -179,62 +236,42 @@ class RequestParser:
         self._scan_from = 0
         if end + 4 > self._max_head:
             raise HttpRequestError(400, f"request head larger than {self._max_head} bytes")
-        head = bytes(buf[:end])
+        head = bytes(buf[: end + 2])  # keep the last CRLF: every line then ends with one
         rest_at = end + 4
-        line_end = head.find(b"\r\n")
-        if line_end < 0:
-            request_line = head
-            lines: list[bytes] = []
-        else:
-            request_line = head[:line_end]
-            lines = head[line_end + 2 :].split(b"\r\n")
-        if head.count(b"\n") != len(lines):
-            raise HttpRequestError(400, "bare LF in request head: lines must end with CRLF")
-        if end > self._max_line and max(len(request_line), *map(len, lines or [b""])) > self._max_line:
+        # One C-level match validates the whole head; only a bad head takes the
+        # slow path, which names what is wrong with it.
+        match = _HEAD_RE.fullmatch(head)
+        if match is None:
+            _diagnose_head(head)
+        if end > self._max_line and max(len(line) for line in head.split(b"\r\n")) > self._max_line:
             raise HttpRequestError(400, f"request head line longer than {self._max_line} bytes")
-        method, sp1, rest = request_line.partition(b" ")
-        target, sp2, version = rest.partition(b" ")
-        if not sp1 or not sp2 or not target or (method not in _KNOWN_METHODS and not _valid_method(method)):
-            raise HttpRequestError(400, f"malformed request line {request_line[:80]!r}: expected 'METHOD /path HTTP/1.1'")
-        if version == b"HTTP/1.1":
-            keep_alive = True
-        elif version == b"HTTP/1.0":
-            keep_alive = False
-        else:
-            raise HttpRequestError(400, f"unsupported HTTP version {version[:20]!r}: send HTTP/1.1")
-        headers: dict[bytes, bytes] = {}
-        for line in lines:
-            name, colon, value = line.partition(b":")
-            if not colon or not name or name[-1] in b" \t" or name[0] in b" \t":
-                # obs-fold continuation lines start with whitespace: refused, as RFC 9112 allows.
-                raise HttpRequestError(400, f"malformed header line {line[:80]!r}: expected 'Name: value'")
-            name = name.lower()
-            if name in headers:
-                headers[name] += b", " + value.strip(b" \t")
-            else:
-                headers[name] = value.strip(b" \t")
-        if b"connection" in headers:
-            conn = headers[b"connection"].lower()
+        assert match is not None  # _diagnose_head raised otherwise
+        method, target, minor = match.groups()
+        keep_alive = minor == b"1"
+        lower = head.lower()
+        if b"\r\nconnection:" in lower:
+            i = lower.find(b"\r\nconnection:")
+            conn = lower[i : lower.find(b"\r\n", i + 2)]
             if b"close" in conn:
                 keep_alive = False
             elif b"keep-alive" in conn:
                 keep_alive = True
-        cl = headers.get(b"content-length")
-        if b"transfer-encoding" in headers:
-            te = headers[b"transfer-encoding"]
+        cl = _field(head, lower, b"\r\ncontent-length:")
+        te = _field(head, lower, b"\r\ntransfer-encoding:")
+        if te is not None:
             if cl is not None:
                 raise HttpRequestError(400, "both Transfer-Encoding and Content-Length given: send only one")
             if te.lower() != b"chunked":
                 raise HttpRequestError(400, f"unsupported Transfer-Encoding {te[:40]!r}: only 'chunked' is accepted")
             self._consume(rest_at)
-            self._pending = Request(method, target, headers, b"", keep_alive)
+            self._pending = Request(method, target, head, lower, b"", keep_alive)
             self._chunks = bytearray()
             self._discarding = False
             self._state = _CHUNK_SIZE
             return self._read_chunked()
         if cl is None:
             self._consume(rest_at)
-            return Request(method, target, headers, b"", keep_alive)
+            return Request(method, target, head, lower, b"", keep_alive)
         if not cl.isdigit() or len(cl) > 18:
             raise HttpRequestError(400, f"invalid Content-Length {cl[:40]!r}: expected one decimal integer")
         length = int(cl)
@@ -244,14 +281,14 @@ class RequestParser:
                 raise HttpRequestError(413, f"request body of {length} bytes is far above the {self._max_body}-byte limit")
             self._remaining = length
             self._state = _DISCARD
-            return Request(method, target, headers, b"", keep_alive, too_large=True, declared_length=length)
+            return Request(method, target, head, lower, b"", keep_alive, too_large=True, declared_length=length)
         body_end = rest_at + length
         if len(buf) >= body_end:  # the common case: the whole body came with the head
             body = bytes(buf[rest_at:body_end])
             self._consume(body_end)
-            return Request(method, target, headers, body, keep_alive, declared_length=length)
+            return Request(method, target, head, lower, body, keep_alive, declared_length=length)
         self._consume(rest_at)
-        self._pending = Request(method, target, headers, b"", keep_alive, declared_length=length)
+        self._pending = Request(method, target, head, lower, b"", keep_alive, declared_length=length)
         self._remaining = length
         self._state = _BODY
         return None
@@ -341,7 +378,7 @@ class RequestParser:
                     # Refuse now; keep decoding (and dropping) so the connection survives.
                     self._discarding = True
                     self._chunks = bytearray()
-                    return Request(req.method, req.target, req.headers, b"", req.keep_alive, too_large=True)
+                    return Request(req.method, req.target, req.head, req.lower, b"", req.keep_alive, too_large=True)
             elif state == _CHUNK_CRLF:
                 if len(buf) < 2:
                     return None

@@ -15,7 +15,8 @@ from types import TracebackType
 
 from .model import EmulatorClosedError, EmulatorError, EmulatorStats, InvokeResult
 from .runtime import OutputSink
-from .sandbox import Sandbox, SandboxConfig, _Invoke, render_optional_headers
+from .invoke import Invoke, render_optional_headers
+from .sandbox import Sandbox, SandboxConfig
 from .server import Loop
 
 __all__ = ["Emulator"]
@@ -162,7 +163,7 @@ class Emulator:
             answered=s.answered,
             errors=s.errors,
             posts_without_invocation_id_echo=s.no_echo,
-            rejected=s.rejected,
+            rejected=s.rejected + s.extensions.rejected,
             init_errors=s.init_errors,
             launches=s.launches,
             timeouts=s.timeouts,
@@ -192,7 +193,7 @@ class Emulator:
         limit = self._config.function_timeout if timeout is None else _check_timeout(timeout, "timeout")
         headers = render_optional_headers(client_context, trace_id, tenant_id, cognito_identity)
         done = threading.Event()
-        inv = _Invoke(bytes(event), limit, headers, done)
+        inv = Invoke(bytes(event), limit, headers, done)
         with self._lock:
             if self._closed:
                 raise EmulatorClosedError("this emulator was closed; create a new one")

@@ -112,11 +112,21 @@ class FrontDoor:
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="lambda-frontdoor", daemon=True)
         self._thread.start()
         self._stopped = False
+        self._done = threading.Event()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until stop() (from another thread or a signal handler); True once stopped."""
+        return self._done.wait(timeout)
 
     def stop(self) -> None:
         if self._stopped:
             return
         self._stopped = True
+        self._done.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)

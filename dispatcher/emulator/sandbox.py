@@ -4,20 +4,16 @@ Runs entirely on the server loop's thread, so it needs no locks.  Requests are
 classified into events of the table in `state.py`, which names the action to
 run; this module only implements those actions.  Invokes arrive from other
 threads through `Loop.call_soon_threadsafe(sandbox.enqueue)` and are served one
-at a time, in order; each caller waits on its own `_Invoke.done` event.
+at a time, in order; each caller waits on its own `Invoke.done` event.
 """
 
 from __future__ import annotations
 
 import collections
-import json
 import logging
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from random import getrandbits
-from typing import Any
+from dataclasses import dataclass
 
 from . import state as st
 from ._http import MAX_PAYLOAD, Request, render_error, render_response
@@ -34,29 +30,21 @@ from .model import (
     error_document,
     sanitize_error_type,
 )
+from .extensions import Extensions
+from .invoke import INVOCATION_PREFIX, Invoke
 from .runtime import OutputSink, RuntimeProcess, build_env, describe_exit, function_arn
 from .server import Connection, Loop
 
-__all__ = ["Sandbox", "SandboxConfig", "new_uuid"]
+__all__ = ["Sandbox", "SandboxConfig"]
 
 log = logging.getLogger(__name__)
 
 NEXT_PATH = b"/2018-06-01/runtime/invocation/next"
-INVOCATION_PREFIX = b"/2018-06-01/runtime/invocation/"
 INIT_ERROR_PATH = b"/2018-06-01/runtime/init/error"
-EXT_REGISTER_PATH = b"/2020-01-01/extension/register"
-EXT_NEXT_PATH = b"/2020-01-01/extension/event/next"
-EXT_ERROR_PATHS = (b"/2020-01-01/extension/init/error", b"/2020-01-01/extension/exit/error")
 TIMEOUT_GRACE = 0.1  # the RIE answers about 100 ms after the deadline
 
 ACCEPTED = render_response(202, b'{"status":"OK"}')
 _HDR_INVOCATION_ID = b"lambda-runtime-invocation-id"
-
-
-def new_uuid() -> str:
-    """A random (version 4) UUID string; cheaper than uuid.uuid4() on the hot path."""
-    h = "%032x" % ((getrandbits(128) & ~(0xF000 << 64) & ~(0xC << 60)) | (0x4000 << 64) | (0x8 << 60))
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True)
@@ -72,59 +60,6 @@ class SandboxConfig:
     init_timeout: float = 10.0
     shutdown_grace: float = 0.5
     autoinvoke: bytes | None = None  # serve this event forever, with no callers (self-benchmark)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class _Invoke:
-    """One invoke from queueing to result; touched by the loop thread only (except `done`)."""
-
-    __slots__ = (
-        "event", "timeout", "headers", "request_id", "rid", "invocation_id", "resp_path", "err_path",
-        "deadline", "handed_at", "init_ms", "next_response", "answer", "answer_type", "error_header",
-        "echoed", "outcome", "answered_at", "done", "result", "exc",
-    )  # fmt: skip
-
-    def __init__(self, event: bytes, timeout: float, headers: bytes, done: Any) -> None:
-        self.event = event
-        self.timeout = timeout
-        self.headers = headers  # optional /next header lines, pre-rendered
-        self.request_id = new_uuid()
-        self.rid = self.request_id.encode()
-        self.invocation_id = new_uuid().encode()
-        self.resp_path = INVOCATION_PREFIX + self.rid + b"/response"
-        self.err_path = INVOCATION_PREFIX + self.rid + b"/error"
-        self.deadline = 0.0
-        self.handed_at = 0.0
-        self.init_ms: float | None = None
-        self.next_response = b""
-        self.answer = b""
-        self.answer_type: str | None = None
-        self.error_header: str | None = None
-        self.echoed: bool | None = None
-        self.outcome: Outcome = "success"
-        self.answered_at = 0.0
-        self.done = done  # threading.Event, or None for a synthetic (autoinvoke) invoke
-        self.result: InvokeResult | None = None
-        self.exc: BaseException | None = None
-
-
-def render_optional_headers(
-    client_context: str | None, trace_id: str | None, tenant_id: str | None, cognito_identity: str | None
-) -> bytes:
-    """The /next header lines RAPID sets only when they have a value."""
-    out = b""
-    for name, value in (
-        (b"Lambda-Runtime-Trace-Id", trace_id),
-        (b"Lambda-Runtime-Client-Context", client_context),
-        (b"Lambda-Runtime-Cognito-Identity", cognito_identity),
-        (b"Lambda-Runtime-Aws-Tenant-Id", tenant_id),
-    ):
-        if value is None:
-            continue
-        if "\r" in value or "\n" in value or "\0" in value:
-            raise ValueError(f"{name.decode()} value must not contain CR, LF or NUL: {value[:60]!r}")
-        out += b"\r\n" + name + b": " + value.encode("utf-8")
-    return out
 
 
 class Sandbox:
@@ -135,18 +70,17 @@ class Sandbox:
         self.config = config
         self.state = st.NO_RUNTIME
         self.wake_at: float | None = None
-        self.queue: collections.deque[_Invoke] = collections.deque()
-        self.current: _Invoke | None = None
+        self.queue: collections.deque[Invoke] = collections.deque()
+        self.current: Invoke | None = None
         self.parked: Connection | None = None
         self.runtime: RuntimeProcess | None = None
         self.exit_code: int | None = None
         self.init_started = 0.0
-        self.init_for: _Invoke | None = None
+        self.init_for: Invoke | None = None
         self.init_error: tuple[bytes, str | None, str | None] | None = None  # body, type header, content type
-        self.pending_failure: Callable[[_Invoke], None] | None = None  # an eager init failed: tell the next invoke
+        self.pending_failure: Callable[[Invoke], None] | None = None  # an eager init failed: tell the next invoke
         self.registration_open = True
-        self.extensions: dict[bytes, str] = {}
-        self.ext_parked: list[Connection] = []
+        self.extensions = Extensions(loop, config.function_name, config.handler)
         self.closing = False
         self.on_closed: Callable[[], None] | None = None
         self.address = "%s:%d" % loop.address
@@ -158,11 +92,11 @@ class Sandbox:
         self._table: dict[tuple[str, str], tuple[str, Callable[[Connection | None, Request | None], None]]] = {
             key: (nxt, getattr(self, "_a_" + action)) for key, (nxt, action) in st.TRANSITIONS.items()
         }
-        self._synthetic_headers = b""
+        self._echo: bytes | None = None  # Lambda-Runtime-Invocation-Id of the post being handled
 
     # -- entry points (loop thread) ----------------------------------------------
 
-    def enqueue(self, inv: _Invoke) -> None:
+    def enqueue(self, inv: Invoke) -> None:
         if self.closing:
             self._fail_waiter(inv, EmulatorClosedError("the emulator was closed before this invoke ran"))
             return
@@ -180,7 +114,7 @@ class Sandbox:
             return
         cur = self.current
         if req.method == b"POST" and cur is not None and (target == cur.resp_path or target == cur.err_path):
-            echo = req.headers.get(_HDR_INVOCATION_ID)
+            echo = self._echo = req.header(_HDR_INVOCATION_ID)
             if echo is not None and echo != cur.invocation_id:
                 event = st.STALE_POST  # a reply cross-wired from an earlier invoke
             elif req.too_large:
@@ -201,8 +135,7 @@ class Sandbox:
     def on_close(self, conn: Connection) -> None:
         if conn is self.parked:
             self.parked = None
-        if conn in self.ext_parked:
-            self.ext_parked.remove(conn)
+        self.extensions.forget(conn)
 
     def on_crash(self) -> None:
         exc = EmulatorError("the emulator's server loop crashed (see the log); this invoke could not complete")
@@ -219,11 +152,7 @@ class Sandbox:
             return
         self.closing = True
         self._fail_all(EmulatorClosedError("the emulator was closed while this invoke was waiting or running"))
-        deadline_ms = int((time.time() + self.config.shutdown_grace) * 1000)
-        shutdown = b'{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":%d}' % deadline_ms
-        for conn in self.ext_parked:
-            self.loop.send(conn, render_response(200, shutdown))
-        self.ext_parked.clear()
+        self.extensions.shutdown(int((time.time() + self.config.shutdown_grace) * 1000))
         rt = self.runtime
         if rt is None:
             self._finish_close()
@@ -268,7 +197,7 @@ class Sandbox:
 
     def _deliver(
         self,
-        inv: _Invoke,
+        inv: Invoke,
         outcome: Outcome,
         body: bytes,
         *,
@@ -298,7 +227,7 @@ class Sandbox:
         )
         inv.done.set()
 
-    def _fail_waiter(self, inv: _Invoke, exc: BaseException) -> None:
+    def _fail_waiter(self, inv: Invoke, exc: BaseException) -> None:
         if inv.done is not None:
             inv.exc = exc
             inv.done.set()
@@ -321,8 +250,7 @@ class Sandbox:
         self.parked = None
         self.init_error = None
         self.init_for = None
-        self.extensions.clear()
-        self.ext_parked.clear()
+        self.extensions.reset()
         self.registration_open = True
         self.wake_at = None
         for conn in self.loop.connections():
@@ -353,11 +281,11 @@ class Sandbox:
         if self.on_closed is not None:
             self.on_closed()
 
-    def _init_failure_target(self) -> _Invoke | None:
+    def _init_failure_target(self) -> Invoke | None:
         """The invoke that waits for this init, or None (an eager start nobody waits for yet)."""
         return self.queue.popleft() if self.queue else None
 
-    def _fail_init(self, make: Callable[[_Invoke], None]) -> None:
+    def _fail_init(self, make: Callable[[Invoke], None]) -> None:
         target = self._init_failure_target()
         if target is None:
             self.pending_failure = make
@@ -388,7 +316,7 @@ class Sandbox:
             self.state = st.NO_RUNTIME
             reason = exc.strerror or str(exc)
 
-            def make(inv: _Invoke) -> None:
+            def make(inv: Invoke) -> None:
                 msg = f"RequestId: {inv.request_id} Error: cannot start runtime {cfg.runtime_argv[0]!r}: {reason}; check the runtime command"
                 self._deliver(inv, "init_error", error_document("Runtime.InvalidEntrypoint", msg), error_type="Runtime.InvalidEntrypoint")
 
@@ -428,7 +356,7 @@ class Sandbox:
             inv = self.queue.popleft()
         else:
             assert self.config.autoinvoke is not None
-            inv = _Invoke(self.config.autoinvoke, self.config.function_timeout, b"", None)
+            inv = Invoke(self.config.autoinvoke, self.config.function_timeout, b"", None)
         now = time.monotonic()
         inv.handed_at = now
         inv.deadline = now + inv.timeout
@@ -458,15 +386,15 @@ class Sandbox:
         assert conn is not None and self.current is not None
         self.loop.send(conn, self.current.next_response)
 
-    def _record_answer(self, conn: Connection | None, req: Request | None, outcome: Outcome) -> _Invoke:
+    def _record_answer(self, conn: Connection | None, req: Request | None, outcome: Outcome) -> Invoke:
         assert conn is not None and req is not None and self.current is not None
         inv = self.current
         inv.answered_at = time.monotonic()
         inv.outcome = outcome
-        inv.echoed = req.headers.get(_HDR_INVOCATION_ID) == inv.invocation_id
+        inv.echoed = self._echo == inv.invocation_id  # looked up by handle() already
         if not inv.echoed:
             self.no_echo += 1
-        ctype = req.headers.get(b"content-type")
+        ctype = req.header(b"content-type")
         inv.answer_type = None if ctype is None else ctype.decode("latin-1")
         inv.answer = req.body
         self.answered += 1
@@ -479,7 +407,7 @@ class Sandbox:
     def _a_accept_error(self, conn: Connection | None, req: Request | None) -> None:
         inv = self._record_answer(conn, req, "error")
         assert req is not None
-        raw = req.headers.get(b"lambda-runtime-function-error-type")
+        raw = req.header(b"lambda-runtime-function-error-type")
         inv.error_header = sanitize_error_type(None if raw is None else raw.decode("latin-1"))
         self.errors += 1
 
@@ -494,7 +422,7 @@ class Sandbox:
             RESPONSE_SIZE_TOO_LARGE,
             f"Response payload size ({size_text}) exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).",
         )
-        inv.echoed = req.headers.get(_HDR_INVOCATION_ID) == inv.invocation_id
+        inv.echoed = self._echo == inv.invocation_id
         self.rejected += 1
         self.loop.send(
             conn,
@@ -505,7 +433,7 @@ class Sandbox:
         assert conn is not None and req is not None and self.current is not None
         self.rejected += 1
         msg = f"Invalid request ID: {req.target.decode('latin-1')} is not for the current invoke {self.current.request_id}"
-        echo = req.headers.get(_HDR_INVOCATION_ID)
+        echo = req.header(_HDR_INVOCATION_ID)
         if echo is not None and echo != self.current.invocation_id:
             msg = f"Invalid invocation ID {echo.decode('latin-1')!r}: this reply belongs to an earlier invoke"
         self.loop.send(conn, render_error(400, "InvalidRequestID", msg))
@@ -518,7 +446,7 @@ class Sandbox:
         self._deliver_answer(inv, inv.outcome, inv.answer)
         self._a_park(conn, req)
 
-    def _deliver_answer(self, inv: _Invoke, outcome: Outcome, body: bytes, error_type: str | None = None) -> None:
+    def _deliver_answer(self, inv: Invoke, outcome: Outcome, body: bytes, error_type: str | None = None) -> None:
         if inv.outcome == "too_large" and outcome != "exit":
             error_type = RESPONSE_SIZE_TOO_LARGE
         self._deliver(
@@ -558,8 +486,8 @@ class Sandbox:
 
     def _a_record_init_error(self, conn: Connection | None, req: Request | None) -> None:
         assert conn is not None and req is not None
-        raw = req.headers.get(b"lambda-runtime-function-error-type")
-        ctype = req.headers.get(b"content-type")
+        raw = req.header(b"lambda-runtime-function-error-type")
+        ctype = req.header(b"content-type")
         self.init_error = (
             req.body,
             sanitize_error_type(None if raw is None else raw.decode("latin-1")),
@@ -572,7 +500,7 @@ class Sandbox:
         code = self.exit_code or 0
         self._reset(kill=False)
 
-        def make(inv: _Invoke) -> None:
+        def make(inv: Invoke) -> None:
             message = f"RequestId: {inv.request_id} Error: {describe_exit(code)}"
             self._deliver(inv, "init_error", error_document(RUNTIME_EXIT_ERROR, message), error_type=RUNTIME_EXIT_ERROR)
 
@@ -584,7 +512,7 @@ class Sandbox:
         body, header, ctype = self.init_error
         self._reset(kill=False)
 
-        def make(inv: _Invoke) -> None:
+        def make(inv: Invoke) -> None:
             self._deliver(
                 inv, "init_error", body, error_type=body_error_type(body), content_type=ctype, error_header=header
             )
@@ -597,7 +525,7 @@ class Sandbox:
         self._reset(kill=True)
         limit = self.config.init_timeout
 
-        def make(inv: _Invoke) -> None:
+        def make(inv: Invoke) -> None:
             message = f"RequestId: {inv.request_id} Error: Task timed out after {limit:.2f} seconds (init did not finish)"
             self._deliver(inv, "timeout", error_document(SANDBOX_TIMEDOUT, message), error_type=SANDBOX_TIMEDOUT)
 
@@ -613,7 +541,6 @@ class Sandbox:
     def _route_other(self, conn: Connection, req: Request) -> None:
         path = req.target.partition(b"?")[0]
         method = req.method
-        send = self.loop.send
         if path.startswith(INVOCATION_PREFIX) and (path.endswith(b"/response") or path.endswith(b"/error")):
             if method != b"POST":
                 return self._reject(conn, 405, "MethodNotAllowed", f"{method.decode()} not allowed on {path.decode('latin-1')}: use POST")
@@ -629,14 +556,8 @@ class Sandbox:
             return
         if path == NEXT_PATH:
             return self._reject(conn, 405, "MethodNotAllowed", "use GET for /runtime/invocation/next")
-        if path == EXT_REGISTER_PATH and method == b"POST":
-            return self._ext_register(conn, req)
-        if path == EXT_NEXT_PATH and method == b"GET":
-            return self._ext_next(conn, req)
-        if path in EXT_ERROR_PATHS and method == b"POST":
-            if req.headers.get(b"lambda-extension-identifier") not in self.extensions:
-                return self._reject(conn, 403, "Extension.UnknownExtensionIdentifier", "Unknown or missing Lambda-Extension-Identifier")
-            send(conn, ACCEPTED)
+        open_ = self.registration_open and self.state in (st.INITIALIZING, st.NO_RUNTIME)
+        if self.extensions.route(conn, req, path, registration_open=open_):
             return
         if req.too_large:
             return self._reject(conn, 413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).")
@@ -645,39 +566,3 @@ class Sandbox:
     def _reject(self, conn: Connection, status: int, error_type: str, message: str) -> None:
         self.rejected += 1
         self.loop.send(conn, render_error(status, error_type, message))
-
-    def _ext_register(self, conn: Connection, req: Request) -> None:
-        name = req.headers.get(b"lambda-extension-name", b"").decode("latin-1")
-        if not name:
-            return self._reject(conn, 403, "Extension.InvalidExtensionName", "Empty extension name")
-        try:
-            doc = json.loads(req.body or b"{}")
-            events = doc.get("events", []) if isinstance(doc, dict) else None
-            if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-                raise ValueError('expected {"events": ["INVOKE", ...]}')
-        except ValueError as exc:
-            return self._reject(conn, 403, "InvalidRequestFormat", f"bad register body: {exc}")
-        for event in events:
-            # Every extension here runs inside the runtime's process tree: an internal one.
-            if event != "INVOKE":
-                reason = "internal extensions may subscribe only to INVOKE" if event == "SHUTDOWN" else "unknown event type"
-                return self._reject(conn, 403, "Extension.InvalidEventType", f"{event}: {reason}")
-        if not self.registration_open or self.state not in (st.INITIALIZING, st.NO_RUNTIME):
-            return self._reject(conn, 403, "Extension.RegistrationClosed", "Extension registration closed already")
-        if name in self.extensions.values():
-            return self._reject(conn, 403, "Extension.InvalidExtensionState", "Extension with this name already registered")
-        ext_id = new_uuid().encode()
-        self.extensions[ext_id] = name
-        body = json.dumps(
-            {"functionName": self.config.function_name, "functionVersion": "$LATEST", "handler": self.config.handler or ""}
-        ).encode()
-        self.loop.send(conn, render_response(200, body, headers=[(b"Lambda-Extension-Identifier", ext_id)]))
-
-    def _ext_next(self, conn: Connection, req: Request) -> None:
-        ext_id = req.headers.get(b"lambda-extension-identifier")
-        if ext_id is None:
-            return self._reject(conn, 403, "Extension.MissingHeader", "Missing Lambda-Extension-Identifier header")
-        if ext_id not in self.extensions:
-            return self._reject(conn, 403, "Extension.UnknownExtensionIdentifier", f"Unknown extension {ext_id.decode('latin-1')}")
-        # Nothing to send until shutdown: INVOKE events are not emulated.
-        self.ext_parked.append(conn)

@@ -49,7 +49,7 @@ class Handler(Protocol):
 class Connection:
     """One client connection.  `parked` marks a long poll the handler holds open."""
 
-    __slots__ = ("sock", "fd", "parser", "out", "close_after", "closed", "parked", "peer_keep_alive")
+    __slots__ = ("sock", "fd", "parser", "out", "close_after", "closed", "parked", "peer_keep_alive", "draining")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -60,6 +60,7 @@ class Connection:
         self.closed = False
         self.parked: object = None
         self.peer_keep_alive = True
+        self.draining = False  # answered and half-closed: discard input until the peer closes
 
 
 class Loop:
@@ -76,6 +77,10 @@ class Loop:
         self._readers: dict[int, Callable[[], None]] = {}
         self._running = False
         self._thread: threading.Thread | None = None
+        # One reusable receive buffer: recv(256 KiB) would mmap and munmap a fresh
+        # buffer on every call, which costs more than everything else per request.
+        self._rbuf = bytearray(_RECV)
+        self._rview = memoryview(self._rbuf)
         self.handler: Handler | None = None
         self._ep.register(self.listener.fileno(), select.EPOLLIN)
         self._ep.register(self._wake_fd, select.EPOLLIN)
@@ -148,7 +153,7 @@ class Loop:
                 return
             if sent == len(data):
                 if conn.close_after:
-                    self.close(conn)
+                    self._linger(conn)
                 return
             conn.out.append(memoryview(data)[sent:])
             self._ep.modify(conn.fd, _IN | _OUT)
@@ -240,14 +245,17 @@ class Loop:
     def _read(self, conn: Connection) -> bool:
         """One recv and the requests it completes; False when nothing more is to be read."""
         try:
-            data = conn.sock.recv(_RECV)
+            n = conn.sock.recv_into(self._rbuf)
         except BlockingIOError:
             return False
         except OSError:
-            data = b""
-        if not data:
+            n = 0
+        if not n:
             self.close(conn)
             return False
+        if conn.draining:
+            return True
+        data = self._rview[:n].tobytes()
         parser = conn.parser
         parser.feed(data)
         handle = self.handler.handle  # type: ignore[union-attr]
@@ -261,7 +269,12 @@ class Loop:
             if req is None:
                 return True
             conn.peer_keep_alive = req.keep_alive
-            handle(conn, req)
+            try:
+                handle(conn, req)
+            except Exception:  # a bug in one route must not take the whole server down
+                log.exception("emulator failed on %s %s", req.method.decode(), req.target.decode("latin-1")[:200])
+                self.send(conn, render_error(500, "InternalServerError", "the emulator failed on this request (see its log)", close=True), close=True)
+                return False
         return False
 
     def _flush(self, conn: Connection) -> None:
@@ -280,8 +293,23 @@ class Loop:
                 return
             out.popleft()
         if conn.close_after:
-            self.close(conn)
+            self._linger(conn)
         elif not conn.closed:
+            self._ep.modify(conn.fd, _IN)
+
+    def _linger(self, conn: Connection) -> None:
+        """Half-close after the last answer and read until the peer closes.
+
+        Closing with unread input makes the kernel send RST, and a client that
+        is still writing (an oversized head, say) would then lose our answer.
+        """
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self.close(conn)
+            return
+        conn.draining = True
+        if not conn.closed:
             self._ep.modify(conn.fd, _IN)
 
     def _teardown(self) -> None:

@@ -1,0 +1,75 @@
+"""One invoke as the emulator tracks it, and the ids and headers made for it.
+
+An `Invoke` is created by the calling thread (so argument errors surface
+there), then handed to the loop thread, which fills it in; the caller waits on
+`done` and reads `result` or `exc`.
+"""
+
+from __future__ import annotations
+
+from random import getrandbits
+from typing import Any
+
+from .model import InvokeResult, Outcome
+
+__all__ = ["Invoke", "new_uuid", "render_optional_headers", "INVOCATION_PREFIX"]
+
+INVOCATION_PREFIX = b"/2018-06-01/runtime/invocation/"
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID string; cheaper than uuid.uuid4() on the hot path."""
+    h = "%032x" % ((getrandbits(128) & ~(0xF000 << 64) & ~(0xC << 60)) | (0x4000 << 64) | (0x8 << 60))
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class Invoke:
+    """One invoke from queueing to result; touched by the loop thread only (except `done`)."""
+
+    __slots__ = (
+        "event", "timeout", "headers", "request_id", "rid", "invocation_id", "resp_path", "err_path",
+        "deadline", "handed_at", "init_ms", "next_response", "answer", "answer_type", "error_header",
+        "echoed", "outcome", "answered_at", "done", "result", "exc",
+    )  # fmt: skip
+
+    def __init__(self, event: bytes, timeout: float, headers: bytes, done: Any) -> None:
+        self.event = event
+        self.timeout = timeout
+        self.headers = headers  # optional /next header lines, pre-rendered
+        self.request_id = new_uuid()
+        self.rid = self.request_id.encode()
+        self.invocation_id = new_uuid().encode()
+        self.resp_path = INVOCATION_PREFIX + self.rid + b"/response"
+        self.err_path = INVOCATION_PREFIX + self.rid + b"/error"
+        self.deadline = 0.0
+        self.handed_at = 0.0
+        self.init_ms: float | None = None
+        self.next_response = b""
+        self.answer = b""
+        self.answer_type: str | None = None
+        self.error_header: str | None = None
+        self.echoed: bool | None = None
+        self.outcome: Outcome = "success"
+        self.answered_at = 0.0
+        self.done = done  # threading.Event, or None for a synthetic (autoinvoke) invoke
+        self.result: InvokeResult | None = None
+        self.exc: BaseException | None = None
+
+
+def render_optional_headers(
+    client_context: str | None, trace_id: str | None, tenant_id: str | None, cognito_identity: str | None
+) -> bytes:
+    """The /next header lines RAPID sets only when they have a value."""
+    out = b""
+    for name, value in (
+        (b"Lambda-Runtime-Trace-Id", trace_id),
+        (b"Lambda-Runtime-Client-Context", client_context),
+        (b"Lambda-Runtime-Cognito-Identity", cognito_identity),
+        (b"Lambda-Runtime-Aws-Tenant-Id", tenant_id),
+    ):
+        if value is None:
+            continue
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise ValueError(f"{name.decode()} value must not contain CR, LF or NUL: {value[:60]!r}")
+        out += b"\r\n" + name + b": " + value.encode("utf-8")
+    return out
