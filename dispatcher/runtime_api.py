@@ -34,7 +34,7 @@ __all__ = [
 API_VERSION = "/2018-06-01/runtime"
 EXT_VERSION = "/2020-01-01/extension"
 ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
-MAX_ERROR_TEXT = 256 * 1024  # message + stack trace, in characters, as posted
+MAX_ERROR_TEXT = 256 * 1024  # message + stack trace, in bytes of posted JSON
 _CUT_MARK = " [cut by lambda-dispatcher: {} more characters]"
 
 Buffers = list  # list of bytes-like objects, for socket.sendmsg
@@ -203,9 +203,9 @@ def _cap(message: str, stack: Sequence[str]) -> tuple[str, list[str]]:
     budget -= size
     out: list[str] = []
     for i, line in enumerate(stack):
-        size = _size(line)
+        size = _size(line) + 3  # its quotes and the separating comma
         if size > budget:
-            kept = _cut(line, budget)
+            kept = _cut(line, max(0, budget - 3))
             rest = sum(len(x) for x in stack[i:]) - len(kept)
             if kept:
                 out.append(kept)
