@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
 
 __all__ = ["main"]
 

@@ -12,10 +12,12 @@ re-opened when it turns out dead (after a freeze/thaw, a reset).
 
 from __future__ import annotations
 
-import socket
+import _socket as socket  # the `socket` module imports enum & selectors: ~4 ms
 import time
-from select import POLLIN, poll
-from typing import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 from dispatcher.errors import HttpError, RuntimeApiError
 from dispatcher.http_parse import Response, ResponseParser
@@ -53,9 +55,15 @@ def _connect(host: str, port: int) -> socket.socket:
             sock.close()
             raise
     else:
-        sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+        import socket as _full  # a host name: resolve it (rare on Lambda)
+
+        sock = _full.create_connection((host, port), timeout=CONNECT_TIMEOUT)  # type: ignore[assignment]
     sock.settimeout(None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # Posts read their answer with a plain blocking recv (no poll() per post);
+    # the kernel bounds that wait.  GET /next is only read once poll() says
+    # data is there, so this timeout never cuts a long poll short.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, int(POST_TIMEOUT).to_bytes(8, "little") + bytes(8))
     return sock
 
 
@@ -66,7 +74,7 @@ class ApiClient:
         self._connect = connect
         self._sock: socket.socket | None = None
         self._parser = ResponseParser()
-        self._next_req = NextRequest().encode(address)[0]
+        self.next_request = NextRequest().encode(address)[0]
 
     # -- connection ---------------------------------------------------------
     def connect(self) -> socket.socket:
@@ -108,7 +116,7 @@ class ApiClient:
 
     # -- GET /next, split for the event loop -------------------------------
     def send_next(self) -> None:
-        self._send([self._next_req])
+        self._send([self.next_request])
 
     def read_available(self) -> Response | None:
         """Read what the socket holds; a complete response, or None for more."""
@@ -140,6 +148,15 @@ class ApiClient:
             self.close()
         return resp
 
+    def buffered_response(self) -> Response | None:
+        """A complete response already read off the socket, if any (no IO)."""
+        if self._sock is None or not self._parser.in_progress:
+            return None
+        resp = self._parser.next()
+        if resp is not None and not resp.keep_alive:
+            self.close()
+        return resp
+
     @property
     def partial_head(self) -> tuple[int, str, dict[str, str]] | None:
         """Status and headers of a response cut short, for error reporting."""
@@ -147,18 +164,13 @@ class ApiClient:
 
     # -- synchronous requests ----------------------------------------------
     def request(self, buffers: list, timeout: float = POST_TIMEOUT) -> Response:  # type: ignore[type-arg]
-        """Send one request and wait for its response."""
+        """Send one request and wait for its response (bounded by SO_RCVTIMEO)."""
         self._send(buffers)
-        sock = self._sock
-        assert sock is not None
-        p = poll()
-        p.register(sock.fileno(), POLLIN)
         end = time.monotonic() + timeout
         while True:
-            left = end - time.monotonic()
-            if left <= 0 or not p.poll(left * 1000):
-                self.close()
-                raise ConnectionLost(f"the Runtime API did not answer within {timeout:.0f} s")
             resp = self.read_available()
             if resp is not None:
                 return resp
+            if time.monotonic() > end:
+                self.close()
+                raise ConnectionLost(f"the Runtime API did not answer within {timeout:.0f} s")

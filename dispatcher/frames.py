@@ -10,7 +10,9 @@ the shared test vectors in tests/vectors/ use.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 import msgpack
 

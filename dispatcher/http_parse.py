@@ -43,10 +43,7 @@ class Response:
 
 
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
-    try:
-        text = head.decode("latin-1")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-        raise HttpError("undecodable header block") from None
+    text = head.decode("latin-1")  # latin-1 decodes every byte
     lines = text.split("\r\n")
     status_line = lines[0]
     parts = status_line.split(" ", 2)
@@ -57,14 +54,14 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
         raise HttpError(f"bad status code in {status_line[:80]!r}")
     headers: dict[str, str] = {}
     for line in lines[1:]:
-        if not line:
-            continue
         name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip() or line[0] in " \t":
+        if not sep or not name or name[0] in " \t" or name[-1] in " \t":
+            if not line:
+                continue
             raise HttpError(f"bad header line {line[:80]!r}")
         key = name.lower()
         value = value.strip(" \t")
-        if key == "content-length" and key in headers and headers[key] != value:
+        if key in headers and key == "content-length" and headers[key] != value:
             # RFC 9112 section 6.3: differing lengths are a framing error.
             raise HttpError(f"conflicting Content-Length fields {headers[key]!r} and {value!r}")
         headers[key] = value

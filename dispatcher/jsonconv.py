@@ -7,7 +7,9 @@ bin, so this path is rare and `json` is imported only here, lazily.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["to_json", "NotConvertible"]
 

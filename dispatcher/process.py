@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import _signal as signal  # `signal` imports enum: ~4 ms of cold start
 import os
-import signal
-from typing import Mapping, Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping, Sequence
 
 __all__ = [
     "WorkerProcess",
@@ -94,8 +97,10 @@ def describe_status(status: int) -> str:
     """'exit status 3' / 'killed by signal 9 (SIGKILL)' from a wait status."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
+        import signal as _sig  # error path only
+
         try:
-            name = signal.Signals(sig).name
+            name = _sig.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
         return f"killed by signal {sig} ({name})"

@@ -11,8 +11,13 @@ JSON is produced with the C encoder in `_json` rather than `json`: importing
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Sequence
+TYPE_CHECKING = False  # `import typing` and `dataclasses` cost ~18 ms of cold start
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:
+    from dispatcher._record import field, record as dataclass
+if TYPE_CHECKING:
+    from typing import Sequence
 
 from _json import encode_basestring as _json_str  # C, no `re` import
 

@@ -7,8 +7,8 @@ that watches the API socket and the worker pipes (no threads, no races).
 
 from __future__ import annotations
 
+import _signal as signal  # `signal` imports enum: ~4 ms of cold start
 import os
-import signal
 
 __all__ = ["SignalWatcher"]
 
