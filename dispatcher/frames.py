@@ -143,6 +143,15 @@ class FrameDecoder:
         return None
 
 _packer_bin = msgpack.Packer(use_bin_type=True)
+# The invoke frame's constant parts, packed once (fixmap of 9, then keys).
+_INVOKE_HEAD = b"\x89" + msgpack.packb("type") + msgpack.packb("invoke") + msgpack.packb("id")
+_K_DEADLINE = msgpack.packb("deadline_ms")
+_K_ARN = msgpack.packb("function_arn")
+_K_TRACE = msgpack.packb("trace_id")
+_K_CLIENT = msgpack.packb("client_context")
+_K_COGNITO = msgpack.packb("cognito_identity")
+_K_TENANT = msgpack.packb("tenant_id")
+_K_PAYLOAD = msgpack.packb("payload")
 
 
 def encode_parts(msg: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -180,18 +189,16 @@ def encode_invoke(
         bin_head = b"\xc5" + n.to_bytes(2, "big")
     else:
         bin_head = b"\xc6" + n.to_bytes(4, "big")
-    before = (
-        b"\x89"  # fixmap, 9 entries
-        + pack("type") + pack("invoke")
-        + pack("id") + pack(request_id)
-        + pack("deadline_ms") + pack(deadline_ms)
-        + pack("function_arn") + pack(function_arn)
-        + pack("trace_id") + pack(trace_id)
-        + pack("client_context") + pack(client_context)
-        + pack("cognito_identity") + pack(cognito_identity)
-        + pack("tenant_id") + pack(tenant_id)
-        + pack("payload") + bin_head
-    )
+    before = b"".join((
+        _INVOKE_HEAD, pack(request_id),
+        _K_DEADLINE, pack(deadline_ms),
+        _K_ARN, pack(function_arn),
+        _K_TRACE, b"\xc0" if trace_id is None else pack(trace_id),
+        _K_CLIENT, b"\xc0" if client_context is None else pack(client_context),
+        _K_COGNITO, b"\xc0" if cognito_identity is None else pack(cognito_identity),
+        _K_TENANT, b"\xc0" if tenant_id is None else pack(tenant_id),
+        _K_PAYLOAD, bin_head,
+    ))
     total = len(before) + n
     return [total.to_bytes(_HEADER, "big") + before, payload]
 

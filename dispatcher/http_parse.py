@@ -130,9 +130,8 @@ class ResponseParser:
                 return None
             if end > self.max_head:
                 raise HttpError(f"response header block exceeds {self.max_head} bytes")
-            self._head = _parse_head(bytes(buf[:end]))
-            del buf[: end + 4]
-            headers = self._head[2]
+            head = _parse_head(bytes(buf[:end]))
+            headers = head[2]
             if "transfer-encoding" in headers:
                 raise HttpError(
                     f"unsupported Transfer-Encoding {headers['transfer-encoding']!r} "
@@ -144,6 +143,15 @@ class ResponseParser:
             n = int(cl)
             if n > self.max_body:
                 raise HttpError(f"response body of {n} bytes exceeds {self.max_body}")
+            start = end + 4
+            if len(buf) - start >= n:
+                # The common case: the whole response arrived in one read.
+                small = bytes(buf[start : start + n])
+                del buf[: start + n]
+                keep = headers.get("connection", "").lower() != "close"
+                return Response(head[0], head[1], headers, small, keep)
+            del buf[:start]
+            self._head = head
             body = bytearray(n)
             take = min(n, len(buf))
             body[:take] = buf[:take]
