@@ -39,8 +39,9 @@ from dispatcher.runtime_api import (
     Invocation,
     ResponseRequest,
 )
+from dispatcher.kinds import make_worker
 from dispatcher.signals import SignalWatcher
-from dispatcher.worker import Event, MsgpackWorker, WorkerSession
+from dispatcher.worker import Event, WorkerSession
 
 __all__ = ["Supervisor", "Success", "Failure", "worker_environment", "MAX_RESPONSE"]
 
@@ -105,7 +106,7 @@ class Supervisor:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
-        worker_factory: Callable[[WorkerConfig, Mapping[str, str]], WorkerSession] = MsgpackWorker,
+        worker_factory: Callable[[WorkerConfig, Mapping[str, str]], WorkerSession] = make_worker,
         register_extension: bool = True,
     ) -> None:
         self.config = config
