@@ -640,11 +640,11 @@ class Supervisor:
         w, self.worker = self.worker, None
         end = self.stop_at if self.stop_at is not None else self.clock() + self.config.shutdown_grace
         if w is not None:
-            from dispatcher.worker import SHUTDOWN_FRAME
-
-            if w.proc.stdin is not None and not w.writing:
+            # Each kind says how it is asked to stop: a shutdown frame for
+            # msgpack, nothing (EOF on stdin) for jsonl and exec.
+            if w.shutdown_message and w.proc.stdin is not None and not w.writing:
                 try:
-                    os.write(w.proc.stdin, SHUTDOWN_FRAME)
+                    os.write(w.proc.stdin, w.shutdown_message)
                 except OSError:
                     pass
             w.proc.close_stdin()

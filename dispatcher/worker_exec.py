@@ -23,7 +23,6 @@ PATH, checking it can be executed, building the environment.
 from __future__ import annotations
 
 import errno
-import _signal as signal  # `signal` imports enum
 import os
 import time
 from select import POLLIN, poll
@@ -44,6 +43,7 @@ __all__ = ["ExecWorker", "MAX_RESPONSE", "EXIT_DRAIN", "INVOCATION_ENV"]
 MAX_RESPONSE = 6 * 1024 * 1024  # Lambda's buffered response limit; = supervisor.MAX_RESPONSE
 EXIT_DRAIN = 0.05  # seconds stdout is still read after the script exited
 _READ = 1024 * 1024
+_SIGKILL = 9  # Linux; `signal` would import enum for one constant
 # Set per invocation; removed from the inherited environment so that an
 # absent header never leaks a stale value from the supervisor's own env.
 INVOCATION_ENV = (
@@ -166,7 +166,7 @@ class ExecWorker(WorkerSession):
         self._rid = inv.request_id
         self._stdout = bytearray()
         try:
-            self.proc = WorkerProcess(self._argv, cwd=self.config.cwd, env=env, name=self.name)  # type: ignore[assignment]
+            self.proc = WorkerProcess(self._argv, cwd=self.config.cwd, env=env, name=self.name)
         except SpawnError as exc:
             return [self._reply_error(E.INVALID_ENTRYPOINT, str(exc))]
         self.queue([inv.payload])
@@ -201,7 +201,7 @@ class ExecWorker(WorkerSession):
                 break
             out += data
             if len(out) > MAX_RESPONSE:
-                self.proc.kill_group(signal.SIGKILL)
+                self.proc.kill_group(_SIGKILL)
                 self.proc.wait_exit(5.0)
                 return [self._finish(too_large=True)]
         return []
