@@ -16,54 +16,29 @@ import _signal as signal  # `signal` imports enum: ~4 ms of cold start
 import os
 import sys
 import time
-TYPE_CHECKING = False  # `import typing` and `dataclasses` cost ~18 ms of cold start
-if TYPE_CHECKING:
-    from dataclasses import dataclass
-else:
-    from dispatcher._record import record as dataclass
+TYPE_CHECKING = False  # `import typing` costs ~4 ms of cold start
 if TYPE_CHECKING:
     from typing import Any, Callable, Mapping
 from select import POLLIN, poll
 
 from dispatcher import errors as E
+from dispatcher.answers import Failure, Success, convert_result, say, timeout_failure
 from dispatcher.client import ApiClient, ConnectionLost
 from dispatcher.config import WorkerConfig
 from dispatcher.errors import FatalError, HttpError, ProtocolError
 from dispatcher.http_parse import Response
 from dispatcher.process import SpawnError, become_subreaper, group_rss, reap_orphans
-from dispatcher.runtime_api import (
-    ErrorRequest,
-    ExtensionNextRequest,
-    ExtensionRegisterRequest,
-    InitErrorRequest,
-    Invocation,
-    ResponseRequest,
-)
+from dispatcher.runtime_api import Invocation
 from dispatcher.kinds import make_worker
+from dispatcher.reporter import Reporter
+from dispatcher.restart import RestartPolicy
 from dispatcher.signals import SignalWatcher
 from dispatcher.worker import Event, WorkerSession
 
-__all__ = ["Supervisor", "Success", "Failure", "worker_environment", "MAX_RESPONSE"]
+__all__ = ["Supervisor", "worker_environment", "run_from_environment"]
 
-MAX_RESPONSE = 6 * 1024 * 1024  # Lambda's buffered response limit (6,291,456)
 NEXT_RETRIES = 5  # GET /next on a dead connection: PyRIC retries 5 times
-START_RETRIES = 5  # consecutive worker starts that never reach `ready`
-EXTENSION_NAME = "lambda-dispatcher"
 _DROP_FROM_WORKER_ENV = ("AWS_LAMBDA_RUNTIME_API", "_LAMBDA_TELEMETRY_LOG_FD", "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET")
-
-
-@dataclass(frozen=True, slots=True)
-class Success:
-    body: Any  # bytes-like
-    content_type: str = "application/json"
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    error_type: str
-    message: str
-    stack_trace: tuple[str, ...] = ()
-    header_type: str | None = None
 
 
 class _Pending:
@@ -89,14 +64,6 @@ def worker_environment(config: WorkerConfig, environ: Mapping[str, str]) -> dict
     return env
 
 
-def _say(msg: str) -> None:
-    """Lifecycle lines, in one fixed form, on the supervisor's stderr."""
-    try:
-        os.write(2, f"[dispatcher] {msg}\n".encode("utf-8", "replace"))
-    except OSError:
-        pass
-
-
 class Supervisor:
     def __init__(
         self,
@@ -120,10 +87,8 @@ class Supervisor:
         self.worker: WorkerSession | None = None
         self.signals: SignalWatcher | None = None
         self.stop_at: float | None = None  # monotonic end of the shutdown budget
-        self.start_failures = 0
-        self.last_start_failure: Failure | None = None
-        self.next_start_at = 0.0
-        self._ext_sock: Any = None
+        self.restarts = RestartPolicy(config.name, clock)
+        self.reporter = Reporter(api)
         self._next_sent = False  # GET /next already on the wire
         self._poll = poll()
         self._registered: dict[int, int] = {}
@@ -139,22 +104,22 @@ class Supervisor:
         try:
             failure = self._init()
             if failure is not None:
-                self._post_init_error(failure)
+                self.reporter.init_error(failure)
                 return 1
             if self.stop_at is not None:
                 return self._shutdown()
             if self.register_extension:
-                self._register_extension()
+                self.reporter.register_extension()
             while self.stop_at is None:
                 inv = self._next()
                 if inv is None:
                     break
                 answer = self._invoke(inv)
-                self._post(inv, answer)
-                if self.start_failures >= START_RETRIES:
+                self._next_sent = self.reporter.post(inv, answer, pipeline_next=self.stop_at is None)
+                if self.restarts.exhausted:
                     raise FatalError(
-                        f"worker {self.config.name!r} failed to start {self.start_failures} times in a row; "
-                        f"last error: {self.last_start_failure.message if self.last_start_failure else '?'}"
+                        f"worker {self.config.name!r} failed to start {self.restarts.attempts} times in a row; "
+                        f"last error: {self.restarts.last.message if self.restarts.last else '?'}"
                     )
                 # GET /next goes out before the worker is stopped or recycled:
                 # an invoke only completes when /next is called again
@@ -163,7 +128,7 @@ class Supervisor:
                 self._after_invocation(answer)
             return self._shutdown()
         except FatalError as exc:
-            _say(f"fatal: {exc}")
+            say(f"fatal: {exc}")
             self._kill_everything()
             return 1
         finally:
@@ -220,32 +185,6 @@ class Supervisor:
         if tail:
             msg += f"; last stderr lines:\n{tail}"
         return msg
-
-    def _post_init_error(self, failure: Failure) -> None:
-        _say(f"init failed: {failure.error_type}: {failure.message}")
-        try:
-            self.api.request(InitErrorRequest(failure.error_type, failure.message, failure.stack_trace).encode(self.api.address))
-        except (ConnectionLost, HttpError) as exc:
-            _say(f"could not post /init/error: {exc}")
-
-    def _register_extension(self) -> None:
-        """A no-op internal extension makes Lambda send SIGTERM before a shutdown
-        (runtime-api.md section 7; Go and Rust do the same)."""
-        try:
-            resp = self.api.request(ExtensionRegisterRequest(EXTENSION_NAME).encode(self.api.address), timeout=2.0)
-            ext_id = resp.headers.get("lambda-extension-identifier")
-            if resp.status != 200 or not ext_id:
-                _say(f"extension registration refused ({resp.status}); SIGTERM may not be delivered")
-                return
-            # The first event/next tells Lambda the extension is initialised.
-            # It never returns (no events subscribed): send it, never read it.
-            from dispatcher.client import _connect
-
-            sock = _connect(self.api.host, self.api.port)
-            sock.sendall(ExtensionNextRequest(ext_id).encode(self.api.address)[0])
-            self._ext_sock = sock
-        except (ConnectionLost, HttpError, OSError) as exc:
-            _say(f"extension registration failed ({exc}); SIGTERM may not be delivered")
 
     # -- the poll ---------------------------------------------------------
     def _wait(self, deadline: float | None, worker: WorkerSession | None, api: bool) -> _Pending:
@@ -305,7 +244,7 @@ class Supervisor:
             reap_orphans(keep, kill=False)
         if sigs & {signal.SIGTERM, signal.SIGINT} and self.stop_at is None:
             name = "SIGTERM" if signal.SIGTERM in sigs else "SIGINT"
-            _say(f"{name} received: shutting down within {self.config.shutdown_grace:g}s")
+            say(f"{name} received: shutting down within {self.config.shutdown_grace:g}s")
             self.stop_at = self.clock() + self.config.shutdown_grace
         if self.stop_at is not None:
             got.stop = True
@@ -361,7 +300,7 @@ class Supervisor:
                 body = bytes(resp.body[:500]).decode("utf-8", "replace")
                 if resp.status >= 500:
                     raise FatalError(f"GET /next answered {resp.status}: {body} (the Runtime API asks the runtime to exit)")
-                _say(f"GET /next answered {resp.status}: {body}")
+                say(f"GET /next answered {resp.status}: {body}")
                 attempts = self._retry(attempts, RuntimeError(f"status {resp.status}"))
                 break
 
@@ -369,7 +308,7 @@ class Supervisor:
         attempts += 1
         if attempts > NEXT_RETRIES:
             raise FatalError(f"the Runtime API at {self.api.address} is unreachable after {NEXT_RETRIES} retries: {exc}")
-        _say(f"GET /next failed ({exc}); retry {attempts}/{NEXT_RETRIES}")
+        say(f"GET /next failed ({exc}); retry {attempts}/{NEXT_RETRIES}")
         self.api.close()
         time.sleep(min(0.1 * 2 ** (attempts - 1), 2.0))
         return attempts
@@ -382,18 +321,18 @@ class Supervisor:
         for ev in events:
             if ev.kind == "message" and ev.message and ev.message["type"] == "ready" and not w.ready:
                 w.ready = True
-                self.start_failures = 0
+                self.restarts.started()
                 continue
             if ev.kind == "exited" and not w.ready:
                 self._start_failed(Failure(E.EXIT_ERROR, self._exit_message(w, ev, "before it was ready")))
             elif ev.kind == "exited":
-                _say(self._exit_message(w, ev, "while idle") + "; a fresh worker starts with the next event")
+                say(self._exit_message(w, ev, "while idle") + "; a fresh worker starts with the next event")
             elif ev.kind == "message" and ev.message and ev.message["type"] == "init_error":
                 m = ev.message
                 self._start_failed(Failure(m["error_type"], m["error_message"], tuple(m.get("stack_trace") or ())))
             else:
                 detail = ev.detail or f"sent `{(ev.message or {}).get('type')}` with no invocation in flight"
-                _say(f"worker {w.name!r} broke the protocol while idle: {detail}; replacing it")
+                say(f"worker {w.name!r} broke the protocol while idle: {detail}; replacing it")
             self._discard_worker(kill=True)
             return
 
@@ -421,7 +360,7 @@ class Supervisor:
                 # Dead before any byte of the invoke frame reached it: the event
                 # is not lost, its replacement gets it.
                 handed_over = True
-                _say(f"worker {w.name!r} was found dead before the event reached it; handing the event to a fresh worker")
+                say(f"worker {w.name!r} was found dead before the event reached it; handing the event to a fresh worker")
                 self._discard_worker(kill=True)
                 continue
             if answer == "handover":
@@ -435,8 +374,9 @@ class Supervisor:
                 return None
         else:
             self.worker = None
-            if self.start_failures and self.clock() < self.next_start_at and self.last_start_failure:
-                return self.last_start_failure  # backing off: answer at once
+            held = self.restarts.backing_off()
+            if held is not None:
+                return held  # backing off: answer at once
             try:
                 self.worker = self.worker_factory(self.config, self.worker_env)
             except SpawnError as exc:
@@ -451,17 +391,13 @@ class Supervisor:
         if not w.ready and self.stop_at is None:
             # Deadline reached while the replacement was still starting.
             self._discard_worker(kill=True)
-            return self._timeout_failure(self._timeout_seconds_for_deadline(deadline))
+            return timeout_failure(self._timeout_seconds_for_deadline(deadline))
         if w.ready:
-            self.start_failures = 0
+            self.restarts.started()
         return None
 
     def _start_failed(self, failure: Failure) -> Failure:
-        self.start_failures += 1
-        self.last_start_failure = failure
-        self.next_start_at = self.clock() + min(0.1 * 2 ** (self.start_failures - 1), 2.0)
-        _say(f"worker {self.config.name!r} failed to start ({self.start_failures} in a row): {failure.error_type}: {failure.message}")
-        return failure
+        return self.restarts.failed(failure)
 
     def _exchange(self, w: WorkerSession, inv: Invocation, deadline: float) -> Success | Failure | str:
         # A worker that died while idle shows up as EPIPE on this write (or its
@@ -485,7 +421,7 @@ class Supervisor:
                     w.broken = "shutdown"
                     return Failure(E.EXIT_ERROR, "runtime shutting down before the invocation finished")
                 w.broken = "timeout"
-                return self._timeout_failure(self._timeout_seconds(inv))
+                return timeout_failure(self._timeout_seconds(inv))
 
     def _after_reply(self, w: WorkerSession, rest: list[Event]) -> None:
         """Frames that came with the reply: the answer stands, the worker goes."""
@@ -493,7 +429,7 @@ class Supervisor:
             if ev.kind == "exited":
                 continue
             detail = ev.detail or f"sent `{(ev.message or {}).get('type')}` after its reply"
-            _say(f"worker {w.name!r} broke the protocol after replying: {detail}; replacing it once the answer is posted")
+            say(f"worker {w.name!r} broke the protocol after replying: {detail}; replacing it once the answer is posted")
             w.broken = detail
             return
 
@@ -511,7 +447,7 @@ class Supervisor:
             w.invocations += 1
             if kind == "error":
                 return Failure(msg["error_type"], msg["error_message"], tuple(msg.get("stack_trace") or ()))
-            return self._convert_result(msg["payload"])
+            return convert_result(msg["payload"])
         detail = (
             f"replied for invocation {msg.get('id')!r} while {inv.request_id!r} was in flight"
             if kind in ("result", "error")
@@ -519,21 +455,6 @@ class Supervisor:
         )
         w.broken = detail
         return Failure(E.PROTOCOL_ERROR, f"worker {w.name!r} {detail}")
-
-    def _convert_result(self, payload: Any) -> Success | Failure:
-        if not isinstance(payload, (bytes, bytearray)):
-            from dispatcher.jsonconv import NotConvertible, to_json
-
-            try:
-                payload = to_json(payload)
-            except NotConvertible as exc:
-                return Failure(E.MARSHAL_ERROR, f"the worker's result cannot be converted to JSON: {exc}")
-        if len(payload) > MAX_RESPONSE:
-            return Failure(
-                E.RESPONSE_SIZE_TOO_LARGE,
-                f"Response payload size ({len(payload)} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).",
-            )
-        return Success(payload)
 
     def _timeout_seconds(self, inv: Invocation) -> float:
         if self.function_timeout is not None:
@@ -544,45 +465,6 @@ class Supervisor:
         if self.function_timeout is not None:
             return self.function_timeout
         return float(round(deadline - self.clock() + self.config.timeout_margin))
-
-    def _timeout_failure(self, seconds: float) -> Failure:
-        return Failure(E.SANDBOX_TIMEDOUT, f"Task timed out after {seconds:.2f} seconds", header_type=E.INVOKE_TIMEOUT)
-
-    # -- POST ----------------------------------------------------------------
-    def _post(self, inv: Invocation, answer: Success | Failure) -> None:
-        if isinstance(answer, Success):
-            req: Any = ResponseRequest(inv.request_id, answer.body, answer.content_type, inv.invocation_id)
-        else:
-            req = ErrorRequest(
-                inv.request_id, answer.error_type, answer.message, answer.stack_trace,
-                inv.invocation_id, answer.header_type,
-            )
-        buffers = req.encode(self.api.address)
-        for attempt in (1, 2):
-            # The answer and the next GET /next go out together (HTTP/1.1
-            # pipelining; the Runtime API answers them in order).  That saves
-            # a round trip, two context switches, per invocation; the invoke
-            # completes only at /next anyway (runtime-api.md section 7).
-            pipelined = attempt == 1 and self.stop_at is None
-            try:
-                resp = self.api.request(buffers + [self.api.next_request] if pipelined else buffers)
-                self._next_sent = pipelined
-            except (ConnectionLost, HttpError) as exc:
-                if attempt == 2:
-                    _say(f"posting the answer for {inv.request_id} failed twice: {exc}; going on")
-                    return
-                _say(f"posting the answer for {inv.request_id} failed ({exc}); retrying once on a new connection")
-                self.api.close()
-                continue
-            if resp.status == 202:
-                return
-            body = bytes(resp.body[:500]).decode("utf-8", "replace")
-            if resp.status >= 500:
-                raise FatalError(f"the Runtime API answered {resp.status} to a post: {body}")
-            if attempt == 2 and resp.status in (400, 403):
-                return  # the first attempt got through before the reset
-            _say(f"the Runtime API answered {resp.status} for {inv.request_id}: {body}")
-            return
 
     # -- between invocations -----------------------------------------------
     def _after_invocation(self, answer: Success | Failure) -> None:
@@ -605,7 +487,7 @@ class Supervisor:
         if reason is None:
             return
         if reason not in ("exited", "timeout"):
-            _say(f"replacing worker {w.name!r}: {reason}")
+            say(f"replacing worker {w.name!r}: {reason}")
         self._discard_worker(kill=(reason == "timeout" or bool(w.broken)))
         # Start the replacement now; its `ready` is awaited by the next event.
         try:
@@ -619,16 +501,7 @@ class Supervisor:
         if w is None:
             return
         if kill:
-            # No polite frame: the worker is hung or broken.  SIGTERM, then
-            # SIGKILL when shutdown_grace ends.
-            w.proc.close_stdin()
-            w.proc.kill_group(signal.SIGTERM)
-            if w.proc.wait_exit(self.config.shutdown_grace) is None:
-                w.proc.kill_group(signal.SIGKILL)
-                w.proc.wait_exit(5.0)
-            w.proc.poll_exit()
-            w.drain_stderr()
-            w.proc.close_fds()
+            w.terminate(self.clock() + self.config.shutdown_grace, self.clock, polite=False)
         else:
             w.stop(self.config.shutdown_grace)
         reap_orphans(set(), kill=True)
@@ -640,22 +513,9 @@ class Supervisor:
         w, self.worker = self.worker, None
         end = self.stop_at if self.stop_at is not None else self.clock() + self.config.shutdown_grace
         if w is not None:
-            # Each kind says how it is asked to stop: a shutdown frame for
-            # msgpack, nothing (EOF on stdin) for jsonl and exec.
-            if w.shutdown_message and w.proc.stdin is not None and not w.writing:
-                try:
-                    os.write(w.proc.stdin, w.shutdown_message)
-                except OSError:
-                    pass
-            w.proc.close_stdin()
-            w.proc.kill_group(signal.SIGTERM)
-            if w.proc.wait_exit(end - self.clock()) is None:
-                w.proc.kill_group(signal.SIGKILL)
-                w.proc.wait_exit(5.0)
-            w.drain_stderr()
-            w.proc.close_fds()
+            w.terminate(end, self.clock, polite=True)
         reap_orphans(set(), kill=True)
-        _say("stopped")
+        say("stopped")
         return 0
 
     def _kill_everything(self) -> None:

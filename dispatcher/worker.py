@@ -9,6 +9,7 @@ non-blocking write queue to stdin.
 
 from __future__ import annotations
 
+import _signal
 import os
 TYPE_CHECKING = False  # `import typing` and `dataclasses` cost ~18 ms of cold start
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 else:
     from dispatcher._record import record as dataclass
 if TYPE_CHECKING:
-    from typing import Any, Mapping
+    from typing import Any, Callable, Mapping
 from select import POLLERR, POLLHUP, POLLIN, POLLOUT
 
 from dispatcher.config import WorkerConfig
@@ -159,6 +160,25 @@ class WorkerSession:
     # -- invocations ----------------------------------------------------------
     def send_invoke(self, inv: Invocation) -> list[Event]:  # pragma: no cover
         raise NotImplementedError
+
+    def terminate(self, end: float, clock: Callable[[], float], *, polite: bool) -> None:
+        """Stop now, within one budget ending at `end` (on `clock`): the kind's
+        stop message when `polite` (a hung or broken worker gets none), EOF on
+        stdin and SIGTERM to the group at once, SIGKILL when the budget ends."""
+        proc = self.proc
+        if polite and self.shutdown_message and proc.stdin is not None and not self.writing:
+            try:
+                os.write(proc.stdin, self.shutdown_message)
+            except OSError:
+                pass
+        proc.close_stdin()
+        proc.kill_group(_signal.SIGTERM)
+        if proc.wait_exit(end - clock()) is None:
+            proc.kill_group(_signal.SIGKILL)
+            proc.wait_exit(5.0)
+        proc.poll_exit()
+        self.drain_stderr()
+        proc.close_fds()
 
     def stop(self, grace: float) -> int:
         self._out.clear()

@@ -1,0 +1,102 @@
+"""Everything the supervisor tells the Runtime API: answers, init errors, and
+the no-op extension registration.  The loop decides; this module posts and
+applies the contract's rules for each status (runtime-api.md sections 1, 5).
+"""
+
+from __future__ import annotations
+
+from dispatcher.answers import Failure, Success, say
+from dispatcher.client import ApiClient, ConnectionLost, _connect
+from dispatcher.errors import FatalError, HttpError
+from dispatcher.runtime_api import (
+    ErrorRequest,
+    ExtensionNextRequest,
+    ExtensionRegisterRequest,
+    InitErrorRequest,
+    Invocation,
+    ResponseRequest,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["Reporter", "EXTENSION_NAME"]
+
+EXTENSION_NAME = "lambda-dispatcher"
+
+
+class Reporter:
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+        self._ext_sock: Any = None  # kept open: its event/next never returns
+
+    def post(self, inv: Invocation, answer: Success | Failure, *, pipeline_next: bool) -> bool:
+        """Post the one answer for `inv`.  Returns True when GET /next went out
+        with it (pipelined) and is now awaiting its answer on the connection.
+
+        The answer and the next GET /next go out together (HTTP/1.1
+        pipelining; the Runtime API answers them in order).  That saves a
+        round trip, two context switches, per invocation; an invoke completes
+        only at /next anyway (runtime-api.md section 7).  After a reset the
+        post is retried once on a new connection, alone; 400 or 403 to that
+        retry mean the first attempt got through.
+        """
+        api = self.api
+        if isinstance(answer, Success):
+            req: Any = ResponseRequest(inv.request_id, answer.body, answer.content_type, inv.invocation_id)
+        else:
+            req = ErrorRequest(
+                inv.request_id, answer.error_type, answer.message, answer.stack_trace,
+                inv.invocation_id, answer.header_type,
+            )
+        buffers = req.encode(api.address)
+        for attempt in (1, 2):
+            pipelined = pipeline_next and attempt == 1
+            try:
+                resp = api.request(buffers + [api.next_request] if pipelined else buffers)
+            except (ConnectionLost, HttpError) as exc:
+                if attempt == 2:
+                    say(f"posting the answer for {inv.request_id} failed twice: {exc}; going on")
+                    return False
+                say(f"posting the answer for {inv.request_id} failed ({exc}); retrying once on a new connection")
+                api.close()
+                continue
+            if resp.status == 202:
+                return pipelined
+            body = bytes(resp.body[:500]).decode("utf-8", "replace")
+            if resp.status >= 500:
+                raise FatalError(f"the Runtime API answered {resp.status} to a post: {body}")
+            if attempt == 2 and resp.status in (400, 403):
+                return False  # the first attempt got through before the reset
+            # 413: the caller already has Function.ResponseSizeTooLarge and a
+            # later /error would get 403; 400/403/410: stale or duplicate.
+            # Logged with the body; the loop goes on.
+            say(f"the Runtime API answered {resp.status} for {inv.request_id}: {body}")
+            return pipelined
+        return False
+
+    def init_error(self, failure: Failure) -> None:
+        say(f"init failed: {failure.error_type}: {failure.message}")
+        try:
+            self.api.request(InitErrorRequest(failure.error_type, failure.message, failure.stack_trace).encode(self.api.address))
+        except (ConnectionLost, HttpError) as exc:
+            say(f"could not post /init/error: {exc}")
+
+    def register_extension(self) -> None:
+        """A no-op internal extension makes Lambda send SIGTERM before a shutdown
+        (runtime-api.md section 7; Go and Rust do the same)."""
+        api = self.api
+        try:
+            resp = api.request(ExtensionRegisterRequest(EXTENSION_NAME).encode(api.address), timeout=2.0)
+            ext_id = resp.headers.get("lambda-extension-identifier")
+            if resp.status != 200 or not ext_id:
+                say(f"extension registration refused ({resp.status}); SIGTERM may not be delivered")
+                return
+            # The first event/next tells Lambda the extension is initialised.
+            # It never returns (no events subscribed): send it, never read it.
+            sock = _connect(api.host, api.port)
+            sock.sendall(ExtensionNextRequest(ext_id).encode(api.address)[0])
+            self._ext_sock = sock
+        except (ConnectionLost, HttpError, OSError) as exc:
+            say(f"extension registration failed ({exc}); SIGTERM may not be delivered")
