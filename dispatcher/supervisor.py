@@ -89,6 +89,7 @@ class Supervisor:
         self.stop_at: float | None = None  # monotonic end of the shutdown budget
         self.restarts = RestartPolicy(config.name, clock)
         self.reporter = Reporter(api)
+        self._preanswer: Failure | None = None  # an event answered without the worker
         self._next_sent = False  # GET /next already on the wire
         self._poll = poll()
         self._registered: dict[int, int] = {}
@@ -114,7 +115,7 @@ class Supervisor:
                 inv = self._next()
                 if inv is None:
                     break
-                answer = self._invoke(inv)
+                answer, self._preanswer = self._preanswer or self._invoke(inv), None
                 self._next_sent = self.reporter.post(inv, answer, pipeline_next=self.stop_at is None)
                 if self.restarts.exhausted:
                     raise FatalError(
@@ -137,7 +138,7 @@ class Supervisor:
     # -- init ---------------------------------------------------------------
     def _init(self) -> Failure | None:
         try:
-            self.worker = self.worker_factory(self.config, self.worker_env)
+            self.worker = self._spawn()
         except SpawnError as exc:
             return Failure(E.INVALID_ENTRYPOINT, str(exc))
         deadline = self.clock() + self.config.startup_timeout
@@ -168,8 +169,12 @@ class Supervisor:
                 if ev.kind == "protocol_error":
                     return Failure(E.PROTOCOL_ERROR, f"worker {name!r}: {ev.detail}")
                 if ev.kind == "exited":
+                    if worker.ready:  # `ready` came in the same round: it did start
+                        return None
                     return Failure(E.EXIT_ERROR, self._exit_message(worker, ev, "before it was ready"))
             if got.timed_out and not worker.ready:
+                if self.clock() < worker.started_at + self.config.startup_timeout:
+                    return None  # the caller's own deadline came first
                 return Failure(
                     E.INIT_TIMEOUT,
                     f"worker {name!r} did not send `ready` within startup_timeout "
@@ -267,6 +272,8 @@ class Supervisor:
                     self.api.send_next()
                 except ConnectionLost as exc:
                     attempts = self._retry(attempts, exc)
+                    if self.stop_at is not None:
+                        return None
                     continue
             self._next_sent = False
             while True:
@@ -287,7 +294,12 @@ class Supervisor:
                 if got.api_error is not None:
                     if isinstance(got.api_error, HttpError):
                         raise FatalError(f"the Runtime API sent a malformed response to GET /next: {got.api_error}")
+                    cut = self._cut_short_event()
+                    if cut is not None:
+                        return cut
                     attempts = self._retry(attempts, got.api_error)
+                    if self.stop_at is not None:
+                        return None
                     break
                 resp = got.api
                 if resp is None:
@@ -304,13 +316,30 @@ class Supervisor:
                 attempts = self._retry(attempts, RuntimeError(f"status {resp.status}"))
                 break
 
+    def _cut_short_event(self) -> Invocation | None:
+        """An event whose headers arrived but whose body was cut short still has
+        a request id: it gets its one answer (Runtime.UnmarshalError)."""
+        head = self.api.partial_head
+        if head is None or head[0] != 200 or "lambda-runtime-aws-request-id" not in head[2]:
+            return None
+        try:
+            inv = Invocation.from_headers(head[2], b"", self.wall())
+        except ProtocolError:
+            return None
+        self._preanswer = Failure(
+            E.UNMARSHAL_ERROR,
+            f"the event body was cut short (Content-Length {head[2].get('content-length', '?')}); the connection closed before it all arrived",
+        )
+        return inv
+
     def _retry(self, attempts: int, exc: Exception) -> int:
         attempts += 1
         if attempts > NEXT_RETRIES:
             raise FatalError(f"the Runtime API at {self.api.address} is unreachable after {NEXT_RETRIES} retries: {exc}")
         say(f"GET /next failed ({exc}); retry {attempts}/{NEXT_RETRIES}")
         self.api.close()
-        time.sleep(min(0.1 * 2 ** (attempts - 1), 2.0))
+        # Back off, but stay responsive: a SIGTERM during the wait ends it.
+        self._wait(self.clock() + min(0.1 * 2 ** (attempts - 1), 2.0), None, api=False)
         return attempts
 
     def _idle_worker_events(self, events: list[Event]) -> None:
@@ -378,7 +407,7 @@ class Supervisor:
             if held is not None:
                 return held  # backing off: answer at once
             try:
-                self.worker = self.worker_factory(self.config, self.worker_env)
+                self.worker = self._spawn()
             except SpawnError as exc:
                 return self._start_failed(Failure(E.INVALID_ENTRYPOINT, str(exc)))
         w = self.worker
@@ -389,12 +418,18 @@ class Supervisor:
             self._discard_worker(kill=True)
             return self._start_failed(failure)
         if not w.ready and self.stop_at is None:
-            # Deadline reached while the replacement was still starting.
-            self._discard_worker(kill=True)
+            # The event's deadline came while a replacement was still starting
+            # within its startup_timeout: this event times out, the worker
+            # keeps starting for the next one and is not a failed start.
             return timeout_failure(self._timeout_seconds_for_deadline(deadline))
         if w.ready:
             self.restarts.started()
         return None
+
+    def _spawn(self) -> WorkerSession:
+        w = self.worker_factory(self.config, self.worker_env)
+        w.started_at = self.clock()
+        return w
 
     def _start_failed(self, failure: Failure) -> Failure:
         return self.restarts.failed(failure)
@@ -434,9 +469,11 @@ class Supervisor:
             return
 
     def _on_invoke_event(self, w: WorkerSession, inv: Invocation, ev: Event) -> Success | Failure | str | None:
+        if ev.kind == "undelivered":
+            return "handover"
         if ev.kind == "exited":
-            if w.bytes_written == 0:
-                return "handover"
+            if w.bytes_written == 0 or w.unread_at_exit >= w.bytes_written:
+                return "handover"  # nothing of the invoke frame was read
             return Failure(E.EXIT_ERROR, self._exit_message(w, ev, "during the invocation"))
         if ev.kind == "protocol_error":
             w.broken = ev.detail
@@ -491,7 +528,7 @@ class Supervisor:
         self._discard_worker(kill=(reason == "timeout" or bool(w.broken)))
         # Start the replacement now; its `ready` is awaited by the next event.
         try:
-            self.worker = self.worker_factory(self.config, self.worker_env)
+            self.worker = self._spawn()
         except SpawnError as exc:
             self._start_failed(Failure(E.INVALID_ENTRYPOINT, str(exc)))
 

@@ -34,12 +34,23 @@ _READ = 256 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Something a worker did.  kind: message | protocol_error | exited."""
+    """Something a worker did.  kind: message | protocol_error | exited | undelivered
+    (the invoke could not be written and nothing of it reached the worker)."""
 
     kind: str
     message: dict[str, Any] | None = None
     detail: str = ""
     status: int | None = None
+
+
+def _unread(fd: int) -> int:
+    """Bytes written to a pipe and not yet read by the other end (FIONREAD)."""
+    import fcntl
+
+    try:
+        return int.from_bytes(fcntl.ioctl(fd, 0x541B, bytes(4)), "little", signed=True)
+    except OSError:
+        return 0
 
 
 class WorkerSession:
@@ -58,6 +69,8 @@ class WorkerSession:
         self.broken: str | None = None  # why this worker must be replaced
         self._out: list[memoryview] = []
         self.bytes_written = 0  # of the current invoke frame (0: nothing reached it)
+        self.unread_at_exit = 0  # bytes still in its stdin pipe when it exited
+        self.started_at = 0.0  # set by the supervisor, on its clock
 
     def start_process(self, env: Mapping[str, str]) -> WorkerProcess:
         """The worker's process; a kind that starts one per invocation overrides it."""
@@ -94,6 +107,8 @@ class WorkerSession:
 
     def exited(self) -> list[Event]:
         """The process is gone: report what it wrote first, then its exit."""
+        if self.proc.stdin is not None:
+            self.unread_at_exit = _unread(self.proc.stdin)
         events = self._on_stdout() if self.proc.stdout is not None else []
         self.drain_stderr()
         status = self.proc.poll_exit()
@@ -149,6 +164,11 @@ class WorkerSession:
 
     def _stdin_closed(self) -> list[Event]:
         self._out.clear()
+        if self.bytes_written == 0:
+            # Nothing of the invoke frame reached the worker: the event can go
+            # to a fresh worker instead of failing (the supervisor decides).
+            self.proc.close_stdin()
+            return [Event("undelivered", detail="the worker's stdin was closed before the event reached it")]
         self.proc.close_stdin()
         if self.proc.wait_exit(0.1) is not None:
             return self.exited()

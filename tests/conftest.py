@@ -20,6 +20,14 @@ ADAPTERS = ROOT / "adapters"
 WORKERS = Path(__file__).resolve().parent / "workers"  # test workers (Python scripts)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Property tests: a fixed, derandomized profile in CI (a failure reproduces),
+# the default random exploration on a developer's machine.
+from hypothesis import settings as _hyp_settings
+
+_hyp_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+_hyp_settings.register_profile("dev", deadline=None)
+_hyp_settings.load_profile("ci" if IN_CI else "dev")
+
 
 def require_tool(tool: str, install_hint: str) -> str:
     """Path of `tool`, or skip the test (fail under CI=true) saying what to install."""

@@ -82,6 +82,10 @@ def startup():
     send({"type": "ready", "protocol": 1, "features": []})
     if fault == "exit_after_ready":
         sys.exit(0)
+    if fault == "reply_before_invoke":
+        # A reply while no invocation is in flight, a moment after `ready`.
+        time.sleep(0.05)
+        send({"type": "result", "id": "nobody-asked", "payload": b'"unsolicited"'})
 
 
 def handle(msg):
@@ -180,6 +184,12 @@ def handle(msg):
         send({"type": "result", "id": rid, "payload": b'"first"'})
         OUT.write(b"stray output after the reply\n")
         OUT.flush()
+    elif fault in ("two_replies_at_once", "print_with_reply"):
+        # One write: the extra bytes arrive with the reply, never during the
+        # next invocation (separate writes race it: two_replies, print_after_reply).
+        extra = frame({"type": "result", "id": rid, "payload": b'"two"'}) if fault == "two_replies_at_once" else b"stray output after the reply\n"
+        OUT.write(frame({"type": "result", "id": rid, "payload": b'"one"'}) + extra)
+        OUT.flush()
     elif fault == "wrong_id":
         send({"type": "result", "id": "not-" + rid, "payload": b"{}"})
         hang()
@@ -193,6 +203,14 @@ def handle(msg):
     elif fault == "close_stdin":
         os.close(0)
         send({"type": "result", "id": rid, "payload": b'"closed stdin"'})
+    elif fault == "close_stdin_stay":
+        # Close stdin but stay alive: the next invoke cannot be written.
+        os.close(0)
+        send({"type": "result", "id": rid, "payload": b'"closed stdin"'})
+        hang()
+    elif fault == "error_echo":
+        # An error whose message is the event: what the caller may see, never the logs.
+        send({"type": "error", "id": rid, "error_type": "EchoError", "error_message": payload.decode("utf-8", "replace"), "stack_trace": []})
     elif fault == "result_map":
         send({"type": "result", "id": rid, "payload": {"ok": True, "text": "h\u00e9llo", "n": [1, 2.5, None]}})
     elif fault == "result_nan":
@@ -228,7 +246,7 @@ def handle(msg):
         send({"type": "result", "id": rid, "payload": b'"grown"'})
     elif fault == "exit_after_reply":
         send({"type": "result", "id": rid, "payload": str(os.getpid()).encode()})
-        time.sleep(0.05)
+        time.sleep(float(event.get("delay", 0.05)))  # the next invoke may arrive meanwhile, unread
         os._exit(0)
     elif fault == "pid":
         send({"type": "result", "id": rid, "payload": str(os.getpid()).encode()})
