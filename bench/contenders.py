@@ -161,7 +161,11 @@ def resolve(c: Contender, bins: Binaries) -> Launch | Skip:
         if c.protocol and not supervisor_speaks(c.protocol):
             return Skip(f"the supervisor does not speak `protocol: {c.protocol}` yet")
         builds = [list(argv) for marker, argv in c.builds if (ROOT / marker).exists()]
-        # As a deployment build would: the compiled-config cache spares the supervisor `import yaml`.
+        # As a deployment build would (docs/deploy.md): precompiled bytecode, as pip
+        # gives awslambdaric at install time (an environment with
+        # PYTHONDONTWRITEBYTECODE=1 would otherwise recompile at every cold start),
+        # and the compiled-config cache that spares the supervisor `import yaml`.
+        builds.append([sys.executable, "-m", "compileall", "-q", str(ROOT / "dispatcher"), str(ROOT / "adapters" / "python")])
         builds.append([sys.executable, "-m", "dispatcher", "check", "--write-cache", "--config", str(ROOT / config)])
         return Launch([sys.executable, "-m", "dispatcher", "run", "--config", str(ROOT / config)], ROOT,
                       base_env, config=config, builds=tuple(builds))

@@ -3,6 +3,6 @@
 # `protocol: jsonl`, `ready: frame` = wait for {"ready": true}).  bash
 # announces readiness, then hands the stream to one long-lived jq (one
 # process for the whole run, not one per event) that echoes each document.
-# If the jsonl spec settles on an envelope around the event, adapt the filter.
+# The reply envelope is docs/jsonl.md's: {"id": ..., "result": <the event>}.
 printf '{"ready": true}\n'
-exec jq -c --unbuffered .
+exec jq -c --unbuffered '{id: .id, result: .event}'
