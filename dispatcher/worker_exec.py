@@ -166,7 +166,7 @@ class ExecWorker(WorkerSession):
         self._rid = inv.request_id
         self._stdout = bytearray()
         try:
-            self.proc = WorkerProcess(self._argv, cwd=self.config.cwd, env=env, name=self.name)
+            self.proc = WorkerProcess(self._argv, cwd=self.config.cwd, env=env, name=self.name, pdeathsig=False)
         except SpawnError as exc:
             return [self._reply_error(E.INVALID_ENTRYPOINT, str(exc))]
         self.queue([inv.payload])
