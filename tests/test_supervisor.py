@@ -14,67 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WORKERS
-from dispatcher.emulator import Emulator
-
-FAULTY = str(WORKERS / "faulty.py")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-        return state != b"Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
-def wait_gone(pid: int, timeout: float = 3.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if not pid_alive(pid):
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def write_config(tmp_path: Path, command: list[str] | None = None, **opts: object) -> Path:
-    worker = {"command": command or [sys.executable, FAULTY]}
-    worker.update(opts)
-    path = tmp_path / "dispatcher.yaml"
-    path.write_text(json.dumps({"workers": {"faulty": worker}}))  # JSON is YAML
-    return path
-
-
-class Function:
-    """An emulator running the real supervisor on a config; logs go to a file."""
-
-    def __init__(self, tmp_path: Path, config: Path, timeout: float = 10.0, env: dict[str, str] | None = None) -> None:
-        self.log_path = tmp_path / "runtime.log"
-        self.log = open(self.log_path, "wb")
-        full_env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
-        full_env.update(env or {})
-        self.emu = Emulator(
-            runtime_argv=[sys.executable, "-m", "dispatcher", "run", "--config", str(config)],
-            env=full_env,
-            function_timeout=timeout,
-            task_root=str(config.parent),
-            runtime_stdout=self.log,
-            runtime_stderr=self.log,
-        )
-        self.emu.start()
-
-    def invoke(self, event: object = None, raw: bytes | None = None, **kw: object):  # type: ignore[no-untyped-def]
-        body = raw if raw is not None else json.dumps(event if event is not None else {}).encode()
-        return self.emu.invoke(body, **kw)
-
-    def logs(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def close(self) -> None:
-        self.emu.close()
-        self.log.close()
+from harness import FAULTY, Function, pid_alive, wait_gone, write_config  # noqa: F401 (re-exported for other tests)
 
 
 @pytest.fixture
