@@ -13,7 +13,6 @@ workers, and enforces deadlines and the shutdown budget.
 from __future__ import annotations
 
 import _signal as signal  # `signal` imports enum: ~4 ms of cold start
-import os
 import sys
 import time
 TYPE_CHECKING = False  # `import typing` costs ~4 ms of cold start

@@ -262,7 +262,7 @@ def test_response_over_6mb_is_413_and_caller_gets_size_error(tmp_path: Path) -> 
             f"Response payload size ({limit + 1} bytes) exceeded maximum allowed payload size ({limit} bytes)."
         )
         assert emu.invoke(b"3").outcome == "success"  # the connection and runtime survive
-    assert notes(tmp_path)[-2:] == [f"big 202 403", "big 413 403"]
+    assert notes(tmp_path)[-2:] == ["big 202 403", "big 413 403"]
 
 
 def test_concurrent_invokes_are_served_in_order_one_at_a_time(tmp_path: Path) -> None:

@@ -221,8 +221,8 @@ def handle(msg):
         send({"type": "result", "id": rid, "payload": b'"' + b"a" * int(event.get("bytes", 7 * 1024 * 1024)) + b'"'})
     elif fault == "setsid_grandchild":
         # A grandchild in its own session that would outlive a naive killpg.
-        pid = subprocess.Popen([sys.executable, "-c", "import os,time; os.setsid(); open(os.environ['MARK'],'w').write(str(os.getpid())); time.sleep(300)"],
-                               env=dict(os.environ, MARK=event["mark"]), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL).pid
+        subprocess.Popen([sys.executable, "-c", "import os,time; os.setsid(); open(os.environ['MARK'],'w').write(str(os.getpid())); time.sleep(300)"],
+                               env=dict(os.environ, MARK=event["mark"]), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         while not os.path.exists(event["mark"]):
             time.sleep(0.01)
         if event.get("then") == "exit":
