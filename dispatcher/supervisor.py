@@ -110,6 +110,13 @@ class Supervisor:
                 return self._shutdown()
             if self.register_extension:
                 self.reporter.register_extension()
+            # Steady state allocates only short-lived, acyclic objects that
+            # reference counting frees; the cyclic GC's generation-0 passes
+            # would only scan them.  Freeze what init built and make passes rare.
+            import gc
+
+            gc.freeze()
+            gc.set_threshold(20_000, 20, 20)
             while self.stop_at is None:
                 inv = self._next()
                 if inv is None:
