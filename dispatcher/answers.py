@@ -59,8 +59,17 @@ def timeout_failure(seconds: float) -> Failure:
     return Failure(E.SANDBOX_TIMEDOUT, f"Task timed out after {seconds:.2f} seconds", header_type=E.INVOKE_TIMEOUT)
 
 
-def say(msg: str) -> None:
-    """Lifecycle lines, in one fixed form, on the supervisor's stderr."""
+_QUIET = os.environ.get("DISPATCHER_LOG_LEVEL", "info").lower() in ("warn", "warning", "error")
+
+
+def say(msg: str, *, info: bool = False) -> None:
+    """Lifecycle lines, in one fixed form, on the supervisor's stderr.
+
+    `info` lines (a normal shutdown) are left out when DISPATCHER_LOG_LEVEL is
+    warn or error, as `dispatcher invoke` sets it; everything that reports a
+    problem is always written."""
+    if info and _QUIET:
+        return
     try:
         os.write(2, f"[dispatcher] {msg}\n".encode("utf-8", "replace"))
     except OSError:

@@ -103,6 +103,9 @@ def _make_emulator(config_path: str, handler: str | None, timeout: float):  # ty
 
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
     env["DISPATCHER_CONFIG"] = os.path.abspath(config_path)
+    # Locally, the emulator stops the runtime after every run: its normal
+    # shutdown lines would only be noise under the response.
+    env.setdefault("DISPATCHER_LOG_LEVEL", "warn")
     return Emulator(
         runtime_argv=[sys.executable, "-m", "dispatcher", "run", "--config", os.path.abspath(config_path)],
         env=env,

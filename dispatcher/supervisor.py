@@ -255,7 +255,7 @@ class Supervisor:
             reap_orphans(keep, kill=False)
         if sigs & {signal.SIGTERM, signal.SIGINT} and self.stop_at is None:
             name = "SIGTERM" if signal.SIGTERM in sigs else "SIGINT"
-            say(f"{name} received: shutting down within {self.config.shutdown_grace:g}s")
+            say(f"{name} received: shutting down within {self.config.shutdown_grace:g}s", info=True)
             self.stop_at = self.clock() + self.config.shutdown_grace
         if self.stop_at is not None:
             got.stop = True
@@ -558,7 +558,7 @@ class Supervisor:
         if w is not None:
             w.terminate(end, self.clock, polite=True)
         reap_orphans(set(), kill=True)
-        say("stopped")
+        say("stopped", info=True)
         return 0
 
     def _kill_everything(self) -> None:
