@@ -92,3 +92,15 @@ def read_pids(path: Path, count: int, timeout: float = 5.0) -> list[int]:
                 return pids
         time.sleep(0.02)
     raise AssertionError(f"{path} did not list {count} pids in time: {path.read_text() if path.exists() else 'missing'}")
+
+
+def big_pretty_event(size: int) -> bytes:
+    """Pretty-printed, non-ASCII JSON with non-canonical numbers (2.50, 1e3),
+    about `size` bytes: an event that any re-encoding would change."""
+    item = '    {\n      "name": "Zoë Ångström ✓ 東京",\n      "price": 2.50,\n      "qty": 1e3,\n      "ok": true\n    }'
+    items: list[str] = []
+    total = 0
+    while total < size - 64:
+        items.append(item)
+        total += len(item.encode()) + 2
+    return ('{\n  "items": [\n' + ",\n".join(items) + '\n  ],\n  "note": "fin"\n}\n').encode()

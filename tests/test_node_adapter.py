@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ADAPTERS, EXAMPLES, require_tool, run_cli
+from harness import big_pretty_event
 
 PACKAGE = ADAPTERS / "node"
 FIXTURES = PACKAGE / "test" / "fixtures"
@@ -184,19 +185,8 @@ def test_fd1_writes_and_inherited_children_cannot_break_frames(behaviours: Path)
         assert logged in done.stderr.decode(errors="replace"), _explain(done)
 
 
-def _big_pretty_event(size: int) -> bytes:
-    """Pretty-printed, non-ASCII JSON with non-canonical numbers, about `size` bytes."""
-    item = '    {\n      "name": "Zoë Ångström ✓ 東京",\n      "price": 2.50,\n      "qty": 1e3,\n      "ok": true\n    }'
-    items: list[str] = []
-    total = 0
-    while total < size - 64:
-        items.append(item)
-        total += len(item.encode()) + 2
-    return ('{\n  "items": [\n' + ",\n".join(items) + '\n  ],\n  "note": "fin"\n}\n').encode()
-
-
 def test_six_megabyte_event_is_echoed_byte_for_byte_by_a_raw_handler(tmp_path: Path, node: str) -> None:
-    event = _big_pretty_event(6_000_000)
+    event = big_pretty_event(6_000_000)
     assert 5_900_000 < len(event) <= 6_000_000
     path = tmp_path / "event.json"
     path.write_bytes(event)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import EXAMPLES, WORKERS, run_cli
+from harness import big_pretty_event
 
 PYFUNC = str(WORKERS / "pyfunc" / "dispatcher.yaml")
 
@@ -57,14 +58,11 @@ def test_crash_then_next_invocation_served(tmp_path: Path) -> None:
 
 
 def test_six_mb_non_canonical_event_echoed_byte_for_byte(tmp_path: Path) -> None:
-    item = '{\n    "price": 2.50,\n    "name": "caf\u00e9 \u2603",\n    "tags": [ 1 , 2.0 ]\n}'
-    body = "[\n" + ",\n".join([item] * (6_000_000 // len(item.encode()))) + "\n]"
-    data = body.encode()
-    assert 5_900_000 < len(data) <= 6 * 1024 * 1024
     event = tmp_path / "event.json"
-    event.write_bytes(data)
-    for size in (1_000_000, len(data)):
-        event.write_bytes(data[:size])  # raw mode: not even valid JSON is required
+    for size in (1_000_000, 6_000_000):
+        data = big_pretty_event(size)
+        assert size - 200 < len(data) <= size
+        event.write_bytes(data)
         res = run_cli("invoke", "--config", str(EXAMPLES / "python-echo" / "dispatcher.yaml"), "--event-file", str(event))
         assert res.returncode == 0, res.stderr[-2000:]
         assert res.stdout == event.read_bytes()

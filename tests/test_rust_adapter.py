@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from conftest import ADAPTERS, EXAMPLES, IN_CI, ROOT, require_tool, run_cli
+from harness import big_pretty_event
 
 CRATE = ADAPTERS / "rust"
 TARGET = CRATE / "target"
@@ -214,19 +215,8 @@ def test_printing_in_a_handler_goes_to_the_log(behaviours_config: Path) -> None:
         assert text in log, f"{text!r} missing from the log\n{_explain(done)}"
 
 
-def _big_pretty_event(size: int) -> bytes:
-    """Pretty-printed, non-ASCII JSON with non-canonical numbers, about `size` bytes."""
-    item = '    {\n      "name": "Zoë Ångström ✓ 東京",\n      "price": 2.50,\n      "qty": 1e3,\n      "ok": true\n    }'
-    items: list[str] = []
-    total = 0
-    while total < size - 64:
-        items.append(item)
-        total += len(item.encode()) + 2
-    return ('{\n  "items": [\n' + ",\n".join(items) + '\n  ],\n  "note": "fin"\n}\n').encode()
-
-
 def test_six_megabyte_event_is_echoed_byte_for_byte(rust_build: RustBuild, tmp_path: Path) -> None:
-    event = _big_pretty_event(6_000_000)
+    event = big_pretty_event(6_000_000)
     assert 5_900_000 < len(event) <= 6_000_000
     path = tmp_path / "event.json"
     path.write_bytes(event)
