@@ -55,7 +55,7 @@ def convert_result(payload: Any) -> Success | Failure:
 
 
 def timeout_failure(seconds: float) -> Failure:
-    """Lambda's own words; the header type is one RAPID keeps (runtime-api.md section 3)."""
+    """Lambda's own words; the header type is one RAPID keeps (docs/runtime-api.md, "Error reporting")."""
     return Failure(E.SANDBOX_TIMEDOUT, f"Task timed out after {seconds:.2f} seconds", header_type=E.INVOKE_TIMEOUT)
 
 

@@ -1,7 +1,7 @@
 """Runtime API requests as values, the invocation they deliver, error documents.
 
-Each call of the Lambda Runtime API (docs: ../shared/reference/runtime-api.md
-sections 1-3) is a frozen dataclass that knows how to become HTTP/1.1 request
+Each call of the Lambda Runtime API (docs/runtime-api.md: "Endpoints",
+"Headers on /next", "Error reporting") is a frozen dataclass that knows how to become HTTP/1.1 request
 bytes; the client only sends them.  Nothing here does IO, so the tests assert
 method, path and headers without a network.
 
@@ -194,7 +194,7 @@ class InitErrorRequest:
 @dataclass(frozen=True, slots=True)
 class ExtensionRegisterRequest:
     """Register an internal no-op extension so that Lambda delivers SIGTERM
-    (runtime-api.md section 7: with no extension the runtime is SIGKILLed)."""
+    (docs/runtime-api.md, "Lifecycle": with no extension the runtime is SIGKILLed)."""
 
     name: str
 

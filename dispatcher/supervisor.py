@@ -131,7 +131,7 @@ class Supervisor:
                     )
                 # GET /next goes out before the worker is stopped or recycled:
                 # an invoke only completes when /next is called again
-                # (runtime-api.md section 7), so housekeeping must not delay it.
+                # (docs/runtime-api.md, "Lifecycle"), so housekeeping must not delay it.
                 self._send_next()
                 self._after_invocation(answer)
             return self._shutdown()

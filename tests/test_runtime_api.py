@@ -1,7 +1,7 @@
 """Unit tests for dispatcher/runtime_api.py: Runtime API requests as values.
 
 No network: each request value is encoded and the bytes are read back to
-check method, path and headers (runtime-api.md sections 1-3); the invocation
+check method, path and headers (docs/runtime-api.md); the invocation
 context is built from /next headers; the /error body and the error-type
 header follow docs/protocol.md.
 """
@@ -97,7 +97,7 @@ def test_response_request(req: ResponseRequest, content_type: str, invocation_id
     assert r.header("Content-Type") == content_type
     assert r.header("Lambda-Runtime-Invocation-Id") == invocation_id
     assert r.header("Lambda-Runtime-Function-Error-Type") is None
-    # Buffered responses must not name a mode: `buffered` is rejected (runtime-api.md section 1).
+    # Buffered responses must not name a mode: `buffered` is rejected (docs/runtime-api.md, "Status codes").
     assert r.header("Lambda-Runtime-Function-Response-Mode") is None
     assert r.body == bytes(req.body)
 
@@ -152,7 +152,7 @@ def test_extension_register_request() -> None:
     r.check_framing()
     assert (r.method, r.path) == ("POST", "/2020-01-01/extension/register")
     assert r.header("Lambda-Extension-Name") == "lambda-dispatcher"
-    # An internal extension may not subscribe to SHUTDOWN (runtime-api.md section 1).
+    # An internal extension may not subscribe to SHUTDOWN (docs/runtime-api.md, "Lifecycle").
     assert json.loads(r.body) == {"events": []}
 
 
@@ -427,7 +427,7 @@ def test_stack_within_the_cap_is_not_cut() -> None:
 
 # The cap is on bytes as posted (UTF-8, escapes included): docs/protocol.md's
 # 256 KiB, well under the 1 MiB /error limit of Lambda Managed Instances
-# (runtime-api.md section 5).  Allowance: keys, type, cut marks.
+# (docs/runtime-api.md, "Limits").  Allowance: keys, type, cut marks.
 OVERHEAD = 256
 
 

@@ -32,7 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "env": (),
     "startup_timeout": None,
     "timeout_margin": 0.1,
-    "shutdown_grace": 0.3,  # Lambda gives a runtime ~300 ms at shutdown (runtime-api.md §7)
+    "shutdown_grace": 0.3,  # Lambda gives a runtime ~300 ms at shutdown (docs/runtime-api.md, "Limits")
     "max_invocations": 0,
     "max_rss": 0,
     "max_frame": 16 << 20,  # docs/protocol.md: default 16 MiB
