@@ -17,6 +17,7 @@ from dispatcher.config import _cache
 from dispatcher.package._common import FUNCTION_ZIP_LIMIT, UNZIPPED_LIMIT, PackageError, Progress, Summary, default_python, human
 from dispatcher.package._select import select_files
 from dispatcher.package._zip import Entry, write_zip
+from dispatcher.package.layer import PYTHON_VERSIONS
 
 __all__ = ["build_function", "layer_unzipped_size"]
 
@@ -75,6 +76,8 @@ def build_function(
 ) -> Summary:
     """Build function.zip from the folder of `config_path`; see the module docstring."""
     python = python or default_python()
+    if python not in PYTHON_VERSIONS:
+        raise PackageError(f"Python {python} is not a target: use one of {', '.join(PYTHON_VERSIONS)}", "Lambda's python3.11 and newer runtimes")
     folder = os.path.dirname(os.path.abspath(config_path))
     progress(f"checking {config_path}")
     source, compiled = compile_file(config_path)
@@ -97,7 +100,6 @@ def build_function(
             f"(cold starts parse the YAML, ~24 ms); run `python{python} -m dispatcher package --function` to include it"
         )
         notes.append(note)
-        progress(note)
     unzipped = sum(entry.size() for entry in entries)
     layer_size = layer_unzipped_size(layer) if layer else 0
     if unzipped + layer_size > unzipped_limit:

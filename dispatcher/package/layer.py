@@ -155,8 +155,7 @@ def build_layer(
         if compiler is not None:
             _compile(compiler, python_dir, progress)
         else:
-            notes.append(f"no bytecode: sources only (--no-bytecode); each cold start compiles what it imports")
-            progress(notes[-1])
+            notes.append("no bytecode: sources only (--no-bytecode); each cold start compiles what it imports")
         entries = [Entry(WRAPPER_NAME, True, data=wrapper_script().encode())]
         for dirpath, dirnames, filenames in os.walk(python_dir):
             dirnames.sort()
