@@ -308,6 +308,9 @@ def cmd_init(argv: Sequence[str]) -> int:
     except (InitError, ConfigError) as exc:
         _err(f"init: {exc}")
         return EXIT_USAGE
+    except OSError as exc:
+        _err(f"init: cannot write into {args.dir}: {exc.strerror or exc} ({exc.filename or ''})")
+        return EXIT_USAGE
     for rel in written:
         if "/" not in rel:
             _err(f"wrote {os.path.join(args.dir, rel)}")
@@ -372,6 +375,9 @@ def cmd_package(argv: Sequence[str]) -> int:
     except PackageError as exc:
         _err(f"package: refused: {exc}")
         return EXIT_REFUSED
+    except OSError as exc:
+        _err(f"package: cannot write {exc.filename or args.output}: {exc.strerror or exc}")
+        return EXIT_USAGE
     for note in summary.notes:
         step(note)
     step(summary.line())

@@ -234,7 +234,8 @@ Outputs:
 
 def plan_init(folder: str, target: Target, *, name: str | None = None, python: str | None = None, arch: str = "x86_64") -> Plan:
     """Every file `dispatcher init` would write into `folder` for `target`, checked; nothing is written."""
-    python = python or default_python()
+    if python is None:  # this interpreter's version, when Lambda has it
+        python = default_python() if default_python() in PYTHON_VERSIONS else PYTHON_VERSIONS[-1]
     if python not in PYTHON_VERSIONS:
         raise InitError(f"--python-version {python} is not one of {', '.join(PYTHON_VERSIONS)} (Lambda's runtimes with exec wrappers)")
     if arch not in ARCHITECTURES:
