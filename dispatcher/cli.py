@@ -343,6 +343,7 @@ def cmd_package(argv: Sequence[str]) -> int:
     ap.add_argument("--no-bytecode", action="store_true", help="--layer: ship sources only when no interpreter of the target version is at hand")
     ap.add_argument("--config", metavar="PATH", help="--function: dispatcher.yaml (default: as for `dispatcher check`)")
     ap.add_argument("--with-layer", metavar="ZIP", help="--function: count this layer in the 250 MB unzipped limit")
+    ap.add_argument("--force", action="store_true", help="--image: overwrite a Dockerfile that differs")
     args = ap.parse_args(argv)
     from dispatcher.errors import ConfigError
     from dispatcher.package import PackageError, build_function, build_layer, default_python, render_dockerfile
@@ -355,6 +356,11 @@ def cmd_package(argv: Sequence[str]) -> int:
         if args.image:
             output = args.output or "Dockerfile"
             text = render_dockerfile(python, args.arch)
+            if os.path.exists(output) and not args.force:
+                with open(output, encoding="utf-8", errors="replace") as f:
+                    if f.read() != text:
+                        _err(f"package: {output} exists and differs: nothing written; pass --force to overwrite it")
+                        return EXIT_USAGE
             with open(output, "w", encoding="utf-8") as f:
                 f.write(text)
             step(f"wrote {output} (FROM public.ecr.aws/lambda/python:{python}, {args.arch}); build it next to layer.zip and function.zip")

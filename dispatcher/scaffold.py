@@ -74,19 +74,19 @@ def _vendor(plan: Plan, adapter: str, keep: tuple[str, ...]) -> str:
     dest = f"{ADAPTERS_DIR}/{adapter}"
     for entry in keep:
         path = os.path.join(source, entry)
-        walked = [(path, "")] if os.path.isfile(path) else []
+        files = [path] if os.path.isfile(path) else []
         for dirpath, dirnames, filenames in os.walk(path):
             dirnames.sort()
-            walked += [(os.path.join(dirpath, n), "") for n in sorted(filenames)]
-        if not walked:
+            files += [os.path.join(dirpath, name) for name in sorted(filenames)]
+        if not files:
             raise InitError(f"{path} is missing from the {adapter} adapter (run `make setup` in the checkout for node_modules)")
-        for disk, _ in walked:
+        for disk in files:
             plan.copies[f"{dest}/{os.path.relpath(disk, source)}"] = disk
     return dest
 
 
 def _worker_name(text: str) -> str:
-    stem = os.path.basename(text).split(".")[0] if "/" in text or "." in os.path.basename(text) else os.path.basename(text)
+    stem = os.path.basename(text).split(".")[0]  # ./my-binary, app.mjs, legacy.sh, pkg.module
     name = "".join(ch if ch in _NAME_CHARS else "-" for ch in stem).strip("-.")[:64]
     return name or "main"
 
@@ -262,7 +262,7 @@ def plan_init(folder: str, target: Target, *, name: str | None = None, python: s
     plan.files["bootstrap"] = (_bootstrap().encode(), True)
     dockerfile = render_dockerfile(python, arch)
     if target.kind in ("php", "node"):
-        tool = {"php": "php8.3-cli", "node": "nodejs20"}[target.kind]
+        tool = {"php": "php8.3-cli php8.3-process", "node": "nodejs20"}[target.kind]  # process: pcntl, for legacy mode
         dockerfile = dockerfile.replace("ENV PYTHONPATH", f"# The worker needs {target.kind}; the Python base image has none:\nRUN dnf install -y {tool} && dnf clean all\nENV PYTHONPATH", 1)
     plan.files["Dockerfile"] = (dockerfile.encode(), False)
     plan.files["template.yaml"] = (_template(worker, python, arch).encode(), False)

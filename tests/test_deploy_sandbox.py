@@ -33,8 +33,14 @@ CARGO_HINT = "the rustup toolchain (see tests/test_rust_adapter.py)"
 
 
 def _need_root() -> None:
+    msg = None
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         msg = "needs root and unshare(1) for a private mount namespace with /opt and /var/task"
+    else:
+        probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if probe.returncode != 0:
+            msg = f"cannot make a private mount namespace (a container without CAP_SYS_ADMIN?): {probe.stderr.strip()}"
+    if msg is not None:
         if IN_CI:
             pytest.fail(msg)
         pytest.skip(msg)

@@ -333,6 +333,12 @@ def test_image_dockerfile(tmp_path: Path) -> None:
     assert 'ENTRYPOINT ["/var/lang/bin/python3", "-S", "-m", "dispatcher", "run"]' in text
     assert "python3 -m dispatcher check --write-cache" in text  # the cache, by the image's own interpreter
     assert "ENV PYTHONPATH=/opt/python" in text
+    (tmp_path / "Dockerfile").write_text("FROM mine\n")
+    rc, err = package("--image", "-o", "Dockerfile", cwd=tmp_path)
+    assert rc == 2 and "Dockerfile exists and differs: nothing written; pass --force" in err
+    assert (tmp_path / "Dockerfile").read_text() == "FROM mine\n"
+    rc, err = package("--image", "--python", "3.12", "--arch", "arm64", "--force", cwd=tmp_path)
+    assert rc == 0 and (tmp_path / "Dockerfile").read_text() == text
 
 
 def test_image_unpack_step_keeps_exec_bits(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def write_zip(path: str, entries: list[Entry]) -> tuple[int, int]:
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".dispatcher-package-", suffix=".zip", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", compresslevel=9) as zf:
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w") as zf:
             for name in order:
                 if name.endswith("/"):
                     zf.writestr(_info(name, stat.S_IFDIR | 0o755), b"")
