@@ -160,3 +160,17 @@ def test_bash_jsonl_script_to_layer_and_function_zip(tmp_path: Path, layer_zip: 
     # One long-lived process: its counter goes on.
     assert [json.loads(r["body"]) for r in results] == [{"message": "Hello, Ada!", "count": 1}, {"message": "Hello, Lin!", "count": 2}]
     _assert_cold_start_from_cache_and_bytecode(log)
+
+
+def test_python_handler_uses_the_adapter_from_the_layer(tmp_path: Path, layer_zip: Path) -> None:
+    _need_root()
+    folder = tmp_path / "py"
+    folder.mkdir()
+    (folder / "app.py").write_text("def handler(event, context):\n    return {'message': 'Hello, %s!' % event['name'], 'fn': context.function_name}\n")
+    layer, function = _three_commands(folder, ["--python", "app:handler"], layer_zip)
+    results, log = _run_in_lambda_layout(tmp_path, layer, function, ['{"name": "Ada"}'])
+    assert [r["outcome"] for r in results] == ["success"], results
+    assert json.loads(results[0]["body"]) == {"message": "Hello, Ada!", "fn": "test_function"}
+    _assert_cold_start_from_cache_and_bytecode(log)
+    # The worker (run by /var/lang/bin/python3, PYTHONVERBOSE inherited) loaded the adapter from the layer's bytecode.
+    assert "# code object from '/opt/python/dispatcher_worker/__pycache__/_serve.cpython-" in log, log[-3000:]

@@ -96,11 +96,12 @@ def _download(python: str, arch: str, into: str, progress: Progress) -> list[str
 
 def _copy_package(module: str, python_dir: str) -> bool:
     """Copy the sources (.py) of an installed package into python_dir; False when it is not installed."""
-    try:
-        imported = __import__(module)
-    except ImportError:
+    from importlib.util import find_spec  # locates without running the package's code
+
+    spec = find_spec(module)
+    if spec is None or not spec.origin or not spec.origin.endswith("__init__.py"):
         return False
-    source = os.path.dirname(os.path.abspath(imported.__file__ or ""))
+    source = os.path.dirname(os.path.abspath(spec.origin))
     shutil.copytree(source, os.path.join(python_dir, module), ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "*.egg-info"))
     return True
 
