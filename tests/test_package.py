@@ -146,6 +146,18 @@ def test_package_include_and_exclude(tmp_path: Path) -> None:
     assert "skipped data/words.txt: package.exclude: *.txt" in err
 
 
+def test_a_default_skipped_file_ships_when_included_by_path_but_a_secret_never_does(tmp_path: Path) -> None:
+    config = "workers:\n  echo:\n    command: [./echo.sh]\n    protocol: exec\npackage:\n  include: [echo.sh, template.yaml, '*.zip', .env]\n"
+    make_function(tmp_path / "fn", config)
+    for name in ("template.yaml", "assets.zip", ".env"):
+        (tmp_path / "fn" / name).write_text("x\n")
+    rc, err = package("--function", "-o", str(tmp_path / "f.zip"), cwd=tmp_path / "fn")
+    assert rc == 0, err
+    assert names(tmp_path / "f.zip") == ["dispatcher.yaml", "dispatcher.yaml.cache", "echo.sh", "template.yaml"]
+    assert "skipped assets.zip: build output (*.zip); list it in package.include" in err  # a wildcard is not a name
+    assert "skipped .env: looks like a secret" in err
+
+
 def test_a_symlink_inside_the_folder_ships_its_content(tmp_path: Path) -> None:
     make_function(tmp_path / "fn")
     (tmp_path / "fn" / "alias.txt").symlink_to("data/words.txt")
