@@ -1,4 +1,4 @@
-"""Command line: `dispatcher run | invoke | serve | check`.
+"""Command line: `dispatcher run | invoke | serve | check | init | package`.
 
 Thin on purpose.  `run` is the Lambda bootstrap and is parsed by hand (argparse
 costs milliseconds of cold start); the other commands use argparse and import
@@ -7,6 +7,7 @@ the emulator lazily.
 Exit statuses of `invoke`: 0 success; 1 invocation error (the error document
 on stdout); 2 usage or config error; 3 init failure (the init error on
 stdout); 4 internal error; 130 interrupted.
+`init` and `package` live in dispatcher/cli_deploy.py (exit statuses there).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ commands:
   invoke   run the function locally against an embedded Runtime API emulator
   serve    serve the RIE invoke endpoint (POST /2015-03-31/functions/function/invocations)
   check    validate dispatcher.yaml and print the resolved configuration
+  init     write dispatcher.yaml, bootstrap, Dockerfile and template.yaml for a worker
+  package  build layer.zip, function.zip or the container Dockerfile for deployment
 
 `dispatcher COMMAND --help` describes each command.
 """
@@ -267,7 +270,20 @@ def cmd_check(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "invoke": cmd_invoke, "serve": cmd_serve, "check": cmd_check}
+# -- init / package (dispatcher/cli_deploy.py) -----------------------------------
+def cmd_init(argv: Sequence[str]) -> int:
+    from dispatcher.cli_deploy import cmd_init as run
+
+    return run(argv)
+
+
+def cmd_package(argv: Sequence[str]) -> int:
+    from dispatcher.cli_deploy import cmd_package as run
+
+    return run(argv)
+
+
+COMMANDS = {"run": cmd_run, "invoke": cmd_invoke, "serve": cmd_serve, "check": cmd_check, "init": cmd_init, "package": cmd_package}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
