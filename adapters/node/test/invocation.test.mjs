@@ -110,3 +110,14 @@ test("non-Error throws: typeof as the type (as AWS's runtime), the value as the 
   const errorLike = describeError({ name: "Remote", message: "from another realm" });
   assert.equal(errorLike.type, "Remote");
 });
+
+test("callbackWaitsForEmptyEventLoop is true by default and settable; done/succeed/fail are there", () => {
+  const control = { waitsForEmptyLoop: true, done() {}, succeed() {}, fail() {} };
+  const ctx = buildContext(invoke, env, control);
+  assert.equal(ctx.callbackWaitsForEmptyEventLoop, true);
+  ctx.callbackWaitsForEmptyEventLoop = false;
+  assert.equal(control.waitsForEmptyLoop, false);
+  assert.equal(ctx.callbackWaitsForEmptyEventLoop, false);
+  assert.deepEqual([ctx.done, ctx.succeed, ctx.fail], [control.done, control.succeed, control.fail]);
+  assert.throws(() => buildContext(invoke, env).succeed(1), /no running invocation/);
+});
