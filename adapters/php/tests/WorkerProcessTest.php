@@ -265,4 +265,44 @@ final class WorkerProcessTest extends TestCase
         $this->assertSame('ParseError', $frame['error_type']);
         $this->assertStringContainsString('syntax error', $frame['error_message']);
     }
+
+    public function testBrefFunctionHandlerGetsBrefsContextApiAndVariables(): void
+    {
+        $w = WorkerProcess::handler('bref_closure.php');
+        self::assertReady($w);
+        $reply = self::call($w, '{}', 'req-bref', 'Root=1-bref');
+        $this->assertSame('result', $reply['type'], json_encode($reply) . $w->stderr());
+        $got = json_decode($reply['payload'], true);
+        $this->assertSame('Dispatcher\\Worker\\Context', $got['class'], 'Bref\\Context\\Context is the adapter\'s class when Bref is absent');
+        $this->assertSame(['req-bref', 'arn:aws:lambda:us-east-1:123456789012:function:test', 'Root=1-bref', true],
+            [$got['awsRequestId'], $got['invokedFunctionArn'], $got['traceId'], $got['remainingPositive']]);
+        $this->assertSame(['req-bref', 'req-bref'], [$got['requestIdEnv'], $got['requestIdServer']]);
+        $this->assertSame(['awsRequestId' => 'req-bref', 'deadlineMs' => $got['deadlineMs'],
+            'invokedFunctionArn' => 'arn:aws:lambda:us-east-1:123456789012:function:test', 'traceId' => 'Root=1-bref'], $got['invocationContext']);
+        $second = json_decode(self::call($w, '{}', 'req-2')['payload'], true);
+        $this->assertSame(['req-2', '', 'req-2'], [$second['awsRequestId'], $second['traceId'], $second['requestIdEnv']]);
+        $this->assertSame(0, $w->finish());
+    }
+
+    public function testBrefHandlerClassIsServed(): void
+    {
+        $w = WorkerProcess::handler('bref_handler.php');
+        self::assertReady($w);
+        self::assertResult('{"greeting":"Hello, Ada!","calls":1,"id":"req-1"}', self::call($w, '{"name":"Ada"}'));
+        self::assertResult('{"greeting":"Hello, world!","calls":2,"id":"req-2"}', self::call($w, '{}', 'req-2'));
+        $this->assertSame(0, $w->finish());
+    }
+
+    public function testWithBrefInstalledAHandlerTypedWithItsContextGetsARealOne(): void
+    {
+        $w = WorkerProcess::handler('bref_installed.php');
+        self::assertReady($w);
+        $reply = self::call($w, '{}', 'req-real', 'Root=1-real');
+        $this->assertSame('result', $reply['type'], json_encode($reply) . $w->stderr());
+        $got = json_decode($reply['payload'], true);
+        $this->assertSame(['Bref\\Context\\Context', false, 'req-real', 'Root=1-real'],
+            [$got['class'], $got['isAdapters'], $got['awsRequestId'], $got['traceId']]);
+        $this->assertTrue($got['invocationContext']['standIn'], 'LAMBDA_INVOCATION_CONTEXT is the Bref context\'s own JSON');
+        $this->assertSame(0, $w->finish());
+    }
 }
