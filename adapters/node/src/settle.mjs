@@ -27,9 +27,12 @@ function activeResources() {
 }
 
 /**
- * Call `then` once the count of active resources is back to `baseline`,
- * polled by an unref'd timer (which the count does not include); give up
- * when `over()` says the invocation was answered some other way.
+ * Call `then` once the count of active resources is back to `baseline`;
+ * give up when `over()` says the invocation was answered some other way.
+ * The first look is an unref'd setImmediate (after the handler's remaining
+ * synchronous code and its microtasks, microseconds later); the next ones an
+ * unref'd timer every POLL_MS.  Neither is in the count.  A timer for the
+ * first look would add a millisecond to every callback-style invocation.
  */
 function whenIdle(baseline, then, over) {
   const check = () => {
@@ -37,7 +40,7 @@ function whenIdle(baseline, then, over) {
     if (activeResources() <= baseline) then();
     else setTimeout(check, POLL_MS).unref();
   };
-  setTimeout(check, 0).unref(); // after the callbacks already due have run
+  setImmediate(check).unref();
 }
 
 /** The value `context.fail()` without an error reports, as AWS does. */
