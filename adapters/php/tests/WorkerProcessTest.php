@@ -150,7 +150,8 @@ final class WorkerProcessTest extends TestCase
             'no return' => [[$f . 'not_callable.php'], [], 'Runtime.HandlerNotFound', 'got int'],
             'exit' => [[$f . 'init_exit.php'], [], 'Runtime.ExitError', 'exit()'],
             'missing file' => [[$f . 'nope.php'], [], 'Runtime.ImportModuleError', 'not found'],
-            'no argument' => [[], [], 'Runtime.InvalidEntrypoint', 'usage:'],
+            'no argument, no _HANDLER' => [[], ['_HANDLER' => ''], 'Runtime.InvalidEntrypoint', '$_HANDLER, which is not set'],
+            '_HANDLER names a missing file' => [[], ['_HANDLER' => $f . 'nope.php'], 'Runtime.ImportModuleError', '(from _HANDLER) not found'],
             'bad codec' => [[$f . 'behaviours.php'], ['DISPATCHER_PHP_CODEC' => 'fast'], 'Runtime.InvalidEntrypoint', 'DISPATCHER_PHP_CODEC'],
             'bad max frame' => [[$f . 'behaviours.php'], ['DISPATCHER_MAX_FRAME' => '16MB'], 'Runtime.InvalidEntrypoint', 'DISPATCHER_MAX_FRAME'],
         ];
@@ -304,5 +305,18 @@ final class WorkerProcessTest extends TestCase
             [$got['class'], $got['isAdapters'], $got['awsRequestId'], $got['traceId']]);
         $this->assertTrue($got['invocationContext']['standIn'], 'LAMBDA_INVOCATION_CONTEXT is the Bref context\'s own JSON');
         $this->assertSame(0, $w->finish());
+    }
+
+    public function testWithoutAnArgumentTheHandlerFileIsHandlerAsInBref(): void
+    {
+        $w = new WorkerProcess('dispatcher-worker.php', [], ['_HANDLER' => WorkerProcess::FIXTURES . 'bref_handler.php']);
+        self::assertReady($w);
+        self::assertResult('{"greeting":"Hello, Ada!","calls":1,"id":"req-1"}', self::call($w, '{"name":"Ada"}'));
+        $this->assertSame(0, $w->finish());
+        // an argument wins over _HANDLER
+        $arg = new WorkerProcess('dispatcher-worker.php', [WorkerProcess::FIXTURES . 'behaviours.php'], ['_HANDLER' => 'nope.php']);
+        self::assertReady($arg);
+        self::assertResult('{"message":"Hello, Ada!"}', self::call($arg, '{"name":"Ada"}'));
+        $this->assertSame(0, $arg->finish());
     }
 }
