@@ -91,16 +91,18 @@ export function locateHandler(handler, cwd) {
   }
   const { moduleRoot, module, exportPath } = splitLambdaForm(handler);
   const base = path.resolve(cwd, moduleRoot, module);
+  const what = `'${module}' for handler '${handler}'`;
+  if (module === "") throw notFound(what, path.join(base, "/"), cwd); // ".handler": no module name at all
   let file = findFile(base);
-  if (file === null && module !== "") {
+  if (file === null) {
     try {
       const require = createRequire(path.join(cwd, "noop.js"));
       file = require.resolve(module, { paths: [cwd, path.resolve(cwd, moduleRoot)] });
     } catch {
-      throw notFound(`'${module}' for handler '${handler}'`, base, cwd, ` and no package '${module}' in node_modules`);
+      throw notFound(what, base, cwd, ` and no package '${module}' in node_modules`);
     }
+    if (!path.isAbsolute(file)) throw notFound(what, base, cwd, `; '${module}' is a Node.js built-in module`);
   }
-  if (file === null) throw notFound(`'${module}' for handler '${handler}'`, base, cwd);
   return { file, exportPath, lambdaForm: true };
 }
 
@@ -109,8 +111,15 @@ export function locateHandler(handler, cwd) {
  * an exported `init` is awaited first.  Lambda's form behaves as on AWS,
  * where no `init` is called (top-level await is AWS's way).
  */
-export async function importHandler({ handler: name, raw }, cwd) {
-  const { file, exportPath, lambdaForm } = locateHandler(name, cwd);
+export async function importHandler({ handler: name, raw, source }, cwd) {
+  let located;
+  try {
+    located = locateHandler(name, cwd);
+  } catch (err) {
+    if (source === "_HANDLER" && err instanceof RuntimeError) err.message += " (the handler came from _HANDLER)";
+    throw err;
+  }
+  const { file, exportPath, lambdaForm } = located;
   let mod;
   try {
     mod = await import(pathToFileURL(file).href);
@@ -127,7 +136,7 @@ export async function importHandler({ handler: name, raw }, cwd) {
       HANDLER_NOT_FOUND,
       `${path.relative(cwd, file) || file} does not export a function named ${JSON.stringify(exportPath.join("."))} ` +
         `(${handler === undefined ? "no such export" : `it is ${handler === null ? "null" : typeof handler}`}; exports: ${names})` +
-        (name !== exportPath.join(".") ? ` [handler ${JSON.stringify(name)}]` : ""),
+        (name !== exportPath.join(".") ? ` [handler ${JSON.stringify(name)}${source === "_HANDLER" ? " from _HANDLER" : ""}]` : ""),
     );
   }
   const init = lambdaForm ? undefined : pick("init");

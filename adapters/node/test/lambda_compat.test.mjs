@@ -135,3 +135,16 @@ describe("callback-style and legacy handlers", () => {
     assert.equal((await w.exit()).code, 0);
   });
 });
+
+describe("Lambda Handler strings: edge cases", () => {
+  test("a built-in module name or no module name is Runtime.ImportModuleError; _HANDLER's errors say where the name came from", async () => {
+    const builtin = await initError(["fs.readFile"]);
+    assert.equal(builtin.error_type, "Runtime.ImportModuleError");
+    assert.match(builtin.error_message, /'fs' is a Node\.js built-in module/);
+    assert.equal((await initError([".handler"])).error_type, "Runtime.ImportModuleError");
+    const fromEnv = await initError([], { _HANDLER: "nowhere.handler" });
+    assert.match(fromEnv.error_message, /\(the handler came from _HANDLER\)$/);
+    const noExport = await initError([], { _HANDLER: "index.missing" });
+    assert.match(noExport.error_message, /\[handler "index\.missing" from _HANDLER\]$/);
+  });
+});
