@@ -48,10 +48,24 @@ class LambdaContext {
     this.tenantId = invoke.tenant_id ?? undefined;
     this.xrayTraceId = invoke.trace_id ?? undefined;
     this.getRemainingTimeInMillis = () => Math.max(0, deadline - Date.now());
-    // Own closures, not methods: legacy code passes them around detached (`.then(context.succeed)`).
-    this.done = control.done;
-    this.succeed = control.succeed;
-    this.fail = control.fail;
+  }
+
+  // AWS's legacy ways to end an invocation.  Getters that hand out closures,
+  // so that detached use works (`.then(context.succeed)`) and an invocation
+  // that never reads them builds none.
+  get done() {
+    const control = this.#control;
+    return (err, value) => control.done(err, value);
+  }
+
+  get succeed() {
+    const control = this.#control;
+    return (value) => control.succeed(value);
+  }
+
+  get fail() {
+    const control = this.#control;
+    return (err) => control.fail(err);
   }
 
   /** How a callback-style handler ends (settle.mjs owns the control). */
@@ -64,7 +78,10 @@ class LambdaContext {
   }
 }
 
-/** The context of one invocation; `control` comes from settle.mjs's callHandler. */
+/**
+ * The context of one invocation.  `control` (settle.mjs's Call) has
+ * `waitsForEmptyLoop` and the methods done/succeed/fail.
+ */
 export function buildContext(invoke, env, control = detachedControl()) {
   return new LambdaContext(invoke, env, control);
 }

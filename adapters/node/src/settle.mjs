@@ -47,57 +47,81 @@ function whenIdle(baseline, then, over) {
 const HANDLED = "handled";
 
 /**
+ * One handler call: which of promise / callback / done / succeed / fail
+ * decided it (the first), and whether its Promise has settled.  A class with
+ * methods rather than per-call closures: the context exposes `done`,
+ * `succeed` and `fail` through getters that wrap these (invocation.mjs), so
+ * an invocation that never touches them pays for none.
+ */
+class Call {
+  constructor(resolve, reject, baseline) {
+    this.resolve = resolve;
+    this.reject = reject;
+    this.baseline = baseline; // active resources before the call; -1: not taken yet
+    this.waitsForEmptyLoop = true; // context.callbackWaitsForEmptyEventLoop
+    this.decided = false;
+    this.finished = false;
+  }
+
+  finish(err, value) {
+    if (this.finished) return;
+    this.finished = true;
+    if (err != null) this.reject(err);
+    else this.resolve(value);
+  }
+
+  decide() {
+    if (this.decided) return false;
+    this.decided = true;
+    return true;
+  }
+
+  done(err, value) {
+    if (this.decide()) this.finish(err, value);
+  }
+
+  succeed(value) {
+    if (this.decide()) this.finish(null, value);
+  }
+
+  fail(err) {
+    if (this.decide()) this.finish(err ?? HANDLED);
+  }
+
+  callback(err, value) {
+    if (!this.decide()) return;
+    if (err != null || !this.waitsForEmptyLoop) this.finish(err, value);
+    else this.whenIdle(() => this.finish(null, value));
+  }
+
+  whenIdle(then) {
+    if (this.baseline === -1) this.baseline = activeResources();
+    whenIdle(this.baseline, then, () => this.finished);
+  }
+}
+
+/**
  * Call `handler(event, context, callback)`, where `context` is
- * `contextOf(control)`, and return a Promise of the outcome.  `control`
- * carries what the context exposes of the call: `waitsForEmptyLoop`
- * (behind `callbackWaitsForEmptyEventLoop`), `done`, `succeed`, `fail`.
- * Built as plain closures: Object.defineProperties on every invocation costs
- * about 5 µs, a literal with closures a fraction of that.
+ * `contextOf(call)`, and return a Promise of the outcome.
  */
 export function callHandler(handler, event, contextOf) {
   return new Promise((resolve, reject) => {
     // Async functions end through their Promise: skip the resource count
     // unless one of them calls `callback` (then it is taken at that moment).
-    let baseline = handler[Symbol.toStringTag] === "AsyncFunction" ? -1 : activeResources();
-    let decided = false; // the first of promise / callback / done / succeed / fail wins
-    let finished = false;
-    const finish = (err, value) => {
-      if (finished) return;
-      finished = true;
-      if (err != null) reject(err);
-      else resolve(value);
-    };
-    const idle = (then) => whenIdle(baseline === -1 ? (baseline = activeResources()) : baseline, then, () => finished);
-    const once = (fn) => (...args) => {
-      if (decided) return;
-      decided = true;
-      fn(...args);
-    };
-    const control = {
-      waitsForEmptyLoop: true,
-      done: once((err, value) => finish(err, value)),
-      succeed: once((value) => finish(null, value)),
-      fail: once((err) => finish(err ?? HANDLED)),
-    };
-    const callback = once((err, value) => {
-      if (err != null || !control.waitsForEmptyLoop) finish(err, value);
-      else idle(() => finish(null, value));
-    });
-    const context = contextOf(control);
-
+    const call = new Call(resolve, reject, handler[Symbol.toStringTag] === "AsyncFunction" ? -1 : activeResources());
     let returned;
     try {
-      returned = handler(event, context, callback);
+      returned = handler(event, contextOf(call), (err, value) => call.callback(err, value));
     } catch (err) {
-      callback(err ?? HANDLED);
+      call.callback(err ?? HANDLED);
       return;
     }
     if (typeof returned?.then === "function") {
-      returned.then(once((value) => finish(null, value)), once((err) => finish(err ?? HANDLED)));
+      returned.then((value) => call.succeed(value), (err) => call.fail(err));
     } else if (returned !== undefined && handler.length < 3) {
-      once(() => finish(null, returned))();
-    } else if (handler.length < 3 && !decided) {
-      idle(once(() => finish(null, null)));
+      call.succeed(returned);
+    } else if (handler.length < 3 && !call.decided) {
+      call.whenIdle(() => call.succeed(null));
     } // else: a declared callback is waited for (the supervisor's deadline bounds the wait)
   });
 }
