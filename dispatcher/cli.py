@@ -32,7 +32,20 @@ commands:
   init     write dispatcher.yaml, bootstrap, Dockerfile and template.yaml for a worker
   package  build layer.zip, function.zip or the container Dockerfile for deployment
 
-`dispatcher COMMAND --help` describes each command.
+options:
+  -h, --help     show this help; `dispatcher COMMAND --help` describes each command
+  -V, --version  print `dispatcher VERSION` and exit
+
+exit status:
+  run      0 after a normal shutdown (SIGTERM); 1 init failed, or the Runtime API
+           asked the runtime to exit or could not be reached; 2 usage error
+           (or AWS_LAMBDA_RUNTIME_API not set)
+  invoke   0 success; 1 invocation error (the error document on stdout);
+           2 usage or config error; 3 init failure (the init error on stdout);
+           4 internal error; 130 interrupted
+  serve    0 stopped (Ctrl-C, SIGTERM); 2 usage or config error; 4 internal error
+  check    0 the configuration is valid; 2 it is not, or the cache cannot be written
+  any      2 unknown command or bad options; 4 internal error; 130 interrupted
 """
 
 
@@ -291,6 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE)
         return EXIT_OK if args else EXIT_USAGE
+    if args[0] in ("-V", "--version"):
+        from dispatcher import __version__  # the package is imported already: costs nothing
+
+        sys.stdout.write(f"dispatcher {__version__}\n")
+        return EXIT_OK
     cmd = COMMANDS.get(args[0])
     if cmd is None:
         _err(f"unknown command {args[0]!r}\n{USAGE}")
