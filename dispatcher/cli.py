@@ -45,6 +45,8 @@ exit status:
            4 internal error; 130 interrupted
   serve    0 stopped (Ctrl-C, SIGTERM); 2 usage or config error; 4 internal error
   check    0 the configuration is valid; 2 it is not, or the cache cannot be written
+  init     0 written; 2 bad arguments or a file exists (nothing written); 4 internal error
+  package  0 written; 2 usage or config error; 3 refused (nothing written); 4 internal error
   any      2 unknown command or bad options; 4 internal error; 130 interrupted
 """
 
