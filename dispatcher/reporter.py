@@ -8,6 +8,7 @@ from __future__ import annotations
 from dispatcher.answers import Failure, Success, say
 from dispatcher.client import ApiClient, ConnectionLost, _connect
 from dispatcher.errors import FatalError, HttpError
+from dispatcher.xray import error_cause
 from dispatcher.runtime_api import (
     ErrorRequest,
     ExtensionNextRequest,
@@ -27,8 +28,9 @@ EXTENSION_NAME = "lambda-dispatcher"
 
 
 class Reporter:
-    def __init__(self, api: ApiClient) -> None:
+    def __init__(self, api: ApiClient, working_directory: str = ".") -> None:
         self.api = api
+        self.working_directory = working_directory  # the worker's: the X-Ray cause names it
         self._ext_sock: Any = None  # kept open: its event/next never returns
 
     def post(self, inv: Invocation, answer: Success | Failure, *, pipeline_next: bool) -> bool:
@@ -49,6 +51,7 @@ class Reporter:
             req = ErrorRequest(
                 inv.request_id, answer.error_type, answer.message, answer.stack_trace,
                 inv.invocation_id, answer.header_type,
+                error_cause(self.working_directory, answer.error_type, answer.message, answer.stack_trace),
             )
         buffers = req.encode(api.address)
         for attempt in (1, 2):

@@ -88,7 +88,7 @@ class Supervisor:
         self.signals: SignalWatcher | None = None
         self.stop_at: float | None = None  # monotonic end of the shutdown budget
         self.restarts = RestartPolicy(config.name, clock)
-        self.reporter = Reporter(api)
+        self.reporter = Reporter(api, config.cwd)
         self._preanswer: Failure | None = None  # an event answered without the worker
         self._next_sent = False  # GET /next already on the wire
         self._poll = poll()
