@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 from dispatcher_worker import _wire
 from dispatcher_worker._channel import Channel
 from dispatcher_worker._context import ContextError, FunctionInfo, LambdaContext
+from dispatcher_worker._logging import Logs
 from dispatcher_worker._errors import (
     MARSHAL_ERROR,
     RESPONSE_SIZE_TOO_LARGE,
@@ -89,7 +90,9 @@ def _open_channel() -> Channel | None:
 
 
 def _init_failed(channel: Channel, exc: Exception) -> int:
-    _send_init_error(channel, *describe(exc))
+    error = describe(exc)
+    Logs(os.environ).log_error(*error)  # as awslambdaric logs an init failure
+    _send_init_error(channel, *error)
     return EX_INIT
 
 
@@ -120,7 +123,7 @@ def _flush_stdio() -> None:
 
 
 class _Server:
-    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "_loads", "_dumps")
+    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_dumps")
 
     def __init__(
         self, channel: Channel, handler: Callable[[Any, LambdaContext], Any], raw: bool, env: Mapping[str, str]
@@ -130,6 +133,8 @@ class _Server:
         self.raw = raw
         self.function = FunctionInfo(env)
         self.max_frame = channel.max_frame
+        self.logs = Logs(env)
+        self.logs.maybe_install()
         self._loads: Callable[[Any], Any] = _lazy_loads
         self._dumps: Callable[[Any], str] = str
         if not raw:  # raw workers never import json (import cost)
@@ -161,6 +166,10 @@ class _Server:
     def answer(self, msg: dict[str, Any]) -> list[Any]:
         """The reply frame to one invoke, as buffers."""
         request_id = msg["id"]
+        logs = self.logs
+        logs.request_id = request_id
+        logs.tenant_id = msg.get("tenant_id")
+        logs.maybe_install()
         trace_id = msg["trace_id"]
         if trace_id is None:
             os.environ.pop("_X_AMZN_TRACE_ID", None)
@@ -177,7 +186,9 @@ class _Server:
                     f"({self.max_frame} bytes); raise max_frame in dispatcher.yaml or return less",
                 )
         except Exception as exc:
-            parts = [_wire.error("error", request_id, *describe(exc))]
+            error = describe(exc)
+            logs.log_error(*error)
+            parts = [_wire.error("error", request_id, *error)]
         _flush_stdio()
         return parts
 

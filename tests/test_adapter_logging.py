@@ -1,0 +1,79 @@
+"""Each adapter's usual logging under Text and JSON format and AWS_LAMBDA_LOG_LEVEL
+(issue 12), read back from the real supervisor's output.  This file: Python."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import WORKERS
+from harness import Function, write_config
+
+PYFUNC = WORKERS / "pyfunc"
+NBSP = "\u00a0"
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def run_python(tmp_path: Path, env: dict[str, str], event: dict) -> tuple[str, str]:  # type: ignore[type-arg]
+    cfg = write_config(tmp_path, [sys.executable, "-m", "dispatcher_worker", "logging_app:handler"], cwd=str(PYFUNC))
+    fn = Function(tmp_path, cfg, env=env)
+    try:
+        res = fn.invoke(event)
+    finally:
+        fn.close()
+    return res.request_id, fn.log_path.read_bytes().decode()
+
+
+def records(log: str) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in log.split("\n") if line]
+
+
+def test_python_text_format(tmp_path: Path) -> None:
+    rid, log = run_python(tmp_path, {}, {"fail": True})
+    lines = [line.split("\t", 1)[1] for line in log.split("\n") if line.startswith(rid + "\t")]
+    text = re.compile(r"^\[(\w+)\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t" + rid + r"\t(.*)$", re.S)
+    logged = [(m[1], m[2]) for m in map(text.match, lines) if m]
+    # the root logger stays at WARNING without AWS_LAMBDA_LOG_LEVEL, as on Lambda
+    assert logged[0] == ("WARNING", "warning from the root logger")
+    assert logged[1] == ("ERROR", "two\rlines")  # one record: \r marks the newline
+    assert logged[2][0] == "ERROR" and logged[2][1].startswith("caught\rTraceback (most recent call last):\r")
+    assert "printed to stdout" in lines and "printed to stderr" in lines
+    error = [line for line in lines if line.startswith("[ERROR] ValueError")]
+    assert len(error) == 1
+    parts = error[0].split("\r")
+    assert parts[0] == "[ERROR] ValueError: handler failed"
+    assert parts[1] == "Traceback (most recent call last):"
+    assert parts[2].startswith(NBSP * 2 + 'File "') and parts[2].endswith(", in handler")
+
+
+def test_python_json_format(tmp_path: Path) -> None:
+    rid, log = run_python(tmp_path, {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}, {"fail": True})
+    recs = [r for r in records(log) if r.get("requestId") == rid]
+    by_msg = {r.get("message"): r for r in recs}
+    assert list(by_msg["debug line"]) == ["timestamp", "level", "message", "logger", "requestId"]  # awslambdaric's order
+    assert by_msg["debug line"]["level"] == "DEBUG" and by_msg["debug line"]["logger"] == "app"
+    assert STAMP.match(by_msg["debug line"]["timestamp"])
+    assert by_msg["info line"]["level"] == "INFO"
+    assert by_msg["warning from the root logger"]["level"] == "WARNING"
+    assert by_msg["with extra"]["order"] == 42
+    assert by_msg["two\nlines"]["level"] == "ERROR"
+    caught = by_msg["caught"]
+    assert caught["errorType"] == "ZeroDivisionError" and caught["stackTrace"] and caught["location"].endswith("logging_app.py:handler:18")
+    assert by_msg["printed to stdout"]["level"] == "INFO"  # wrapped by the supervisor
+    (error,) = [r for r in recs if r.get("errorType") == "ValueError"]
+    assert list(error) == ["timestamp", "level", "errorMessage", "errorType", "requestId", "stackTrace"]
+    assert error["level"] == "ERROR" and error["errorMessage"] == "handler failed"
+    assert any("raise ValueError" in frame for frame in error["stackTrace"])  # the traceback: one record
+
+
+@pytest.mark.parametrize("level, expected", [("WARN", {"WARNING", "ERROR"}), ("ERROR", {"ERROR"}), ("TRACE", {"DEBUG", "INFO", "WARNING", "ERROR"})])
+def test_python_json_levels(tmp_path: Path, level: str, expected: set[str]) -> None:
+    rid, log = run_python(tmp_path, {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": level}, {})
+    recs = [r for r in records(log) if r.get("requestId") == rid]
+    assert {r["level"] for r in recs if "logger" in r} == expected
+    # print() lines are INFO records: dropped below INFO, as Lambda drops them
+    assert any(r.get("message") == "printed to stdout" for r in recs) == ("INFO" in expected)
