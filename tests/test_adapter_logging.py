@@ -77,3 +77,58 @@ def test_python_json_levels(tmp_path: Path, level: str, expected: set[str]) -> N
     assert {r["level"] for r in recs if "logger" in r} == expected
     # print() lines are INFO records: dropped below INFO, as Lambda drops them
     assert any(r.get("message") == "printed to stdout" for r in recs) == ("INFO" in expected)
+
+
+# -- Node -----------------------------------------------------------------------
+NODE_LEVELS = ["TRACE", "DEBUG", "INFO", "INFO", "WARN", "ERROR", "INFO", "ERROR"]
+
+
+def run_node(tmp_path: Path, env: dict[str, str], event: dict) -> tuple[str, str]:  # type: ignore[type-arg]
+    from test_node_adapter import BIN, FIXTURES, NODE_HINT
+
+    from conftest import require_tool
+
+    node = require_tool("node", NODE_HINT)
+    cfg = write_config(tmp_path, [node, str(BIN), "./logging.mjs#handler"], cwd=str(FIXTURES))
+    fn = Function(tmp_path, cfg, env=env)
+    try:
+        res = fn.invoke(event)
+    finally:
+        fn.close()
+    return res.request_id, fn.log_path.read_bytes().decode()
+
+
+def test_node_text_format(tmp_path: Path) -> None:
+    rid, log = run_node(tmp_path, {}, {"fail": True})
+    lines = [line.split("\t", 1)[1] for line in log.split("\n") if line.startswith(rid + "\t")]
+    rec = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t" + rid + r"\t([A-Z]+)\t(.*)$", re.S)
+    got = [(m[1], m[2]) for m in map(rec.match, lines) if m]
+    assert [lvl for lvl, _ in got[:8]] == NODE_LEVELS
+    assert got[3][1] == "log line 7"
+    assert got[6][1] == "two\rlines"  # one record, \r marks the newline
+    assert got[7][1].startswith("with an error TypeError: inner\r    at ")
+    level, text = got[8]
+    assert level == "ERROR" and text.startswith("Invoke Error \t")
+    err = json.loads(text.split("\t", 1)[1].replace("\r", "\n"))
+    assert (err["errorType"], err["errorMessage"], err["code"]) == ("RangeError", "handler failed", "E_RANGE")
+    assert err["stack"][0] == "RangeError: handler failed"
+
+
+def test_node_json_format(tmp_path: Path) -> None:
+    rid, log = run_node(tmp_path, {"AWS_LAMBDA_LOG_FORMAT": "JSON"}, {"fail": True})
+    recs = [r for r in records(log) if r.get("requestId") == rid]
+    assert [r["level"] for r in recs[:8]] == NODE_LEVELS
+    assert list(recs[0]) == ["timestamp", "level", "requestId", "message"]
+    assert STAMP.match(recs[0]["timestamp"])
+    assert recs[6]["message"] == "two\nlines"
+    assert recs[7]["errorType"] == "TypeError" and recs[7]["errorMessage"] == "inner" and recs[7]["stackTrace"]
+    error = recs[8]
+    assert error["level"] == "ERROR"
+    assert error["message"]["errorType"] == "RangeError" and error["message"]["errorMessage"] == "handler failed"
+    assert error["message"]["stackTrace"][0] == "RangeError: handler failed"
+
+
+@pytest.mark.parametrize("level, expected", [("WARN", ["WARN", "ERROR", "ERROR"]), ("ERROR", ["ERROR", "ERROR"])])
+def test_node_json_levels(tmp_path: Path, level: str, expected: list[str]) -> None:
+    rid, log = run_node(tmp_path, {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": level}, {})
+    assert [r["level"] for r in records(log) if r.get("requestId") == rid] == expected

@@ -11,6 +11,7 @@ import {
   encodeRawResult,
   encodeResult,
 } from "./invocation.mjs";
+import { logInvokeError, patchConsole, setRequest } from "./logging.mjs";
 import { takeChannel, writeAllSync } from "./stdio.mjs";
 
 export const EX_SOFTWARE = 70;
@@ -92,6 +93,7 @@ function callHandler(handler, event, context) {
 
 async function answer(invoke, handler, raw, maxFrame) {
   setTraceId(invoke.trace_id);
+  setRequest(invoke.id, invoke.tenant_id);
   let reply;
   try {
     const context = buildContext(invoke, process.env);
@@ -100,6 +102,7 @@ async function answer(invoke, handler, raw, maxFrame) {
     const value = await callHandler(handler, event, context);
     reply = messages.result(invoke.id, raw ? encodeRawResult(value) : encodeResult(value));
   } catch (err) {
+    if (!(err instanceof RuntimeError)) logInvokeError(err);
     reply = messages.error(invoke.id, asReply(err));
   }
   let frame = encodeFrame(reply);
@@ -124,6 +127,7 @@ async function answer(invoke, handler, raw, maxFrame) {
  */
 export async function serve(load, initErrorOf = describeError) {
   const channel = takeChannel();
+  patchConsole(process.env);
   const send = (message) => channel.writeFrame(encodeFrame(message));
 
   let maxFrame;
@@ -152,6 +156,7 @@ export async function serve(load, initErrorOf = describeError) {
     const message = await next();
     if (message.type !== "invoke") break; // shutdown or EOF
     channel.writeFrame(await answer(message, loaded.handler, loaded.raw, maxFrame));
+    setRequest(undefined, undefined);
   }
   process.exit(0);
 }
