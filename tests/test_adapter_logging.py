@@ -12,6 +12,7 @@ import pytest
 
 from conftest import WORKERS
 from harness import Function, write_config
+from test_rust_adapter import rust_build  # noqa: F401 (the session fixture: one build for both files)
 
 PYFUNC = WORKERS / "pyfunc"
 NBSP = "\u00a0"
@@ -132,3 +133,99 @@ def test_node_json_format(tmp_path: Path) -> None:
 def test_node_json_levels(tmp_path: Path, level: str, expected: list[str]) -> None:
     rid, log = run_node(tmp_path, {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": level}, {})
     assert [r["level"] for r in records(log) if r.get("requestId") == rid] == expected
+
+
+# -- Rust -------------------------------------------------------------------------
+RUST_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
+
+
+def run_rust(tmp_path: Path, behaviours: Path, env: dict[str, str], event: dict) -> tuple[str, str]:  # type: ignore[type-arg]
+    cfg = write_config(tmp_path, [str(behaviours)])
+    fn = Function(tmp_path, cfg, env=env)
+    try:
+        res = fn.invoke(event)
+    finally:
+        fn.close()
+    return res.request_id, fn.log_path.read_bytes().decode()
+
+
+def test_rust_text_format(tmp_path: Path, rust_build) -> None:  # type: ignore[no-untyped-def]
+    rid, log = run_rust(tmp_path, rust_build.behaviours, {}, {"do": "log"})
+    lines = [line.split("\t", 1)[1] for line in log.split("\n") if line.startswith(rid + "\t")]
+    rec = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t" + rid + r"\t([A-Z]+)\t(.*)$", re.S)
+    got = [(m[1], m[2]) for m in map(rec.match, lines) if m]
+    assert [lvl for lvl, _ in got] == RUST_LEVELS
+    assert got[2][1] == "info line 7" and got[4][1] == "two\rlines"
+    assert "eprintln line" in lines
+    rid, log = run_rust(tmp_path, rust_build.behaviours, {}, {"do": "handler_error"})
+    (error,) = [line for line in log.split("\n") if "\tERROR\tInvoke Error \t" in line]
+    doc = json.loads(error.split("Invoke Error \t", 1)[1])
+    assert (doc["errorType"], doc["errorMessage"]) == ("InvalidOrder", "order has no items")
+
+
+def test_rust_json_format(tmp_path: Path, rust_build) -> None:  # type: ignore[no-untyped-def]
+    rid, log = run_rust(tmp_path, rust_build.behaviours, {"AWS_LAMBDA_LOG_FORMAT": "JSON"}, {"do": "log"})
+    recs = [r for r in records(log) if r.get("requestId") == rid]
+    assert [r["level"] for r in recs if "target" in r] == RUST_LEVELS
+    assert list(recs[0]) == ["timestamp", "level", "requestId", "message", "target"]
+    assert STAMP.match(recs[0]["timestamp"]) and recs[0]["target"] == "behaviours"
+    assert recs[4]["message"] == "two\nlines"
+    assert {"level": "INFO", "message": "eprintln line"}.items() <= recs[5].items()  # wrapped by the supervisor
+    rid, log = run_rust(tmp_path, rust_build.behaviours, {"AWS_LAMBDA_LOG_FORMAT": "JSON"}, {"do": "panic"})
+    (error,) = [r for r in records(log) if r.get("requestId") == rid and isinstance(r.get("message"), dict)]
+    assert error["level"] == "ERROR" and error["message"]["errorType"] == "Panic"
+    assert error["message"]["errorMessage"] == "deliberate panic" and error["message"]["stackTrace"]
+
+
+def test_rust_json_level(tmp_path: Path, rust_build) -> None:  # type: ignore[no-untyped-def]
+    env = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"}
+    rid, log = run_rust(tmp_path, rust_build.behaviours, env, {"do": "log"})
+    assert [r["level"] for r in records(log) if r.get("requestId") == rid] == ["WARN", "ERROR"]  # eprintln's INFO dropped too
+
+
+# -- PHP ---------------------------------------------------------------------------
+def run_php(tmp_path: Path, env: dict[str, str], event: dict) -> tuple[str, str]:  # type: ignore[type-arg]
+    from test_php_adapter import FIXTURES as PHP_FIXTURES
+    from test_php_adapter import PHP_HINT, WORKER
+
+    from conftest import require_tool
+
+    php = require_tool("php", PHP_HINT)
+    cfg = write_config(tmp_path, [php, str(WORKER), str(PHP_FIXTURES / "logging.php")])
+    fn = Function(tmp_path, cfg, env=env)
+    try:
+        res = fn.invoke(event)
+    finally:
+        fn.close()
+    return res.request_id, fn.log_path.read_bytes().decode()
+
+
+def test_php_text_format(tmp_path: Path) -> None:
+    rid, log = run_php(tmp_path, {}, {"fail": True})
+    lines = [line.split("\t", 1)[1] for line in log.split("\n") if line.startswith(rid + "\t")]
+    assert lines[:3] == ["error_log line", "fwrite line", "two"]  # error_log and fwrite: as written
+    assert any(line.startswith("PHP Warning:  a user warning in ") for line in lines)  # PHP's own line in Text
+    (error,) = [line for line in lines if "\tERROR\tInvoke Error \t" in line]
+    doc = json.loads(error.split("Invoke Error \t", 1)[1].replace("\r", "\n"))
+    assert (doc["errorType"], doc["errorMessage"]) == ("DomainException", "handler failed")
+    assert doc["stackTrace"][0].startswith("at ") and doc["stackTrace"][0].endswith("logging.php:19")
+
+
+def test_php_json_format(tmp_path: Path) -> None:
+    rid, log = run_php(tmp_path, {"AWS_LAMBDA_LOG_FORMAT": "JSON"}, {"fail": True})
+    recs = [r for r in records(log) if r.get("requestId") == rid]
+    assert [(r["level"], r["message"]) for r in recs[:5]] == [
+        ("INFO", "error_log line"), ("INFO", "fwrite line"), ("INFO", "two"), ("INFO", "lines"),
+        ("WARN", recs[4]["message"]),
+    ]
+    assert recs[4]["message"].startswith("a user warning in ") and recs[4]["message"].endswith("logging.php on line 16")
+    assert recs[5]["level"] == "INFO" and recs[5]["message"].startswith("a user notice in ")
+    assert list(recs[4]) == ["timestamp", "level", "requestId", "message"] and STAMP.match(recs[4]["timestamp"])
+    error = recs[6]
+    assert error["level"] == "ERROR" and error["message"]["errorType"] == "DomainException"
+    assert error["message"]["errorMessage"] == "handler failed" and error["message"]["stackTrace"]
+
+
+def test_php_json_level(tmp_path: Path) -> None:
+    rid, log = run_php(tmp_path, {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"}, {"fail": True})
+    assert [r["level"] for r in records(log) if r.get("requestId") == rid] == ["WARN", "ERROR"]
