@@ -3,7 +3,8 @@
 Sans-IO: values in, bytes out.  `logs.py` decides where the bytes go.
 
 - Text format (the default): a worker line is forwarded as
-  `<request id>\\t<line>` during an invocation, as is otherwise.
+  `<request id>\\t<line>` during an invocation, as is otherwise or when the
+  line names the request id already (the adapters' records do).
 - JSON format (`AWS_LAMBDA_LOG_FORMAT=JSON`): every line is one JSON object.
   A plain line becomes `{"timestamp","level":"INFO","requestId","message"}`
   (the field order of the Node.js runtime interface client); a line that is
@@ -92,10 +93,14 @@ def timestamp(now: float) -> str:
 
 
 def text_line(line: bytes, request_id: str | None) -> bytes:
-    """Text format: `<request id>\\t<line>` during an invocation (the line as is otherwise)."""
+    """Text format: `<request id>\\t<line>` during an invocation; the line as is
+    otherwise, and when it names the request id already (an adapter's record)."""
     if request_id is None:
         return line
-    return request_id.encode("utf-8", "replace") + b"\t" + line
+    rid = request_id.encode("utf-8", "replace")
+    if rid in line:
+        return line
+    return rid + b"\t" + line
 
 
 def json_record(level: str, message: str, request_id: str | None, now: float, extra: str = "") -> bytes:

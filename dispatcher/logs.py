@@ -220,8 +220,11 @@ class LogForwarder:
             _write_all(self.out_fd if fd is None else fd, data)
             return
         if self.request_id is not None:
-            prefix = self.request_id.encode("utf-8", "replace") + b"\t"
-            data = b"".join(prefix + line + b"\n" for line in lines)
+            # A record that names the request id already (the adapters' own
+            # records, as AWS's runtimes write them) is not prefixed twice.
+            rid = self.request_id.encode("utf-8", "replace")
+            prefix = rid + b"\t"
+            data = b"".join(line + b"\n" if rid in line else prefix + line + b"\n" for line in lines)
         else:
             data = b"".join(line + b"\n" for line in lines)
         _write_all(self.out_fd, data)
