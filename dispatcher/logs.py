@@ -81,11 +81,15 @@ class LineSplitter:
 class _Output:
     """Where records go and in which format (one per process, set by configure())."""
 
-    __slots__ = ("fmt", "telemetry_fd", "quiet")
+    __slots__ = ("fmt", "telemetry_fd", "quiet", "tty")
 
     def __init__(self) -> None:
         self.fmt = LogFormat()
         self.telemetry_fd: int | None = None  # replaces stderr when set
+        # stderr is a terminal (`dispatcher invoke` run by hand): a `\r` that
+        # joins a multi-line record would make the terminal overwrite its lines,
+        # so Text records are shown with their newlines back.
+        self.tty = False
         # DISPATCHER_LOG_LEVEL=warn|error hides the supervisor's routine lines
         # (`dispatcher invoke` sets it); AWS_LAMBDA_LOG_LEVEL also does in JSON.
         self.quiet = False
@@ -93,7 +97,7 @@ class _Output:
     @property
     def plain(self) -> bool:
         """Text format on stderr: lines go out exactly as before this module knew formats."""
-        return not self.fmt.json and self.telemetry_fd is None
+        return not self.fmt.json and self.telemetry_fd is None and not self.tty
 
 
 OUTPUT = _Output()
@@ -106,6 +110,7 @@ def configure(environ: object, *, telemetry: bool = True) -> None:
     OUTPUT.fmt = LogFormat.from_env(environ)
     OUTPUT.quiet = (get("DISPATCHER_LOG_LEVEL") or "info").lower() in ("warn", "warning", "error")
     OUTPUT.telemetry_fd = None
+    OUTPUT.tty = os.isatty(2)
     raw = get("_LAMBDA_TELEMETRY_LOG_FD") if telemetry else None
     if raw:
         try:
@@ -150,6 +155,8 @@ def render(lines: list[bytes], request_id: str | None, framed: bool) -> bytes:
             rec, rank = text_line(line, request_id), 0
         if framed:
             out.append(frame(fmt.json, rank, rec if fmt.json else rec.replace(b"\r", b"\n"), now))
+        elif OUTPUT.tty and not fmt.json:
+            out.append(rec.replace(b"\r", b"\n") + b"\n")
         else:
             out.append(rec + b"\n")
     return b"".join(out)

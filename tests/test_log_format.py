@@ -229,3 +229,35 @@ def test_telemetry_fd_one_frame_per_record(tmp_path: Path, fmt: str) -> None:
         assert len(tb) == 1 and tb[0]["message"].count("\n") == 2
         kinds = {json.dumps(json.loads(p), sort_keys=True): k for k, _, p in frames}
         assert kinds[json.dumps({"level": "WARN", "message": "a warning", "requestId": res.request_id}, sort_keys=True)] == 0xA55A0012
+
+
+def test_text_records_keep_their_newlines_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    got = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            got.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
+    try:
+        with Emulator(runtime_argv=[sys.executable, "-m", "dispatcher", "run", "--config", str(write_config(tmp_path))],
+                      env=env, task_root=str(tmp_path), runtime_stdout=slave, runtime_stderr=slave) as emu:
+            res = emu.invoke(json.dumps({"fault": "lines", "lines": ["first\rsecond"]}).encode())
+            assert res.ok
+    finally:
+        os.close(slave)
+        reader.join(10)
+        os.close(master)
+    text = bytes(got).replace(b"\r\n", b"\n")  # the terminal's own line discipline
+    assert f"{res.request_id}\tfirst\nsecond\n".encode() in text
