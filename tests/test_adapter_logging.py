@@ -29,6 +29,12 @@ def run_python(tmp_path: Path, env: dict[str, str], event: dict) -> tuple[str, s
     return res.request_id, fn.log_path.read_bytes().decode()
 
 
+def line_of(text: str) -> int:
+    """The line number of `text` in logging_app.py."""
+    lines = (PYFUNC / "logging_app.py").read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line)
+
+
 def text_lines(log: str, rid: str) -> list[str]:
     """This invocation's lines in Text format: the supervisor's `<rid>\t` prefix
     taken off; an adapter record names the request id itself and has none."""
@@ -51,7 +57,9 @@ def test_python_text_format(tmp_path: Path) -> None:
     text = re.compile(r"^\[(\w+)\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t" + rid + r"\t(.*)$", re.S)
     logged = [(m[1], m[2]) for m in map(text.match, lines) if m]
     # the root logger stays at WARNING without AWS_LAMBDA_LOG_LEVEL, as on Lambda
+    # (the module's logging.basicConfig() is a no-op: no second handler, no bare lines)
     assert logged[0] == ("WARNING", "warning from the root logger")
+    assert "warning from the root logger" not in lines
     assert logged[1] == ("ERROR", "two\rlines")  # one record: \r marks the newline
     assert logged[2][0] == "ERROR" and logged[2][1].startswith("caught\rTraceback (most recent call last):\r")
     assert "printed to stdout" in lines and "printed to stderr" in lines
@@ -75,7 +83,7 @@ def test_python_json_format(tmp_path: Path) -> None:
     assert by_msg["with extra"]["order"] == 42
     assert by_msg["two\nlines"]["level"] == "ERROR"
     caught = by_msg["caught"]
-    assert caught["errorType"] == "ZeroDivisionError" and caught["stackTrace"] and caught["location"].endswith("logging_app.py:handler:18")
+    assert caught["errorType"] == "ZeroDivisionError" and caught["stackTrace"] and caught["location"].endswith(f"logging_app.py:handler:{line_of('logger.exception')}")
     assert by_msg["printed to stdout"]["level"] == "INFO"  # wrapped by the supervisor
     (error,) = [r for r in recs if r.get("errorType") == "ValueError"]
     assert list(error) == ["timestamp", "level", "errorMessage", "errorType", "requestId", "stackTrace"]

@@ -5,8 +5,10 @@
   one JSON object (timestamp, level, message, logger, stackTrace, errorType,
   errorMessage, requestId, location, then `extra` fields) in JSON format;
   `AWS_LAMBDA_LOG_LEVEL` sets the root logger's level (TRACE means DEBUG).
-  `logging` costs ~15 ms to import, so the handler is installed only once
-  user code has imported it (checked after import and before each invoke).
+  `logging` costs ~15 ms to import, so the adapter does not import it: an
+  import hook installs the handler the moment user code imports `logging`,
+  before the user's own setup runs (so that `logging.basicConfig()` is then a
+  no-op, as on Lambda, where the handler is there before user code).
 - A handler error is logged as awslambdaric logs it: `[ERROR] Type: message`
   and the traceback (indentation as no-break spaces), or a JSON record with
   errorMessage, errorType, requestId and stackTrace.
@@ -64,8 +66,15 @@ class Logs:
         self._dumps: Any = None
 
     # -- the logging module ------------------------------------------------
+    def watch_imports(self) -> None:
+        """Install the root handler now if `logging` is loaded, else when it is imported."""
+        if "logging" in sys.modules:
+            self.maybe_install()
+        elif not self._installed:
+            sys.meta_path.insert(0, _LoggingImportHook(self))
+
     def maybe_install(self) -> None:
-        """Install the root handler once user code has imported `logging`."""
+        """Install the root handler if `logging` is loaded and it is not installed yet."""
         if not self._installed and "logging" in sys.modules:
             self._installed = True
             _install(self)
@@ -100,6 +109,35 @@ class Logs:
             else:
                 lines.extend(_indent_nbsp(line) for line in element.splitlines())
         _write("\n".join(lines))
+
+
+class _LoggingImportHook:
+    """A meta path finder that only watches for `logging`: it lets the usual
+    finder load the module, then installs the handler right after."""
+
+    def __init__(self, logs: Logs) -> None:
+        self.logs = logs
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "logging":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(name, path)
+        loader = None if spec is None else spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+        logs = self.logs
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            logs.maybe_install()
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
 
 
 def _install(logs: Logs) -> None:

@@ -45,12 +45,14 @@ def serve(
     channel = _open_channel()
     if channel is None:
         return EX_SOFTWARE
+    logs = Logs(os.environ)
+    logs.watch_imports()
     if init is not None:
         try:
             init()
         except Exception as exc:
             return _init_failed(channel, exc)
-    return _Server(channel, handler, raw, os.environ).run()
+    return _Server(channel, handler, raw, os.environ, logs).run()
 
 
 def serve_spec(spec: str, *, raw: bool = False) -> int:
@@ -60,11 +62,13 @@ def serve_spec(spec: str, *, raw: bool = False) -> int:
     channel = _open_channel()
     if channel is None:
         return EX_SOFTWARE
+    logs = Logs(os.environ)
+    logs.watch_imports()  # before user code: its logging setup sees the Lambda handler
     try:
         handler = load_handler(spec)
     except Exception as exc:
         return _init_failed(channel, exc)
-    return _Server(channel, handler, raw, os.environ).run()
+    return _Server(channel, handler, raw, os.environ, logs).run()
 
 
 def report_usage_error(error_type: str, message: str) -> None:
@@ -126,14 +130,15 @@ class _Server:
     __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_dumps")
 
     def __init__(
-        self, channel: Channel, handler: Callable[[Any, LambdaContext], Any], raw: bool, env: Mapping[str, str]
+        self, channel: Channel, handler: Callable[[Any, LambdaContext], Any], raw: bool, env: Mapping[str, str],
+        logs: Logs | None = None,
     ) -> None:
         self.channel = channel
         self.handler = handler
         self.raw = raw
         self.function = FunctionInfo(env)
         self.max_frame = channel.max_frame
-        self.logs = Logs(env)
+        self.logs = Logs(env) if logs is None else logs
         self.logs.maybe_install()
         self._loads: Callable[[Any], Any] = _lazy_loads
         self._dumps: Callable[[Any], str] = str

@@ -3,6 +3,9 @@
 import logging
 import sys
 
+# A no-op under Lambda's handler (installed before user code): no second
+# handler, and the root level stays WARNING unless AWS_LAMBDA_LOG_LEVEL says otherwise.
+logging.basicConfig(level=logging.DEBUG, format="%(message)s")
 logger = logging.getLogger("app")
 
 
