@@ -10,8 +10,8 @@ Rounds go round robin over the variants (A/B interleaved: the machine may be
 shared), each a fresh Runtime API server (bench/apiserver) and a fresh
 runtime, 200 warm-up invocations then `--seconds` of measurement, pinned to
 CPU 0 by default.  The runtime's output goes to a file, as CloudWatch would
-take it.  Prints the median throughput and p50 per variant, and the cost of
-each line in µs per invocation over the same runtime and format without a line.
+take it.  Prints the median p50 latency and throughput per variant, and
+paired per-round differences of p50: JSON minus Text, and a line minus no line.
 """
 
 from __future__ import annotations
@@ -45,13 +45,41 @@ def launch(runtime: str, line: str, fmt: str) -> Launch:
     return Launch([sys.executable, "-m", "dispatcher", "run", "--config", str(config)], ROOT, env)
 
 
+def render(results: dict) -> str:  # type: ignore[type-arg]
+    """The table: medians over the rounds, and paired per-round differences
+    (JSON minus Text; a line minus no line), which cancel most of the noise
+    that a shared machine puts on whole rounds."""
+    var = results["variants"]
+
+    def paired(a: str, b: str) -> float:
+        return statistics.median(x - y for x, y in zip(var[a]["p50_us"], var[b]["p50_us"]))
+
+    rows = [
+        "| runtime | line | format | p50 µs (median) | inv/s (median) | p50 JSON − Text, µs | p50 line − no line, µs |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in RUNTIMES:
+        for line in LINES:
+            for f in FORMATS:
+                key = f"{r}/{line}/{f}"
+                d_fmt = f"{paired(key, f'{r}/{line}/Text'):+.1f}" if f == "JSON" else ""
+                d_line = f"{paired(key, f'{r}/none/{f}'):+.1f}" if line != "none" else ""
+                rows.append(f"| {r} | {line} | {f} | {statistics.median(var[key]['p50_us']):.1f} | "
+                            f"{statistics.median(var[key]['throughput']):,.0f} | {d_fmt} | {d_line} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.logcost", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--unpinned", action="store_true", help="do not pin to CPU 0")
     ap.add_argument("--out", type=Path, default=BENCH / "results" / "logcost.json")
+    ap.add_argument("--report", type=Path, metavar="JSON", help="only print the table of a saved results file")
     args = ap.parse_args(argv)
+    if args.report:
+        print(render(json.loads(args.report.read_text())))
+        return 0
     ensure_pip_packages({"awslambdaric": "4.2.2"})
     bins = build_bench_binaries()
     variants = [(r, line, f) for r in RUNTIMES for line in LINES for f in FORMATS]
@@ -70,20 +98,11 @@ def main(argv: list[str] | None = None) -> int:
                 p50[v].append(res.stats["p50_us"])
                 print(f"[round {rnd + 1}/{args.rounds}] {'/'.join(v)}: {res.stats['throughput']:,.0f} inv/s, "
                       f"p50 {res.stats['p50_us']:.1f} us", file=sys.stderr)
-    med = {v: (statistics.median(tp[v]), statistics.median(p50[v])) for v in variants}
-    rows = ["| runtime | line | format | inv/s (median) | p50 µs | µs per inv | line cost µs/inv |", "|---|---|---|---|---|---|---|"]
-    out = {}
-    for v in variants:
-        r, line, f = v
-        per_inv = 1e6 / med[v][0]
-        cost = per_inv - 1e6 / med[(r, "none", f)][0]
-        out["/".join(v)] = {"throughput": tp[v], "p50_us": p50[v], "us_per_invocation": per_inv, "line_cost_us": cost}
-        rows.append(f"| {r} | {line} | {f} | {med[v][0]:,.0f} | {med[v][1]:.1f} | {per_inv:.1f} | "
-                    f"{'' if line == 'none' else f'{cost:+.1f}'} |")
-    print("\n".join(rows))
+    results = {"pinned": not args.unpinned, "rounds": args.rounds, "seconds": args.seconds,
+               "variants": {"/".join(v): {"throughput": tp[v], "p50_us": p50[v]} for v in variants}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"pinned": not args.unpinned, "rounds": args.rounds, "seconds": args.seconds,
-                                    "variants": out}, indent=1))
+    args.out.write_text(json.dumps(results, indent=1))
+    print(render(results))
     return 0
 
 
