@@ -261,3 +261,42 @@ def test_text_records_keep_their_newlines_on_a_terminal(tmp_path: Path) -> None:
         os.close(master)
     text = bytes(got).replace(b"\r\n", b"\n")  # the terminal's own line discipline
     assert f"{res.request_id}\tfirst\nsecond\n".encode() in text
+
+
+def test_python_traceback_is_one_telemetry_frame(tmp_path: Path) -> None:
+    """The Python adapter's error record ([ERROR] and the traceback, lines joined
+    with \\r) is one frame, with real newlines, through the real supervisor."""
+    from conftest import WORKERS
+
+    r, w = os.pipe()
+    collected = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(r, 65536):
+            collected.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    with Emulator(runtime_argv=[], task_root=str(tmp_path)) as emu:
+        env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
+        env.update({"AWS_LAMBDA_RUNTIME_API": emu.address, "_LAMBDA_TELEMETRY_LOG_FD": str(w)})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dispatcher", "run", "--config", str(WORKERS / "pyfunc" / "dispatcher.yaml")],
+            env=env, pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        )
+        os.close(w)
+        try:
+            res = emu.invoke(b'{"action": "error"}')
+            assert res.error_type == "BadInput"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    reader.join(10)
+    os.close(r)
+    frames = [p for _, _, p in read_frames(bytes(collected))]
+    (error,) = [p.decode() for p in frames if b"[ERROR] BadInput" in p]
+    lines = error.split("\n")
+    assert lines[0] == f"{res.request_id}\t[ERROR] BadInput: the input was bad"
+    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[2].lstrip("\u00a0").startswith('File "') and lines[3].lstrip("\u00a0") == 'raise BadInput("the input was bad")'
+    assert "\r" not in error
