@@ -103,15 +103,22 @@ class _Output:
 OUTPUT = _Output()
 
 
-def configure(environ: object, *, telemetry: bool = True) -> None:
-    """Read the logging configuration: AWS_LAMBDA_LOG_FORMAT/LEVEL, DISPATCHER_LOG_LEVEL,
-    and (when `telemetry`) the _LAMBDA_TELEMETRY_LOG_FD that Lambda passes to the runtime."""
+def configure(environ: object, *, bootstrap: bool = True) -> None:
+    """Read the logging configuration: AWS_LAMBDA_LOG_FORMAT/LEVEL and DISPATCHER_LOG_LEVEL;
+    for the bootstrap (`dispatcher run`), also the _LAMBDA_TELEMETRY_LOG_FD that Lambda
+    passes to the runtime, and say what in the configuration cannot be used."""
     get = getattr(environ, "get")
     OUTPUT.fmt = LogFormat.from_env(environ)
     OUTPUT.quiet = (get("DISPATCHER_LOG_LEVEL") or "info").lower() in ("warn", "warning", "error")
     OUTPUT.telemetry_fd = None
     OUTPUT.tty = os.isatty(2)
-    raw = get("_LAMBDA_TELEMETRY_LOG_FD") if telemetry else None
+    if not bootstrap:
+        return
+    level = get("AWS_LAMBDA_LOG_LEVEL") or ""
+    if OUTPUT.fmt.json and level and level.upper() not in LEVELS:
+        say(f"AWS_LAMBDA_LOG_LEVEL={level!r} is not a level (TRACE, DEBUG, INFO, WARN, ERROR or FATAL); "
+            "every record is logged")
+    raw = get("_LAMBDA_TELEMETRY_LOG_FD")
     if raw:
         try:
             fd = int(raw)
@@ -123,7 +130,7 @@ def configure(environ: object, *, telemetry: bool = True) -> None:
         OUTPUT.telemetry_fd = fd
 
 
-configure(os.environ, telemetry=False)
+configure(os.environ, bootstrap=False)
 
 
 def _write_all(fd: int, data: bytes) -> None:

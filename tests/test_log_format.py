@@ -300,3 +300,21 @@ def test_python_traceback_is_one_telemetry_frame(tmp_path: Path) -> None:
     assert lines[1] == "Traceback (most recent call last):"
     assert lines[2].lstrip("\u00a0").startswith('File "') and lines[3].lstrip("\u00a0") == 'raise BadInput("the input was bad")'
     assert "\r" not in error
+
+
+@pytest.mark.parametrize(
+    "env, said",
+    [
+        ({"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "verbose"}, "AWS_LAMBDA_LOG_LEVEL='verbose' is not a level"),
+        ({"_LAMBDA_TELEMETRY_LOG_FD": "99999"}, "_LAMBDA_TELEMETRY_LOG_FD='99999' is not an open file descriptor"),
+        ({"_LAMBDA_TELEMETRY_LOG_FD": "three"}, "_LAMBDA_TELEMETRY_LOG_FD='three' is not an open file descriptor"),
+    ],
+)
+def test_unusable_configuration_is_said_and_the_runtime_goes_on(tmp_path: Path, env: dict[str, str], said: str) -> None:
+    fn = Function(tmp_path, write_config(tmp_path), env=env)
+    try:
+        assert fn.invoke({"fault": "lines", "lines": ["still logged"]}).ok
+    finally:
+        fn.close()
+    log = fn.log_path.read_text()
+    assert said in log and "still logged" in log
