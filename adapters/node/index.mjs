@@ -3,11 +3,13 @@
 // Importing this module takes the frame channel (fds 0/1) away from user code
 // at once (see src/stdio.mjs), so import it before anything that may log.
 
+import { patchConsole } from "./src/logging.mjs";
 import { takeChannel } from "./src/stdio.mjs";
 import { RAW, serve } from "./src/worker.mjs";
 import { RuntimeError } from "./src/invocation.mjs";
 
 takeChannel();
+patchConsole(process.env);
 
 export { RuntimeError };
 

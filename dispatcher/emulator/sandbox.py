@@ -32,6 +32,7 @@ from .model import (
 )
 from .extensions import Extensions
 from .invoke import INVOCATION_PREFIX, Invoke
+from .report import Lifecycle
 from .runtime import OutputSink, RuntimeProcess, build_env, describe_exit, function_arn
 from .server import Connection, Loop
 
@@ -60,6 +61,7 @@ class SandboxConfig:
     init_timeout: float = 10.0
     shutdown_grace: float = 0.5
     autoinvoke: bytes | None = None  # serve this event forever, with no callers (self-benchmark)
+    lifecycle: Lifecycle | None = None  # writes START/END/REPORT (dispatcher invoke/serve)
 
 
 class Sandbox:
@@ -225,6 +227,10 @@ class Sandbox:
             status=STATUS_FOR[outcome],
             invocation_id_echoed=inv.echoed,
         )
+        life = self.config.lifecycle
+        if life is not None and inv.handed_at:  # written before the caller goes on
+            rt = self.runtime
+            life.end(inv.request_id, duration, inv.init_ms, outcome, error_type, None if rt is None else rt.pid)
         inv.done.set()
 
     def _fail_waiter(self, inv: Invoke, exc: BaseException) -> None:
@@ -245,6 +251,8 @@ class Sandbox:
         if rt is not None:
             self.loop.remove_reader(rt.pidfd)
             if kill:
+                if self.config.lifecycle is not None:
+                    self.config.lifecycle.measure(rt.pid)  # its peak, before it is gone
                 rt.kill()
         self.current = None
         self.parked = None
@@ -380,6 +388,8 @@ class Sandbox:
         self.wake_at = inv.deadline + TIMEOUT_GRACE
         parked, self.parked = self.parked, None
         assert parked is not None
+        if self.config.lifecycle is not None:
+            self.config.lifecycle.start(inv.request_id)
         self.loop.send(parked, inv.next_response)
 
     def _a_redeliver(self, conn: Connection | None, req: Request | None) -> None:

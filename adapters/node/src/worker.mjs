@@ -12,6 +12,7 @@ import {
   encodeResult,
 } from "./invocation.mjs";
 import { callHandler } from "./settle.mjs";
+import { logInvokeError, patchConsole, setRequest } from "./logging.mjs";
 import { takeChannel, writeAllSync } from "./stdio.mjs";
 
 export const EX_SOFTWARE = 70;
@@ -80,6 +81,7 @@ function setTraceId(traceId) {
 
 async function answer(invoke, handler, raw, maxFrame) {
   setTraceId(invoke.trace_id);
+  setRequest(invoke.id, invoke.tenant_id);
   let reply;
   try {
     const p = invoke.payload;
@@ -87,6 +89,7 @@ async function answer(invoke, handler, raw, maxFrame) {
     const value = await callHandler(handler, event, (control) => buildContext(invoke, process.env, control));
     reply = messages.result(invoke.id, raw ? encodeRawResult(value) : encodeResult(value));
   } catch (err) {
+    if (!(err instanceof RuntimeError)) logInvokeError(err);
     reply = messages.error(invoke.id, asReply(err));
   }
   let frame = encodeFrame(reply);
@@ -111,6 +114,7 @@ async function answer(invoke, handler, raw, maxFrame) {
  */
 export async function serve(load, initErrorOf = describeError) {
   const channel = takeChannel();
+  patchConsole(process.env);
   const send = (message) => channel.writeFrame(encodeFrame(message));
 
   let maxFrame;
@@ -139,6 +143,7 @@ export async function serve(load, initErrorOf = describeError) {
     const message = await next();
     if (message.type !== "invoke") break; // shutdown or EOF
     channel.writeFrame(await answer(message, loaded.handler, loaded.raw, maxFrame));
+    setRequest(undefined, undefined);
   }
   process.exit(0);
 }
