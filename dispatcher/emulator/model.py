@@ -63,7 +63,7 @@ def sanitize_error_type(value: str | None) -> str:
 
 def error_document(error_type: str, message: str) -> bytes:
     """The JSON error document the platform gives the caller."""
-    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+    return json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
 
 
 class EmulatorError(DispatcherError):
