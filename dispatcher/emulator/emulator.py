@@ -169,6 +169,7 @@ class Emulator:
             timeouts=s.timeouts,
             exits=s.exits,
             invokes=s.invokes,
+            next_chunked=s.next_chunked,
         )
 
     # -- invoking --------------------------------------------------------------------

@@ -113,6 +113,7 @@ class EmulatorStats:
     timeouts: int
     exits: int  # runtime processes that ended by themselves
     invokes: int  # invokes completed (any outcome)
+    next_chunked: int = 0  # /next answers sent Transfer-Encoding: chunked (bodies over 2,048 bytes)
 
 
 def body_error_type(body: bytes) -> str | None:

@@ -90,7 +90,7 @@ class Sandbox:
         self._external = not config.runtime_argv
         # counters (read from other threads as a snapshot; ints are safe under the GIL)
         self.handed_out = self.answered = self.errors = self.no_echo = self.rejected = 0
-        self.init_errors = self.launches = self.timeouts = self.exits = self.invokes = 0
+        self.init_errors = self.launches = self.timeouts = self.exits = self.invokes = self.next_chunked = 0
         self._table: dict[tuple[str, str], tuple[str, Callable[[Connection | None, Request | None], None]]] = {
             key: (nxt, getattr(self, "_a_" + action)) for key, (nxt, action) in st.TRANSITIONS.items()
         }
@@ -380,6 +380,7 @@ class Sandbox:
             parts += (b"Content-Length: %d\r\n\r\n" % len(event), event)
         else:
             parts += frame_body(event, self.config.next_chunks)
+            self.next_chunked += 1
         inv.next_response = b"".join(parts)
         self.current = inv
         self.handed_out += 1
