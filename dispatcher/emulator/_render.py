@@ -1,7 +1,7 @@
 """Sans-IO rendering of the emulator's HTTP responses, byte for byte as RAPID sends them.
 
 RAPID is a Go net/http server, and everything a client can see of that is
-reproduced here (docs/emulator-wire.md lists the recorded facts):
+reproduced here (docs/emulator.md lists the recorded facts):
 
 - Header order: the handler's own headers sorted by name (Go writes a header
   map in sorted order), then `Date`, then `Content-Length`, then `Connection:
