@@ -4,10 +4,10 @@ Every extension that registers here runs inside the runtime's process tree (the
 emulator launches no external extensions), so each is an *internal* extension
 in RAPID's terms: it may subscribe only to INVOKE (RIE: core
 ValidateInternalAgentEvent).  Registration is open only during init.  An
-`event/next` poll is held open until the emulator shuts down, then answered
-with a SHUTDOWN event; INVOKE events are not emulated.  Registering matters
-for the shutdown: with an extension, the runtime is sent SIGTERM before
-SIGKILL, as Lambda does.
+`event/next` poll is held open and never answered: an internal extension
+cannot subscribe to SHUTDOWN, and RAPID sends it nothing at shutdown (INVOKE
+events are not emulated).  Registering matters for the shutdown: with an
+extension, the runtime is sent SIGTERM before SIGKILL, as Lambda does.
 """
 
 from __future__ import annotations
@@ -59,11 +59,8 @@ class Extensions:
             return False
         return True
 
-    def shutdown(self, deadline_ms: int) -> None:
-        """Answer every open event/next poll with SHUTDOWN."""
-        event = b'{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":%d}' % deadline_ms
-        for conn in self.parked:
-            self.loop.send(conn, render_response(200, event))
+    def shutdown(self) -> None:
+        """At shutdown RAPID sends internal extensions nothing: their polls just end with the sandbox."""
         self.parked.clear()
 
     def reset(self) -> None:

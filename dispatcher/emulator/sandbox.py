@@ -154,7 +154,7 @@ class Sandbox:
             return
         self.closing = True
         self._fail_all(EmulatorClosedError("the emulator was closed while this invoke was waiting or running"))
-        self.extensions.shutdown(int((time.time() + self.config.shutdown_grace) * 1000))
+        self.extensions.shutdown()
         rt = self.runtime
         if rt is None:
             self._finish_close()
