@@ -86,7 +86,8 @@ class Sandbox:
         self.closing = False
         self.on_closed: Callable[[], None] | None = None
         self.address = "%s:%d" % loop.address
-        self._arn_line = b"\r\nLambda-Runtime-Invoked-Function-Arn: " + function_arn(config.function_name).encode()
+        self._arn = function_arn(config.function_name).encode()
+        self._arn_line = b"\r\nLambda-Runtime-Invoked-Function-Arn: " + self._arn
         self._external = not config.runtime_argv
         # counters (read from other threads as a snapshot; ints are safe under the GIL)
         self.handed_out = self.answered = self.errors = self.no_echo = self.rejected = 0
@@ -382,6 +383,8 @@ class Sandbox:
             parts += frame_body(event, self.config.next_chunks)
             self.next_chunked += 1
         inv.next_response = b"".join(parts)
+        if self.extensions.invoke_subscribers:
+            self.extensions.invoke_event(inv.rid, deadline_ms, self._arn)
         self.current = inv
         self.handed_out += 1
         self.wake_at = inv.deadline + TIMEOUT_GRACE
