@@ -186,6 +186,26 @@ def test_next_body_is_chunked_above_2048_bytes_in_one_chunk(emu: Emulator, size:
     assert emu.stats.next_chunked == (1 if chunked else 0)
 
 
+def test_a_request_that_asks_to_close_gets_connection_close_then_the_close(emu: Emulator) -> None:
+    c = Client(emu.address)
+    t, out = start_invoke(emu, b'"' + b"k" * 3000 + b'"')
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    head = read_raw_head(c)
+    assert [line.split(b":")[0] for line in head[-3:]] == [b"Date", b"Connection", b"Transfer-Encoding"]
+    status, hdrs, body = c.read()
+    assert status == 200 and hdrs["connection"] == "close" and len(body) == 3002
+    assert c.closed_by_peer()
+    c = Client(emu.address)
+    rid = hdrs["lambda-runtime-aws-request-id"]
+    status, hdrs, _ = c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"{}", {"Connection": "close"})
+    assert status == 202 and list(hdrs) == ["content-type", "date", "content-length", "connection"]
+    assert c.closed_by_peer()
+    c = Client(emu.address)
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
+    t.join(10)
+    assert isinstance(out[0], InvokeResult) and out[0].outcome == "success"
+
+
 def test_chunked_response_upload(emu: Emulator) -> None:
     c = Client(emu.address)
     t, out = start_invoke(emu)

@@ -32,6 +32,7 @@ __all__ = [
     "render_response",
     "render_error",
     "accepted",
+    "with_connection_close",
     "REASONS",
 ]
 
@@ -163,6 +164,18 @@ def render_response(
         parts.append(b"Connection: close\r\n")
     parts += (b"\r\n", body)
     return b"".join(parts)
+
+
+def with_connection_close(response: bytes) -> bytes:
+    """The same response, saying `Connection: close` where Go puts it (after
+    Content-Length, before Transfer-Encoding): how Go answers a request that
+    asked to close, or an HTTP/1.0 one."""
+    end = response.find(b"\r\n\r\n")
+    if end < 0 or b"\r\nConnection: close\r\n" in response[: end + 2]:
+        return response
+    te = response.rfind(b"\r\nTransfer-Encoding: ", 0, end)
+    at = te + 2 if te >= 0 else end + 2
+    return response[:at] + b"Connection: close\r\n" + response[at:]
 
 
 _GO_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
