@@ -88,24 +88,29 @@ def frame_body(body: bytes, policy: ChunkPolicy = CLASSIC_CHUNKS, buffer: int = 
 
 _DAYS = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
 _MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
-_date_second = -1
+_date_until = 0.0  # the cached Date line is good until this wall-clock time
 _date_line = b""
 _accepted = b""
+_time = time.time
+
+
+def _refresh_date(now: float) -> None:
+    global _date_until, _date_line, _accepted
+    second = int(now)
+    t = time.gmtime(second)
+    _date_line = b"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n" % (
+        _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec
+    )  # fmt: skip
+    _accepted = b"".join((_ACCEPTED_HEAD, _date_line, b"Content-Length: %d\r\n\r\n" % len(ACCEPTED_BODY), ACCEPTED_BODY))
+    _date_until = second + 1.0
 
 
 def date_line(now: float | None = None) -> bytes:
-    """`Date: <IMF-fixdate>\\r\\n` for the current second (rendered once a second)."""
-    global _date_second, _date_line, _accepted
-    second = int(time.time() if now is None else now)
-    if second != _date_second:
-        t = time.gmtime(second)
-        _date_line = b"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n" % (
-            _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec
-        )  # fmt: skip
-        _accepted = b"".join(
-            (_ACCEPTED_HEAD, _date_line, b"Content-Length: %d\r\n\r\n" % len(ACCEPTED_BODY), ACCEPTED_BODY)
-        )
-        _date_second = second
+    """`Date: <IMF-fixdate>\r\n` for `now` (default: the current time), rendered once a second."""
+    if now is None:
+        now = _time()
+    if now >= _date_until or now < _date_until - 1.0:  # a new second, or the clock stepped back
+        _refresh_date(now)
     return _date_line
 
 
@@ -128,7 +133,9 @@ _ACCEPTED_HEAD = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
 
 def accepted() -> bytes:
     """RAPID's 202 to /response, /error and /init/error (cached for the current second)."""
-    date_line()
+    now = _time()
+    if now >= _date_until or now < _date_until - 1.0:
+        _refresh_date(now)
     return _accepted
 
 
