@@ -101,6 +101,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of concurrent callers
+    # overflowed it and the kernel reset the extra connections.
+    request_queue_size = 128
     emulator: Emulator
 
 
