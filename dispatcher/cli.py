@@ -137,40 +137,6 @@ def _make_emulator(config_path: str | None, handler: str | None, timeout: float,
     )
 
 
-BOOTSTRAP_HELP = (
-    "run this executable as the runtime instead of `dispatcher run` (as the RIE runs its argument): "
-    "any Lambda runtime, e.g. a custom-runtime bootstrap or `python -m awslambdaric`; its arguments "
-    "follow a `--` at the end; it runs in the current directory and no dispatcher.yaml is read"
-)
-
-
-def _split_bootstrap_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(our arguments, the bootstrap's arguments after the first `--`)."""
-    args = list(argv)
-    if "--" in args:
-        i = args.index("--")
-        return args[:i], args[i + 1 :]
-    return args, []
-
-
-def _bootstrap_argv(ap, path: str, extra: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    """The runtime's argv; an unusable PATH is a usage error that says why."""
-    import shutil
-
-    if os.sep in path:
-        resolved = os.path.abspath(path)
-        if not os.path.isfile(resolved):
-            ap.error(f"--bootstrap {path}: no such file (give the path of the runtime's executable)")
-        if not os.access(resolved, os.X_OK):
-            ap.error(f"--bootstrap {path}: not executable (chmod +x it, or give its interpreter: --bootstrap /bin/sh -- {path})")
-    else:
-        found = shutil.which(path)
-        if found is None:
-            ap.error(f"--bootstrap {path}: not found on PATH (give a path, e.g. ./{path})")
-        resolved = found
-    return [resolved, *extra]
-
-
 def _duration(text: str) -> float:
     import argparse
 
@@ -185,19 +151,11 @@ def _duration(text: str) -> float:
     return value
 
 
-def _bootstrap_or_none(ap, args, extra: list[str]) -> list[str] | None:  # type: ignore[no-untyped-def]
-    if args.bootstrap is None:
-        if extra:
-            ap.error(f"arguments after `--` ({' '.join(extra)}) are for --bootstrap, which was not given")
-        return None
-    if args.config:
-        ap.error("--bootstrap runs its own runtime: it does not read a dispatcher.yaml, drop --config")
-    return _bootstrap_argv(ap, args.bootstrap, extra)
-
-
 # -- invoke -----------------------------------------------------------------------
 def cmd_invoke(argv: Sequence[str]) -> int:
     import argparse
+
+    from dispatcher.cli_bootstrap import BOOTSTRAP_HELP, bootstrap_or_none, split_bootstrap_args
 
     ap = argparse.ArgumentParser(
         prog="dispatcher invoke",
@@ -211,9 +169,9 @@ def cmd_invoke(argv: Sequence[str]) -> int:
     ap.add_argument("--handler", metavar="NAME", help="worker to run (sets _HANDLER)")
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N", help="send the event N times over one warm runtime")
-    argv, bootstrap_args = _split_bootstrap_args(argv)
+    argv, bootstrap_args = split_bootstrap_args(argv)
     args = ap.parse_args(argv)
-    bootstrap = _bootstrap_or_none(ap, args, bootstrap_args)
+    bootstrap = bootstrap_or_none(ap, args, bootstrap_args)
     if args.event is not None and args.event_file:
         ap.error("give the event either as an argument or with --event-file, not both")
     if args.repeat < 1:
@@ -284,6 +242,8 @@ def cmd_serve(argv: Sequence[str]) -> int:
     import argparse
     import signal
 
+    from dispatcher.cli_bootstrap import BOOTSTRAP_HELP, bootstrap_or_none, split_bootstrap_args
+
     ap = argparse.ArgumentParser(
         prog="dispatcher serve",
         usage="%(prog)s [options] [-- BOOTSTRAP-ARGS...]",
@@ -295,9 +255,9 @@ def cmd_serve(argv: Sequence[str]) -> int:
     ap.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     ap.add_argument("--port", type=int, default=9000, help="invoke endpoint port (default 9000; 0 picks a free one)")
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
-    argv, bootstrap_args = _split_bootstrap_args(argv)
+    argv, bootstrap_args = split_bootstrap_args(argv)
     args = ap.parse_args(argv)
-    bootstrap = _bootstrap_or_none(ap, args, bootstrap_args)
+    bootstrap = bootstrap_or_none(ap, args, bootstrap_args)
     path = None
     if bootstrap is None:
         from dispatcher.errors import ConfigError
