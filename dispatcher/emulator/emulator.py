@@ -176,6 +176,7 @@ class Emulator:
             timeouts=s.timeouts,
             exits=s.exits,
             invokes=s.invokes,
+            next_chunked=s.next_chunked,
         )
 
     # -- invoking --------------------------------------------------------------------
