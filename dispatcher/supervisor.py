@@ -86,7 +86,7 @@ class Supervisor:
         self.worker: WorkerSession | None = None
         self.signals: SignalWatcher | None = None
         self.stop_at: float | None = None  # monotonic end of the shutdown budget
-        self.restarts = RestartPolicy(config.name, clock)
+        self.restarts = RestartPolicy(config.name)
         self.reporter = Reporter(api)
         self._preanswer: Failure | None = None  # an event answered without the worker
         self._next_sent = False  # GET /next already on the wire
@@ -409,7 +409,7 @@ class Supervisor:
                 return None
         else:
             self.worker = None
-            held = self.restarts.backing_off()
+            held = self.restarts.backing_off(self.clock())
             if held is not None:
                 return held  # backing off: answer at once
             try:
@@ -438,7 +438,8 @@ class Supervisor:
         return w
 
     def _start_failed(self, failure: Failure) -> Failure:
-        return self.restarts.failed(failure)
+        say(self.restarts.failed(failure, self.clock()))
+        return failure
 
     def _exchange(self, w: WorkerSession, inv: Invocation, deadline: float) -> Success | Failure | str:
         # A worker that died while idle shows up as EPIPE on this write (or its

@@ -1,0 +1,516 @@
+"""The supervisor's decisions, without I/O: events in, actions out.
+
+The driver (supervisor.py) owns poll(), sockets, pipes and processes; it
+calls one method of `Core` per thing that happened, with `now` (monotonic
+seconds: the core never reads a clock), and performs the actions returned
+(core_table.py: Spawn, Send, Post, GetNext, Stop, CheckRss, Serve,
+InitError, Log, Shutdown, Fatal), in order.  Every state change goes through
+`_slot` / `_worker`, which look the (state, event) pair up in SLOT_TABLE /
+WORKER_TABLE and raise CoreBug for a pair that is not there.
+
+N slots (GET /next connections) share a pool of workers: by default N
+workers taking one invocation each; a worker that announces `multiplex` in
+`ready` takes up to N at once and is then the whole pool.  The promise held
+here: every event fetched gets exactly one Post.
+"""
+
+from __future__ import annotations
+
+from dispatcher import errors as E
+from dispatcher.answers import Failure, convert_result, timeout_failure
+from dispatcher.core_table import (
+    ANSWERED, ANSWERED_LAST, ASSIGN, BACKOFF, BROKE, BUSY, CLOSE, CLOSED, CUT_SHORT, DEADLINE, DISPATCH, DRAINING,
+    EXITED, FAILED, GONE, GOT_EVENT, HAND_OVER, HELD, HELD_ANSWER, IDLE, INVOKING, LATE, NEXT_FAILED, READY, REPLIED,
+    RETIRE, RETRY_DUE, SHUT_CUT, SLOT_TABLE, START_FAILED, STARTING, STOP, TIMED_OUT, TIMED_OUT_LAST, WAITING,
+    WORKER_TABLE, CheckRss, CoreBug, Fatal, GetNext, InitError, Log, Named, Post, Send, Serve, Shutdown, Spawn, Stop,
+)
+from dispatcher.restart import RestartPolicy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from dispatcher.runtime_api import Invocation
+
+__all__ = ["Core", "SlotRow", "WorkerRow", "NEXT_RETRIES"]
+
+NEXT_RETRIES = 5  # GET /next on a dead connection: PyRIC retries 5 times
+MULTIPLEX = "multiplex"
+
+
+class SlotRow:
+    __slots__ = ("id", "state", "inv", "deadline", "wake", "worker", "attempts", "handed_over")
+
+    def __init__(self, sid: int) -> None:
+        self.id = sid
+        self.state: Named = WAITING
+        self.inv: Invocation | None = None
+        self.deadline = 0.0  # monotonic; the answer is due (timeout_margin taken off)
+        self.wake = 0.0  # BACKOFF: when GET /next is retried
+        self.worker: int | None = None
+        self.attempts = 0  # consecutive GET /next failures
+        self.handed_over = False
+
+
+class WorkerRow:
+    __slots__ = ("id", "state", "inflight", "abandoned", "invocations", "start_by", "capacity")
+
+    def __init__(self, wid: int, start_by: float) -> None:
+        self.id = wid
+        self.state: Named = STARTING
+        self.inflight: dict[str, int] = {}  # request id -> slot
+        self.abandoned: set[str] = set()  # answered at their deadline, the worker may still reply
+        self.invocations = 0
+        self.start_by = start_by
+        self.capacity = 1
+
+
+class Core:
+    def __init__(self, name: str, *, slots: int = 1, startup_timeout: float, timeout_margin: float,
+                 shutdown_grace: float, max_invocations: int = 0, max_rss: int = 0,
+                 function_timeout: float | None = None, api_address: str = "") -> None:
+        self.name = name
+        self.startup_timeout = startup_timeout
+        self.timeout_margin = timeout_margin
+        self.grace = shutdown_grace
+        self.max_invocations = max_invocations
+        self.max_rss = max_rss
+        self.function_timeout = function_timeout
+        self.api_address = api_address
+        self.slots = [SlotRow(i) for i in range(slots)]
+        self.workers: dict[int, WorkerRow] = {}
+        self.restarts = RestartPolicy(name)
+        self.serving = False  # init is over
+        self.stop_at: float | None = None
+        self.target = 1  # workers wanted in the pool (N, or 1 once one multiplexes)
+        self._held: list[SlotRow] = []  # HELD slots, oldest first
+        self._next_wid = 0
+        self._out: list[Any] = []
+
+    # == transitions ===========================================================
+    def _slot(self, s: SlotRow, event: Named) -> str:
+        step = SLOT_TABLE.get((s.state, event))
+        if step is None:
+            raise CoreBug(f"slot {s.id}: {event!r} is not allowed in state {s.state!r}")
+        s.state = step[0]
+        return step[1]
+
+    def _worker(self, w: WorkerRow, event: Named) -> str:
+        step = WORKER_TABLE.get((w.state, event))
+        if step is None:
+            raise CoreBug(f"worker {w.id}: {event!r} is not allowed in state {w.state!r}")
+        w.state = step[0]
+        if w.state is GONE:
+            del self.workers[w.id]
+        return step[1]
+
+    def _flush(self) -> list[Any]:
+        out, self._out = self._out, []
+        return out
+
+    # == start and stop ========================================================
+    def start(self, now: float) -> list[Any]:
+        self._spawn(now)
+        return self._flush()
+
+    def signal(self, name: str, now: float) -> list[Any]:
+        if self.stop_at is None:
+            self._out.append(Log(f"{name} received: shutting down within {self.grace:g}s", True))
+            self.stop_at = now + self.grace
+            if not self.serving:
+                self._out.append(Shutdown(self.stop_at))
+                return self._flush()
+            for s in self.slots:
+                if s.state is HELD:
+                    self._held.remove(s)
+                    self._answer(s, SHUT_CUT, Failure(E.EXIT_ERROR, "runtime shutting down"), now)
+                elif s.state is WAITING or s.state is BACKOFF:
+                    self._slot(s, CLOSE)
+            self._maybe_done()
+        return self._flush()
+
+    def _maybe_done(self) -> None:
+        if self.stop_at is not None and all(s.state is CLOSED for s in self.slots):
+            self._out.append(Shutdown(self.stop_at))
+
+    # == the Runtime API =========================================================
+    def next_answered(self, sid: int, inv: Invocation, now: float) -> list[Any]:
+        s = self.slots[sid]
+        s.attempts = 0
+        self._slot(s, GOT_EVENT)
+        s.inv = inv
+        s.deadline = now + (inv.deadline_ms / 1000.0 - inv.received_at) - self.timeout_margin
+        s.handed_over = False
+        if self.stop_at is not None:
+            self._answer(s, SHUT_CUT, Failure(E.EXIT_ERROR, "runtime shutting down"), now)
+            return self._flush()
+        self._held.append(s)
+        self._schedule(now)
+        return self._flush()
+
+    def next_cut_short(self, sid: int, inv: Invocation, length: str, now: float) -> list[Any]:
+        """The /next answer's headers came, its body did not: it still gets its one answer."""
+        s = self.slots[sid]
+        s.inv = inv
+        self._answer(s, CUT_SHORT, Failure(
+            E.UNMARSHAL_ERROR,
+            f"the event body was cut short (Content-Length {length}); the connection closed before it all arrived",
+        ), now)
+        return self._flush()
+
+    def next_failed(self, sid: int, why: str, now: float) -> list[Any]:
+        """GET /next could not be sent or its connection was lost: retry, bounded."""
+        s = self.slots[sid]
+        s.attempts += 1
+        if s.attempts > NEXT_RETRIES:
+            return self.fatal(f"the Runtime API at {self.api_address} is unreachable after {NEXT_RETRIES} retries: {why}")
+        self._slot(s, NEXT_FAILED)
+        self._out.append(Log(f"GET /next failed ({why}); retry {s.attempts}/{NEXT_RETRIES}"))
+        s.wake = now + min(0.1 * 2 ** (s.attempts - 1), 2.0)
+        if self.stop_at is not None:
+            self._slot(s, CLOSE)
+            self._maybe_done()
+        return self._flush()
+
+    def next_refused(self, sid: int, status: int, body: str, now: float) -> list[Any]:
+        if status >= 500:
+            return self.fatal(f"GET /next answered {status}: {body} (the Runtime API asks the runtime to exit)")
+        self._out.append(Log(f"GET /next answered {status}: {body}"))
+        return self.next_failed(sid, f"status {status}", now)
+
+    def fatal(self, text: str) -> list[Any]:
+        self._out.append(Fatal(text))
+        return self._flush()
+
+    # == workers ================================================================
+    def spawn_failed(self, wid: int, message: str, now: float) -> list[Any]:
+        w = self.workers.get(wid)
+        if w is not None:
+            self._worker(w, START_FAILED)
+            self._start_failed(w, Failure(E.INVALID_ENTRYPOINT, message), now, stop=False)
+        return self._flush()
+
+    def worker_message(self, wid: int, msg: dict[str, Any], now: float) -> list[Any]:
+        w = self.workers.get(wid)
+        if w is None:
+            return []
+        kind = msg["type"]
+        if w.state is STARTING:
+            if kind == "ready":
+                self._worker(w, READY)
+                self._started(w, msg.get("features") or (), now)
+            elif kind == "init_error":
+                self._worker(w, START_FAILED)
+                self._start_failed(w, Failure(msg["error_type"], msg["error_message"], tuple(msg.get("stack_trace") or ())), now)
+            else:
+                self._worker(w, BROKE)
+                self._start_failed(w, Failure(E.PROTOCOL_ERROR, f"worker {self.name!r} sent `{kind}` before `ready`"), now)
+            return self._flush()
+        rid = msg.get("id")
+        if kind in ("result", "error") and rid in w.inflight:
+            w.invocations += 1
+            if kind == "error":
+                answer: Any = Failure(msg["error_type"], msg["error_message"], tuple(msg.get("stack_trace") or ()))
+            else:
+                answer = convert_result(msg["payload"])
+            sid = w.inflight.pop(rid)
+            self._answer(self.slots[sid], REPLIED, answer, now)
+            self._released(w, now)
+        elif kind in ("result", "error") and rid in w.abandoned:
+            w.abandoned.discard(rid)
+            self._worker(w, LATE)
+            self._out.append(Log(f"worker {self.name!r} answered {rid} after its deadline; the answer is dropped"))
+        elif w.inflight:
+            if kind in ("result", "error") and len(w.inflight) == 1:
+                detail = f"replied for invocation {rid!r} while {next(iter(w.inflight))!r} was in flight"
+            elif kind in ("result", "error"):
+                detail = f"replied for invocation {rid!r}, which is not in flight"
+            else:
+                detail = f"sent `{kind}` during an invocation"
+            self._broke_busy(w, f"worker {self.name!r} {detail}", now)
+        else:
+            self._broke_idle(w, f"sent `{kind}` with no invocation in flight", now)
+        return self._flush()
+
+    def worker_broke(self, wid: int, detail: str, now: float) -> list[Any]:
+        """A bad frame, or a reply the session itself refused (`detail` says what)."""
+        w = self.workers.get(wid)
+        if w is None:
+            return []
+        if w.state is STARTING:
+            self._worker(w, BROKE)
+            self._start_failed(w, Failure(E.PROTOCOL_ERROR, f"worker {self.name!r}: {detail}"), now)
+        elif w.inflight:
+            self._broke_busy(w, f"worker {self.name!r}: {detail}", now)
+        else:
+            self._broke_idle(w, detail, now)
+        return self._flush()
+
+    def worker_exited(self, wid: int, detail: str, tail: str, consumed: bool, now: float) -> list[Any]:
+        """The process ended.  `consumed`: some of the invoke frame in flight was read
+        (False: the event can go to a fresh worker); `tail`: its last stderr lines."""
+        w = self.workers.get(wid)
+        if w is None:
+            return []
+        detail = detail.replace("exit status", "exited with status").replace("killed by", "was killed by")
+        msg = f"worker {self.name!r} {detail}"
+        tail = f"; last stderr lines:\n{tail}" if tail else ""
+        state = w.state
+        if state is STARTING:
+            self._worker(w, EXITED)
+            self._start_failed(w, Failure(E.EXIT_ERROR, f"{msg} before it was ready{tail}"), now)
+        elif state is IDLE:
+            self._worker(w, EXITED)
+            self._out.append(Log(f"{msg} while idle{tail}; a fresh worker starts with the next event"))
+            self._out.append(Stop(w.id, False))
+        else:
+            self._worker(w, EXITED)
+            if not consumed and len(w.inflight) == 1 and w.capacity == 1 and not self.slots[next(iter(w.inflight.values()))].handed_over:
+                s = self.slots[next(iter(w.inflight.values()))]
+                s.handed_over = True
+                self._out.append(Log(f"worker {self.name!r} was found dead before the event reached it; handing the event to a fresh worker"))
+                self._slot(s, HAND_OVER)
+                s.worker = None
+                self._held.insert(0, s)
+            else:
+                for rid, sid in w.inflight.items():
+                    s = self.slots[sid]
+                    if not consumed and s.handed_over:
+                        text = f"worker {self.name!r} died before receiving the event, twice in a row"
+                    else:
+                        text = f"{msg} during the invocation{tail}"
+                    self._answer(s, FAILED, Failure(E.EXIT_ERROR, text), now)
+            self._out.append(Stop(w.id, False))
+            self._fill(now)
+            self._schedule(now)
+        return self._flush()
+
+    def rss_measured(self, wid: int, total: int, now: float) -> list[Any]:
+        """The pool's resident memory (every worker's process group, summed)."""
+        w = self.workers.get(wid)
+        if w is not None and w.state is IDLE and self.max_rss and total > self.max_rss:
+            self._retire(w, f"resident memory {total // 1024} KiB over max_rss ({self.max_rss // 1024} KiB)", now)
+        return self._flush()
+
+    # == time ===================================================================
+    def wake_at(self) -> float | None:
+        """When `tick` must be called next (None: only events can change anything)."""
+        best = None
+        for s in self.slots:
+            st = s.state
+            if st is INVOKING or st is HELD:
+                t = self._limit(s)
+            elif st is BACKOFF:
+                t = s.wake
+            else:
+                continue
+            if best is None or t < best:
+                best = t
+        for w in self.workers.values():
+            if w.state is STARTING and (best is None or w.start_by < best):
+                best = w.start_by
+        return best
+
+    def tick(self, now: float) -> list[Any]:
+        for w in list(self.workers.values()):
+            if w.state is STARTING and now >= w.start_by:
+                self._worker(w, START_FAILED)
+                self._start_failed(w, Failure(
+                    E.INIT_TIMEOUT,
+                    f"worker {self.name!r} did not send `ready` within startup_timeout ({self.startup_timeout:g}s); "
+                    "raise startup_timeout in dispatcher.yaml if its init is legitimately slow",
+                ), now)
+        for s in self.slots:
+            st = s.state
+            if st is BACKOFF and now >= s.wake:
+                self._slot(s, RETRY_DUE)
+                self._out.append(GetNext(s.id))
+            elif (st is INVOKING or st is HELD) and now >= self._limit(s):
+                self._expire(s, now)
+        return self._flush()
+
+    def _limit(self, s: SlotRow) -> float:
+        if self.stop_at is None:
+            return s.deadline
+        # Give the invocation what remains of the budget, keeping a third of
+        # the grace period to stop the workers afterwards.
+        return min(s.deadline, self.stop_at - self.grace / 3)
+
+    def _expire(self, s: SlotRow, now: float) -> None:
+        held = s.state is HELD
+        inv, wid = s.inv, s.worker
+        assert inv is not None
+        if held:
+            self._held.remove(s)
+        if now < s.deadline:  # the shutdown budget, not the deadline
+            w = self.workers.get(wid) if wid is not None and not held else None
+            self._answer(s, SHUT_CUT, Failure(E.EXIT_ERROR, "runtime shutting down before the invocation finished"), now)
+            if w is not None:
+                w.inflight.pop(inv.request_id, None)
+                w.abandoned.add(inv.request_id)
+                self._worker(w, ANSWERED_LAST if not w.inflight else ANSWERED)
+            return
+        self._answer(s, DEADLINE, timeout_failure(self._timeout_seconds(inv)), now)
+        if held:  # its worker is still starting: it keeps starting for the next event
+            return
+        w = self.workers[wid]  # type: ignore[index]
+        w.inflight.pop(inv.request_id)
+        if w.inflight:
+            w.abandoned.add(inv.request_id)
+            if self._worker(w, TIMED_OUT) == "drain":
+                self._out.append(Log(
+                    f"worker {self.name!r} missed the deadline of {inv.request_id}; it takes no more invocations "
+                    f"and is stopped once its {len(w.inflight)} other(s) are answered or timed out"))
+            self._fill(now)
+        else:
+            self._worker(w, TIMED_OUT_LAST)
+            self._out.append(Stop(w.id, False))
+            self._fill(now)
+        self._schedule(now)
+
+    def _timeout_seconds(self, inv: Invocation) -> float:
+        if self.function_timeout is not None:
+            return self.function_timeout
+        return float(round(inv.deadline_ms / 1000.0 - inv.received_at))
+
+    # == the pool ================================================================
+    def _spawn(self, now: float) -> WorkerRow:
+        wid = self._next_wid
+        self._next_wid += 1
+        w = self.workers[wid] = WorkerRow(wid, now + self.startup_timeout)
+        self._out.append(Spawn(wid))
+        return w
+
+    def worker_is_ready(self, wid: int, now: float) -> list[Any]:
+        """A kind that is ready as soon as it runs (exec, jsonl `ready: spawn`)."""
+        return self.worker_message(wid, {"type": "ready", "features": ()}, now)
+
+    def _started(self, w: WorkerRow, features: Any, now: float) -> None:
+        self.restarts.started()
+        n = len(self.slots)
+        if MULTIPLEX in features and n > 1:
+            w.capacity = n
+            self.target = 1
+        elif not self.serving:
+            self.target = n
+        if not self.serving:
+            self.serving = True
+            self._out.append(Serve())
+            self._out.extend(GetNext(s.id) for s in self.slots)
+            self._fill(now)
+        self._schedule(now)
+
+    def _fill(self, now: float) -> None:
+        """Start workers until the pool has `target` that take invocations."""
+        if self.stop_at is not None or self.restarts.backing_off(now) is not None:
+            return
+        live = sum(1 for w in self.workers.values() if w.state is not DRAINING)
+        for _ in range(self.target - live):
+            self._spawn(now)
+
+    def _schedule(self, now: float) -> None:
+        """Hand held invocations to workers with room; start one or answer at once when none can."""
+        held = self._held
+        if not held:
+            return
+        starting = 0
+        for w in self.workers.values():
+            if w.state is STARTING:
+                starting += w.capacity
+        i = 0
+        while i < len(held):
+            s = held[i]
+            w = self._free_worker()
+            if w is not None:
+                del held[i]
+                self._dispatch(s, w)
+                continue
+            if starting > 0:
+                starting -= 1  # it waits for a worker that is starting
+                i += 1
+                continue
+            if sum(1 for w in self.workers.values() if w.state is not DRAINING) < self.target:
+                last = self.restarts.backing_off(now)
+                if last is not None:
+                    del held[i]  # backing off: answered at once, never held while its deadline burns
+                    self._answer(s, HELD_ANSWER, last, now)
+                    continue
+                starting += self._spawn(now).capacity
+                continue
+            i += 1  # every worker is busy: it waits for one to finish
+
+    def _free_worker(self) -> WorkerRow | None:
+        for w in self.workers.values():
+            if (w.state is IDLE or w.state is BUSY) and len(w.inflight) < w.capacity:
+                return w
+        return None
+
+    def _dispatch(self, s: SlotRow, w: WorkerRow) -> None:
+        self._slot(s, DISPATCH)
+        self._worker(w, ASSIGN)
+        inv = s.inv
+        assert inv is not None
+        w.inflight[inv.request_id] = s.id
+        s.worker = w.id
+        self._out.append(Send(w.id, s.id, inv))
+
+    def _released(self, w: WorkerRow, now: float) -> None:
+        """One of the worker's invocations was answered by the worker."""
+        if self._worker(w, ANSWERED_LAST if not w.inflight else ANSWERED) == "kill":
+            self._out.append(Log(f"stopping worker {self.name!r}: its invocations are answered after it missed a deadline"))
+            self._out.append(Stop(w.id, False))
+        elif w.state is IDLE and self.stop_at is None:
+            if self.max_invocations and w.invocations >= self.max_invocations:
+                self._retire(w, f"max_invocations ({self.max_invocations}) reached", now)
+            elif self.max_rss:
+                self._out.append(CheckRss(w.id))
+        self._schedule(now)
+
+    def _retire(self, w: WorkerRow, reason: str, now: float) -> None:
+        self._worker(w, RETIRE)
+        self._out.append(Log(f"replacing worker {self.name!r}: {reason}"))
+        self._out.append(Stop(w.id, True))
+        self._fill(now)
+
+    def _broke_busy(self, w: WorkerRow, text: str, now: float) -> None:
+        self._worker(w, BROKE)
+        for sid in w.inflight.values():
+            self._answer(self.slots[sid], FAILED, Failure(E.PROTOCOL_ERROR, text), now)
+        self._out.append(Stop(w.id, False))
+        self._fill(now)
+        self._schedule(now)
+
+    def _broke_idle(self, w: WorkerRow, detail: str, now: float) -> None:
+        self._worker(w, BROKE)
+        self._out.append(Log(f"worker {self.name!r} broke the protocol: {detail}; replacing it"))
+        self._out.append(Stop(w.id, False))
+        self._fill(now)
+
+    def _start_failed(self, w: WorkerRow, failure: Failure, now: float, stop: bool = True) -> None:
+        if stop:
+            self._out.append(Stop(w.id, False))
+        if not self.serving:
+            self._out.append(InitError(failure))
+            return
+        self._out.append(Log(self.restarts.failed(failure, now)))
+        if self._held:  # the event that waited for this start gets its error
+            s = self._held.pop(0)
+            self._answer(s, HELD_ANSWER, failure, now)
+        self._schedule(now)
+
+    # == answers ================================================================
+    def _answer(self, s: SlotRow, event: Named, answer: Any, now: float) -> None:
+        """The one Post for the slot's invocation (then GET /next unless stopping)."""
+        self._slot(s, event)
+        more = self.stop_at is None
+        self._out.append(Post(s.id, s.inv, answer, s.worker if event is REPLIED else None, more))
+        s.worker = None
+        s.inv = None
+        if not more:
+            self._slot(s, CLOSE)
+            self._maybe_done()
+        if self.restarts.exhausted:
+            last = self.restarts.last
+            self._out.append(Fatal(
+                f"worker {self.name!r} failed to start {self.restarts.attempts} times in a row; "
+                f"last error: {last.message if last else '?'}"))
