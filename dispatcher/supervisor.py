@@ -405,4 +405,4 @@ def run_from_environment(config: WorkerConfig, environ: Mapping[str, str]) -> in
             file=sys.stderr,
         )
         return 2
-    return Supervisor(config, ApiClient(address), environ, slots=getattr(config, "concurrency", 1)).run()
+    return Supervisor(config, ApiClient(address), environ, slots=config.concurrency).run()

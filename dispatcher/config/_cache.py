@@ -23,7 +23,7 @@ from dispatcher import __version__
 
 __all__ = ["cache_path", "read", "write", "FORMAT"]
 
-FORMAT = 1  # bump when the compiled form changes shape
+FORMAT = 2  # bump when the compiled form changes shape
 _MAGIC = "lambda-dispatcher-config-cache"
 _MAX_CACHE_BYTES = 4 << 20  # the YAML is at most 1 MiB; its compiled form is smaller
 
