@@ -262,7 +262,7 @@ class WorkerSide:
         assert inv is not None
         w.inflight[inv.request_id] = s.id
         s.worker = w.id
-        self._out.append(Send(w.id, s.id, inv))
+        self._out.append(Send(w.id, s.id, inv, w.capacity == 1))
 
     def _released(self, w: WorkerRow, now: float) -> None:
         """One of the worker's invocations was answered by the worker."""

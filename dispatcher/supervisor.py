@@ -15,7 +15,6 @@ answers (reporter.py), sending GET /next.  No decision is made here.
 from __future__ import annotations
 
 import _signal as signal  # `signal` imports enum: ~4 ms of cold start
-import os
 import sys
 import time
 TYPE_CHECKING = False  # `import typing` costs ~4 ms of cold start
@@ -34,12 +33,13 @@ from dispatcher.process import SpawnError, become_subreaper, pool_rss, reap_orph
 from dispatcher.reporter import Reporter
 from dispatcher.runtime_api import Invocation
 from dispatcher.signals import SignalWatcher
+from dispatcher.stopping import Stopping
 from dispatcher.worker import Event, WorkerSession
 
 __all__ = ["Supervisor", "worker_environment", "run_from_environment"]
 
 _DROP_FROM_WORKER_ENV = ("AWS_LAMBDA_RUNTIME_API", "_LAMBDA_TELEMETRY_LOG_FD", "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET")
-_SIG, _API, _WORKER = 0, 1, 2
+_SIG, _API, _WORKER, _STOPPING = 0, 1, 2, 3
 
 
 def worker_environment(config: WorkerConfig, environ: Mapping[str, str], slots: int = 1) -> dict[str, str]:
@@ -79,6 +79,7 @@ class Supervisor:
         self.next_out = [False] * slots  # GET /next on the wire, its answer awaited
         self.sessions: dict[int, WorkerSession] = {}
         self.reported: set[int] = set()  # sessions whose `broken` the core was told
+        self.stopping = Stopping(config.shutdown_grace)  # stopped workers on their way out
         self.signals: SignalWatcher | None = None
         self.exit_status: int | None = None
         fn_timeout = environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "")
@@ -119,8 +120,11 @@ class Supervisor:
             self._next_answer(sid, resp, self.clock())
             return
         wake = core.wake_at()
+        stopping = self.stopping
+        stop_wake = stopping.wake_at() if stopping.items else None
         self._update_poll()
-        timeout = None if wake is None else max(0.0, wake - self.clock()) * 1000
+        first = wake if stop_wake is None or (wake is not None and wake < stop_wake) else stop_wake
+        timeout = None if first is None else max(0.0, first - self.clock()) * 1000
         ready = self._poll.poll(timeout)
         now = self.clock()
         fdmap = self._fdmap
@@ -133,10 +137,14 @@ class Supervisor:
             elif kind == _API:
                 if self.next_out[ident]:
                     self._api_readable(ident, now)
+            elif kind == _STOPPING:
+                stopping.exited(ident)
             else:
                 self._on_signals(now)
             if self.exit_status is not None:
                 return
+        if stop_wake is not None and now >= stop_wake:
+            stopping.tick(now)
         if wake is not None and now >= wake:
             self._do(core.tick(now))
 
@@ -148,6 +156,8 @@ class Supervisor:
                 parts.append((self.apis[i].fileno(), i))
         for wid, session in self.sessions.items():
             parts.append((wid, session.poll_fds()))
+        if self.stopping.items:
+            parts.append(tuple(self.stopping.fds()))
         key = tuple(parts)
         if key == self._poll_key:
             return
@@ -165,6 +175,9 @@ class Supervisor:
             for fd, ev in session.poll_fds():
                 want[fd] = ev
                 fdmap[fd] = (_WORKER, wid)
+        for fd, key in self.stopping.fds():
+            want[fd] = 1  # POLLIN: the pidfd of a worker being stopped
+            fdmap[fd] = (_STOPPING, key)
         registered = self._registered
         p = self._poll
         for fd in [fd for fd in registered if fd not in want]:
@@ -301,7 +314,7 @@ class Supervisor:
     def _send(self, a: Send) -> None:
         session = self.sessions[a.worker]
         inv: Any = a.invocation
-        if self.core.workers[a.worker].capacity == 1:
+        if a.tagged:
             session.log.request_id = inv.request_id
         events = session.send_invoke(inv)
         if events:
@@ -356,44 +369,23 @@ class Supervisor:
             self._do(self.core.worker_is_ready(wid, self.clock()))
 
     def _stop(self, wid: int, polite: bool) -> None:
+        """Begin the stop; it goes on in the background of the poll loop."""
         session = self.sessions.pop(wid, None)
         self.reported.discard(wid)
-        if session is None:
-            return
-        if polite:
-            session.stop(self.config.shutdown_grace)
-        else:
-            session.terminate(self.clock() + self.config.shutdown_grace, self.clock, polite=False)
-        reap_orphans(set(), kill=True)
+        if session is not None:
+            self.stopping.begin(wid, session, polite, self.clock())
 
     def _shutdown(self, end: float) -> None:
-        """One budget, shutdown_grace from the signal: the shutdown frame and
+        """One budget, shutdown_grace from the signal: the shutdown message and
         SIGTERM to every worker group at once, SIGKILL when the budget ends."""
         sessions, self.sessions = list(self.sessions.values()), {}
-        for session in sessions:
-            proc = session.proc
-            if session.shutdown_message and proc.stdin is not None and not session.writing:
-                try:
-                    os.write(proc.stdin, session.shutdown_message)
-                except OSError:
-                    pass
-            proc.close_stdin()
-            proc.kill_group(signal.SIGTERM)
-        for session in sessions:
-            session.terminate(end, self.clock, polite=False)
-        reap_orphans(set(), kill=True)
+        self.stopping.shutdown(sessions, end, self.clock)
         say("stopped", info=True)
         self.exit_status = 0
 
     def _kill_everything(self) -> None:
         sessions, self.sessions = list(self.sessions.values()), {}
-        for session in sessions:
-            session.proc.kill_group(signal.SIGKILL)
-        for session in sessions:
-            session.proc.wait_exit(5.0)
-            session.drain_stderr()
-            session.proc.close_fds()
-        reap_orphans(set(), kill=True)
+        self.stopping.kill_now(sessions)
 
 
 def run_from_environment(config: WorkerConfig, environ: Mapping[str, str]) -> int:
