@@ -19,7 +19,8 @@ from __future__ import annotations
 from dispatcher import errors as E
 from dispatcher.answers import Failure, timeout_failure
 from dispatcher.core_table import (
-    ANSWERED, ANSWERED_LAST, BACKOFF, CLOSE, CLOSED, CUT_SHORT, DEADLINE, GONE, GOT_EVENT, HELD, INVOKING, NEXT_FAILED,
+    ANSWERED, ANSWERED_LAST, BACKOFF, CLOSE, CLOSED, CUT_SHORT, DEADLINE, FAILED, GONE, GOT_EVENT, HELD, HELD_ANSWER,
+    INVOKING, NEXT_FAILED,
     REPLIED, RETRY_DUE, SHUT_CUT, SLOT_TABLE, START_FAILED, STARTING, TIMED_OUT, TIMED_OUT_LAST, WAITING, WORKER_TABLE,
     CoreBug, Fatal, GetNext, Log, Named, Post, Shutdown, Stop,
 )
@@ -68,6 +69,7 @@ class Core(WorkerSide):
         self.restarts = RestartPolicy(name)
         self.serving = False  # init is over
         self.stop_at: float | None = None
+        self.exiting = False  # Fatal is on its way: nothing more is fetched
         self.target = 1  # workers wanted in the pool (N, or 1 once one multiplexes)
         self._held: list[SlotRow] = []  # HELD slots, oldest first
         self._next_wid = 0
@@ -165,8 +167,21 @@ class Core(WorkerSide):
         return self.next_failed(sid, f"status {status}", now)
 
     def fatal(self, text: str) -> list[Any]:
-        self._out.append(Fatal(text))
+        self._fatal(text)
         return self._flush()
+
+    def _fatal(self, text: str) -> None:
+        """Exit 1; the invocations other slots hold are answered first."""
+        if self.exiting:
+            return
+        self.exiting = True
+        for s in self.slots:
+            if s.state is HELD or s.state is INVOKING:
+                if s.state is HELD:
+                    self._held.remove(s)
+                self._answer(s, HELD_ANSWER if s.state is HELD else FAILED,
+                             Failure(E.EXIT_ERROR, f"the runtime is exiting: {text}"), 0.0)
+        self._out.append(Fatal(text))
 
     # == time ===================================================================
     def wake_at(self) -> float | None:
@@ -253,15 +268,16 @@ class Core(WorkerSide):
     def _answer(self, s: SlotRow, event: Named, answer: Any, now: float) -> None:
         """The one Post for the slot's invocation (then GET /next unless stopping)."""
         self._slot(s, event)
-        more = self.stop_at is None
+        # No GET /next when stopping, nor when the crash loop ends the process
+        # after this answer: an event fetched then could not be answered.
+        more = self.stop_at is None and not self.restarts.exhausted and not self.exiting
         self._out.append(Post(s.id, s.inv, answer, s.worker if event is REPLIED else None, more))
         s.worker = None
         s.inv = None
-        if not more:
+        if self.stop_at is not None:
             self._slot(s, CLOSE)
             self._maybe_done()
-        if self.restarts.exhausted:
+        if self.restarts.exhausted and not self.exiting:
             last = self.restarts.last
-            self._out.append(Fatal(
-                f"worker {self.name!r} failed to start {self.restarts.attempts} times in a row; "
-                f"last error: {last.message if last else '?'}"))
+            self._fatal(f"worker {self.name!r} failed to start {self.restarts.attempts} times in a row; "
+                        f"last error: {last.message if last else '?'}")

@@ -589,3 +589,21 @@ def test_every_event_fetched_gets_exactly_one_answer_under_a_scripted_storm() ->
     fetched = {f"e{i}" for i in range(1, n + 1)}
     assert set(sim.posts) == fetched
     assert any(isinstance(a, Spawn) for a in sim.actions)
+
+
+def test_crash_loop_exit_answers_what_other_slots_hold_and_fetches_nothing_more() -> None:
+    sim = started(2)
+    sim.event(0, "busy0")
+    sim.event(1, "crash")
+    sim.exited(sim.worker_of("crash"))  # its replacement will never start
+    for i in range(20):
+        if sim.exit is not None:
+            break
+        sim.event(1, f"e{i}")
+        if f"e{i}" not in sim.posts:  # not backing off: a start was tried, and fails
+            sim.exited(sim.spawned[-1], "exit status 4")
+        sim.wait(500)
+    assert sim.exit == 1
+    last = next(a for a in reversed(sim.actions) if isinstance(a, Post) and a.slot == 1)
+    assert last.then_next is False  # an event fetched after it could not be answered
+    assert sim.type_of("busy0") == E.EXIT_ERROR and "the runtime is exiting" in sim.message_of("busy0")
