@@ -132,6 +132,11 @@ class Core(WorkerSide):
         if self.stop_at is not None:
             self._answer(s, SHUT_CUT, Failure(E.EXIT_ERROR, "runtime shutting down"), now)
             return self._flush()
+        if not self._held:  # the steady state: straight to a worker with room
+            w = self._free_worker()
+            if w is not None:
+                self._dispatch(s, w)
+                return self._flush()
         self._held.append(s)
         self._schedule(now)
         return self._flush()
@@ -270,14 +275,16 @@ class Core(WorkerSide):
         self._slot(s, event)
         # No GET /next when stopping, nor when the crash loop ends the process
         # after this answer: an event fetched then could not be answered.
-        more = self.stop_at is None and not self.restarts.exhausted and not self.exiting
+        restarts = self.restarts
+        exhausted = restarts.attempts >= restarts.max_retry
+        more = self.stop_at is None and not exhausted and not self.exiting
         self._out.append(Post(s.id, s.inv, answer, s.worker if event is REPLIED else None, more))
         s.worker = None
         s.inv = None
         if self.stop_at is not None:
             self._slot(s, CLOSE)
             self._maybe_done()
-        if self.restarts.exhausted and not self.exiting:
+        if exhausted and not self.exiting:
             last = self.restarts.last
             self._fatal(f"worker {self.name!r} failed to start {self.restarts.attempts} times in a row; "
                         f"last error: {last.message if last else '?'}")

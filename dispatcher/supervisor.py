@@ -150,15 +150,15 @@ class Supervisor:
 
     def _update_poll(self) -> None:
         sig_fd = self.signals.rfd  # type: ignore[union-attr]
-        parts: list[Any] = []
-        for i, out in enumerate(self.next_out):
-            if out:
-                parts.append((self.apis[i].fileno(), i))
-        for wid, session in self.sessions.items():
-            parts.append((wid, session.poll_fds()))
+        # What decides the set: which slots await GET /next (the sockets only
+        # change on a reconnect, which closes and so clears next_out first),
+        # each worker's descriptors, the workers being stopped.
+        key: Any = [api.fileno() if out else -1 for api, out in zip(self.apis, self.next_out)]
+        for wid, session in self.sessions.items():  # the id too: a new worker may reuse fd numbers
+            key.append(wid)
+            key.append(session.poll_fds())
         if self.stopping.items:
-            parts.append(tuple(self.stopping.fds()))
-        key = tuple(parts)
+            key.append(tuple(self.stopping.fds()))
         if key == self._poll_key:
             return
         # One poll object for the life of the supervisor, updated by difference
