@@ -40,6 +40,7 @@ __all__ = ["Supervisor", "worker_environment", "run_from_environment"]
 
 _DROP_FROM_WORKER_ENV = ("AWS_LAMBDA_RUNTIME_API", "_LAMBDA_TELEMETRY_LOG_FD", "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET")
 _SIG, _API, _WORKER, _STOPPING = 0, 1, 2, 3
+_POLLS_KEPT = 8  # poll objects kept for recently seen descriptor sets
 
 
 def worker_environment(config: WorkerConfig, environ: Mapping[str, str], slots: int = 1) -> dict[str, str]:
@@ -90,7 +91,7 @@ class Supervisor:
             api_address=api.address,
         )
         self._poll = poll()
-        self._registered: dict[int, int] = {}
+        self._polls: dict[Any, tuple[Any, dict[int, tuple[int, int]]]] = {}  # recent sets -> (poll, fd roles)
         self._fdmap: dict[int, tuple[int, int]] = {}
         self._poll_key: Any = None
         self._early: list[tuple[int, Any]] = []  # /next answers read with a post's answer
@@ -149,44 +150,45 @@ class Supervisor:
             self._do(core.tick(now))
 
     def _update_poll(self) -> None:
-        sig_fd = self.signals.rfd  # type: ignore[union-attr]
-        # What decides the set: which slots await GET /next (the sockets only
-        # change on a reconnect, which closes and so clears next_out first),
-        # each worker's descriptors, the workers being stopped.
-        key: Any = [api.fileno() if out else -1 for api, out in zip(self.apis, self.next_out)]
-        for wid, session in self.sessions.items():  # the id too: a new worker may reuse fd numbers
-            key.append(wid)
-            key.append(session.poll_fds())
+        """Point self._poll at a poll object watching what must be watched now.
+
+        What decides the set: which slots await GET /next (a socket only
+        changes on a reconnect, which clears next_out first), each worker's
+        descriptors (with its id: a new worker may reuse fd numbers), the
+        workers being stopped.  One poll object is kept per set seen
+        recently: in the steady state the set alternates between two (GET
+        /next out, or the invocation with the worker), and switching costs
+        no registration at all."""
+        key: Any = tuple([api.fileno() if out else -1 for api, out in zip(self.apis, self.next_out)])
+        for wid, session in self.sessions.items():
+            key += (wid, tuple(session.poll_fds()))
         if self.stopping.items:
-            key.append(tuple(self.stopping.fds()))
+            key += (tuple(self.stopping.fds()),)
         if key == self._poll_key:
             return
-        # One poll object for the life of the supervisor, updated by difference
-        # only when the set of descriptors changed (rarely, between rounds).
         self._poll_key = key
-        want = {sig_fd: 1}
-        fdmap = self._fdmap = {sig_fd: (_SIG, 0)}
-        for i, out in enumerate(self.next_out):
-            if out:
-                fd = self.apis[i].fileno()
-                want[fd] = 1  # POLLIN
-                fdmap[fd] = (_API, i)
-        for wid, session in self.sessions.items():
-            for fd, ev in session.poll_fds():
-                want[fd] = ev
-                fdmap[fd] = (_WORKER, wid)
-        for fd, key in self.stopping.fds():
-            want[fd] = 1  # POLLIN: the pidfd of a worker being stopped
-            fdmap[fd] = (_STOPPING, key)
-        registered = self._registered
-        p = self._poll
-        for fd in [fd for fd in registered if fd not in want]:
-            p.unregister(fd)
-            del registered[fd]
-        for fd, ev in want.items():
-            if registered.get(fd) != ev:
-                p.register(fd, ev)
-                registered[fd] = ev
+        cached = self._polls.get(key)
+        if cached is None:
+            sig_fd = self.signals.rfd  # type: ignore[union-attr]
+            p = poll()
+            fdmap = {sig_fd: (_SIG, 0)}
+            p.register(sig_fd, 1)  # POLLIN
+            for i, out in enumerate(self.next_out):
+                if out:
+                    fd = self.apis[i].fileno()
+                    p.register(fd, 1)
+                    fdmap[fd] = (_API, i)
+            for wid, session in self.sessions.items():
+                for fd, ev in session.poll_fds():
+                    p.register(fd, ev)
+                    fdmap[fd] = (_WORKER, wid)
+            for fd, stop_key in self.stopping.fds():
+                p.register(fd, 1)  # the pidfd of a worker being stopped
+                fdmap[fd] = (_STOPPING, stop_key)
+            if len(self._polls) >= _POLLS_KEPT:
+                del self._polls[next(iter(self._polls))]
+            cached = self._polls[key] = (p, fdmap)
+        self._poll, self._fdmap = cached
 
     # -- events into the core ------------------------------------------------
     def _worker_events(self, wid: int, session: WorkerSession, events: list[Event], now: float) -> None:
