@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import pytest
 
+from harness import wait_gone, wait_until
 from test_faults import Run, fd_count, wait_no_marked, zombie_children
 from test_supervisor import write_config
 
@@ -111,14 +112,27 @@ def test_randomized_faults(tmp_path: Path) -> None:
     assert not left, f"processes outlived the supervisor: {left}"
 
 
+def _proc_fds(pid: int) -> list[str]:
+    """The supervisor's descriptors open on /proc files (the max_rss scan's)."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("/proc/"):
+            out.append(target)
+    return out
+
+
 def _drive(fn: Run, rng: random.Random, tmp_path: Path) -> None:
     assert fn.invoke({"warm": True}).outcome == "success"
     sup = fn.emu.runtime_pid
     assert sup is not None
     # The answer reaches the caller before the supervisor's housekeeping
     # (GET /next is pipelined with the post), and that housekeeping (the
-    # max_rss scan) briefly opens /proc files: let it settle, then count.
-    time.sleep(0.3)
+    # max_rss scan) briefly opens /proc files: count once none is open.
+    wait_until(lambda: not _proc_fds(sup), what="the supervisor's max_rss scan to close its /proc files")
     baseline = fd_count(sup)
     wrong: list[str] = []
     seen: Counter[str] = Counter()
@@ -132,10 +146,10 @@ def _drive(fn: Run, rng: random.Random, tmp_path: Path) -> None:
                 event["mark"] = str(tmp_path / f"gc-{i}.pid")
             res = fn.invoke(event, timeout=HANG_TIMEOUT if f.hang else NORMAL_TIMEOUT)
             seen[f.name] += 1
-            if f.event["fault"] == "exit_after_reply":
+            if f.event["fault"] == "exit_after_reply" and res.outcome == "success":
                 # Let it die while idle (handed over); an invoke sent before
                 # its exit is test_faults.py::test_exit_after_reply_with_next_invoke_unread.
-                time.sleep(0.1)
+                assert wait_gone(int(res.body))
             problem = _check(f, res)
             if problem:
                 wrong.append(f"#{i} {f.name}: {problem}")
