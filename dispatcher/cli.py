@@ -98,7 +98,7 @@ def _load_config(explicit: str | None, handler: str | None = None):  # type: ign
     return path, config
 
 
-def _make_emulator(config_path: str, handler: str | None, timeout: float):  # type: ignore[no-untyped-def]
+def _make_emulator(config_path: str, handler: str | None, timeout: float, concurrency: int | None = None, queue: bool = False):  # type: ignore[no-untyped-def]
     from dispatcher.emulator import Emulator
 
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
@@ -112,7 +112,34 @@ def _make_emulator(config_path: str, handler: str | None, timeout: float):  # ty
         function_timeout=timeout,
         handler=handler,
         task_root=os.path.dirname(os.path.abspath(config_path)),
+        concurrency=concurrency,
+        queue=queue,
     )
+
+
+def _add_concurrency(ap) -> None:  # type: ignore[no-untyped-def]
+    ap.add_argument(
+        "--concurrency",
+        metavar="N",
+        help="emulate Lambda Managed Instances with N slots (RIE's LMI mode; default: $AWS_LAMBDA_MAX_CONCURRENCY when set, "
+        "else classic one-at-a-time mode); an invoke that finds no open /next gets 400 Runtime.Unavailable",
+    )
+
+
+def _concurrency(ap, value: str | None) -> int | None:  # type: ignore[no-untyped-def]
+    from dispatcher.emulator.emulator import check_concurrency
+
+    source = "--concurrency"
+    if value is None:
+        value = os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") or None
+        source = "AWS_LAMBDA_MAX_CONCURRENCY"
+    if value is None:
+        return None
+    try:
+        return check_concurrency(value, source)
+    except ValueError as exc:
+        ap.error(str(exc))
+        raise  # ap.error exits; this keeps type checkers happy
 
 
 def _duration(text: str) -> float:
@@ -140,7 +167,9 @@ def cmd_invoke(argv: Sequence[str]) -> int:
     ap.add_argument("--handler", metavar="NAME", help="worker to run (sets _HANDLER)")
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N", help="send the event N times over one warm runtime")
+    _add_concurrency(ap)
     args = ap.parse_args(argv)
+    concurrency = _concurrency(ap, args.concurrency)
     if args.event is not None and args.event_file:
         ap.error("give the event either as an argument or with --event-file, not both")
     if args.repeat < 1:
@@ -165,7 +194,9 @@ def cmd_invoke(argv: Sequence[str]) -> int:
         event = os.fsencode(args.event)
     else:
         event = b"{}"
-    emu = _make_emulator(path, args.handler, args.timeout)
+    # One caller sending one event after another: queue, so that an invoke sent
+    # before the runtime re-opened its /next waits instead of getting Runtime.Unavailable.
+    emu = _make_emulator(path, args.handler, args.timeout, concurrency, queue=concurrency is not None)
     try:
         with emu:
             emu.start()
@@ -215,7 +246,12 @@ def cmd_serve(argv: Sequence[str]) -> int:
     ap.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     ap.add_argument("--port", type=int, default=9000)
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
+    _add_concurrency(ap)
+    ap.add_argument("--queue", action="store_true", help="with --concurrency: hold an invoke until a slot frees instead of answering Runtime.Unavailable")
     args = ap.parse_args(argv)
+    concurrency = _concurrency(ap, args.concurrency)
+    if args.queue and concurrency is None:
+        ap.error("--queue needs --concurrency N (or AWS_LAMBDA_MAX_CONCURRENCY): without slots, invokes are already served one at a time")
     from dispatcher.errors import ConfigError
 
     try:
@@ -225,7 +261,7 @@ def cmd_serve(argv: Sequence[str]) -> int:
         return EXIT_USAGE
     from dispatcher.emulator.frontdoor import serve_frontdoor
 
-    emu = _make_emulator(path, args.handler, args.timeout)
+    emu = _make_emulator(path, args.handler, args.timeout, concurrency, args.queue)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         with emu:

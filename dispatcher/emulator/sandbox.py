@@ -84,6 +84,7 @@ class Sandbox:
         self.closing = False
         self.on_closed: Callable[[], None] | None = None
         self.address = "%s:%d" % loop.address
+        self.status_for = STATUS_FOR
         self._arn_line = b"\r\nLambda-Runtime-Invoked-Function-Arn: " + function_arn(config.function_name).encode()
         self._external = not config.runtime_argv
         # counters (read from other threads as a snapshot; ints are safe under the GIL)
@@ -222,7 +223,7 @@ class Sandbox:
             content_type=content_type,
             duration_ms=round(duration, 3),
             init_duration_ms=inv.init_ms,
-            status=STATUS_FOR[outcome],
+            status=self.status_for[outcome],
             invocation_id_echoed=inv.echoed,
         )
         inv.done.set()
