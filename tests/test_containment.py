@@ -1,0 +1,115 @@
+"""Process containment: nothing a worker started outlives a SIGKILLed supervisor.
+
+For each kind (msgpack, jsonl, exec) the worker, mid-invocation, has a child
+in its own group and a setsid()ed grandchild that left the group; the test
+SIGKILLs `dispatcher run` (started by the test itself, so no emulator clean-up
+can help) and polls until every one of those processes is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import WORKERS, require_tool
+from dispatcher import guardian
+from dispatcher.emulator import Emulator, EmulatorClosedError
+from harness import all_gone, pid_alive, read_pids
+
+CONFIG = WORKERS / "containment" / "dispatcher.yaml"
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def run_supervisor(tmp_path: Path, kind: str, address: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_LAMBDA_RUNTIME_API", "_HANDLER")}
+    env.update(AWS_LAMBDA_RUNTIME_API=address, _HANDLER=kind, PIDS=str(tmp_path / "pids"), DISPATCHER_PYTHON=sys.executable)
+    log = open(tmp_path / "supervisor.log", "wb")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "dispatcher", "run", "--config", str(CONFIG)], env=env, stdout=log, stderr=log)
+    finally:
+        log.close()
+
+
+@pytest.mark.parametrize("kind", ["msgpack", "jsonl", "exec"])
+def test_sigkilled_supervisor_leaves_no_worker_or_descendant(tmp_path: Path, kind: str) -> None:
+    require_tool("setsid", "apt-get install util-linux")
+    with Emulator(runtime_argv=[], function_timeout=30) as emu:
+        sup = run_supervisor(tmp_path, kind, emu.address)
+        outcome: list[object] = []
+
+        def call() -> None:
+            try:
+                outcome.append(emu.invoke(b"{}"))
+            except EmulatorClosedError as exc:
+                outcome.append(exc)
+
+        t = threading.Thread(target=call, daemon=True)
+        t.start()
+        try:
+            pids = read_pids(tmp_path / "pids", 3, timeout=20)
+            assert all(pid_alive(p) for p in pids), pids
+            sup.kill()  # SIGKILL mid-invocation
+            sup.wait(5)
+            left = all_gone(pids, timeout=5)
+            assert not left, f"{kind}: still alive after the supervisor was SIGKILLed: {left}"
+        finally:
+            if sup.poll() is None:
+                sup.kill()
+                sup.wait(5)
+    t.join(10)
+    assert outcome, "the invoke should have ended with the emulator"
+
+
+def test_guardian_forgets_reaped_groups_and_exits_with_the_supervisor(tmp_path: Path) -> None:
+    """Normal runs: the guardian is one long-lived child, it is not killed by the
+    supervisor's own orphan reaping, and it is gone once the supervisor is."""
+    with Emulator(runtime_argv=[], function_timeout=30) as emu:
+        sup = run_supervisor(tmp_path, "exec", emu.address)
+        try:
+            threading.Thread(target=lambda: emu.invoke(b"{}"), daemon=True).start()
+            read_pids(tmp_path / "pids", 3, timeout=20)  # the script runs: the guardian was started
+            children = _children(sup.pid)
+            guards = [p for p in children if _comm(p) == guardian.NAME]
+            assert len(guards) == 1, (children, [_comm(p) for p in children])
+            guard = guards[0]
+            assert os.getsid(guard) == guard  # its own session: a kill of the supervisor's group spares it
+        finally:
+            sup.send_signal(signal.SIGTERM)
+            sup.wait(10)
+        assert not all_gone([guard], timeout=5)
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(x) for x in f.read().split()]
+
+
+def _comm(pid: int) -> bytes:
+    with open(f"/proc/{pid}/comm", "rb") as f:
+        return f.read().strip()
+
+
+def test_sweep_kills_marked_processes_and_groups(tmp_path: Path) -> None:
+    """The guardian's sweep on its own: a process found only by its mark, one
+    found only by its group; a stranger with neither survives."""
+    mark = "test-" + os.urandom(4).hex()
+    marked = subprocess.Popen(["sleep", "300"], env=dict(os.environ, **{guardian.MARKER_VAR: mark}), start_new_session=True)
+    grouped = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    stranger = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        found = guardian.sweep({grouped.pid}, mark)
+        assert found == {marked.pid}
+        assert marked.wait(5) == -signal.SIGKILL
+        assert grouped.wait(5) == -signal.SIGKILL
+        assert stranger.poll() is None
+    finally:
+        for p in (marked, grouped, stranger):
+            p.kill()
+            p.wait()
