@@ -98,10 +98,17 @@ def _load_config(explicit: str | None, handler: str | None = None):  # type: ign
     return path, config
 
 
-def _make_emulator(config_path: str, handler: str | None, timeout: float, concurrency: int | None = None, queue: bool = False):  # type: ignore[no-untyped-def]
+def _make_emulator(config_path: str | None, handler: str | None, timeout: float, bootstrap: list[str] | None = None, concurrency: int | None = None, queue: bool = False):  # type: ignore[no-untyped-def]
+    """The emulator running `dispatcher run` on the config, or the `--bootstrap` command in the current directory."""
     from dispatcher.emulator import Emulator
 
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
+    if bootstrap is not None:
+        return Emulator(
+            runtime_argv=bootstrap, env=env, function_timeout=timeout, handler=handler, task_root=os.getcwd(),
+            concurrency=concurrency, queue=queue,
+        )  # fmt: skip
+    assert config_path is not None
     env["DISPATCHER_CONFIG"] = os.path.abspath(config_path)
     # Locally, the emulator stops the runtime after every run: its normal
     # shutdown lines would only be noise under the response.
@@ -142,6 +149,40 @@ def _concurrency(ap, value: str | None) -> int | None:  # type: ignore[no-untype
         raise  # ap.error exits; this keeps type checkers happy
 
 
+BOOTSTRAP_HELP = (
+    "run this executable as the runtime instead of `dispatcher run` (as the RIE runs its argument): "
+    "any Lambda runtime, e.g. a custom-runtime bootstrap or `python -m awslambdaric`; its arguments "
+    "follow a `--` at the end; it runs in the current directory and no dispatcher.yaml is read"
+)
+
+
+def _split_bootstrap_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(our arguments, the bootstrap's arguments after the first `--`)."""
+    args = list(argv)
+    if "--" in args:
+        i = args.index("--")
+        return args[:i], args[i + 1 :]
+    return args, []
+
+
+def _bootstrap_argv(ap, path: str, extra: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    """The runtime's argv; an unusable PATH is a usage error that says why."""
+    import shutil
+
+    if os.sep in path:
+        resolved = os.path.abspath(path)
+        if not os.path.isfile(resolved):
+            ap.error(f"--bootstrap {path}: no such file (give the path of the runtime's executable)")
+        if not os.access(resolved, os.X_OK):
+            ap.error(f"--bootstrap {path}: not executable (chmod +x it, or give its interpreter: --bootstrap /bin/sh -- {path})")
+    else:
+        found = shutil.which(path)
+        if found is None:
+            ap.error(f"--bootstrap {path}: not found on PATH (give a path, e.g. ./{path})")
+        resolved = found
+    return [resolved, *extra]
+
+
 def _duration(text: str) -> float:
     import argparse
 
@@ -156,31 +197,50 @@ def _duration(text: str) -> float:
     return value
 
 
+def _bootstrap_or_none(ap, args, extra: list[str]) -> list[str] | None:  # type: ignore[no-untyped-def]
+    if args.bootstrap is None:
+        if extra:
+            ap.error(f"arguments after `--` ({' '.join(extra)}) are for --bootstrap, which was not given")
+        return None
+    if args.config:
+        ap.error("--bootstrap runs its own runtime: it does not read a dispatcher.yaml, drop --config")
+    return _bootstrap_argv(ap, args.bootstrap, extra)
+
+
 # -- invoke -----------------------------------------------------------------------
 def cmd_invoke(argv: Sequence[str]) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="dispatcher invoke", description="Run one event (or --repeat N) through the function locally.")
+    ap = argparse.ArgumentParser(
+        prog="dispatcher invoke",
+        usage="%(prog)s [options] [EVENT] [-- BOOTSTRAP-ARGS...]",
+        description="Run one event (or --repeat N) through the function locally.",
+    )
     ap.add_argument("event", nargs="?", help="the event, as JSON text; `-` reads all of stdin; default {}")
+    ap.add_argument("--bootstrap", metavar="PATH", help=BOOTSTRAP_HELP)
     ap.add_argument("--event-file", metavar="F", help="read the event from file F (byte for byte)")
     ap.add_argument("--config", metavar="PATH", help="dispatcher.yaml (default: $DISPATCHER_CONFIG, $LAMBDA_TASK_ROOT/dispatcher.yaml, ./dispatcher.yaml)")
     ap.add_argument("--handler", metavar="NAME", help="worker to run (sets _HANDLER)")
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N", help="send the event N times over one warm runtime")
     _add_concurrency(ap)
+    argv, bootstrap_args = _split_bootstrap_args(argv)
     args = ap.parse_args(argv)
+    bootstrap = _bootstrap_or_none(ap, args, bootstrap_args)
     concurrency = _concurrency(ap, args.concurrency)
     if args.event is not None and args.event_file:
         ap.error("give the event either as an argument or with --event-file, not both")
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
-    from dispatcher.errors import ConfigError
+    path = None
+    if bootstrap is None:
+        from dispatcher.errors import ConfigError
 
-    try:
-        path, _ = _load_config(args.config, args.handler)
-    except ConfigError as exc:
-        _err(str(exc))
-        return EXIT_USAGE
+        try:
+            path, _ = _load_config(args.config, args.handler)
+        except ConfigError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
     if args.event_file:
         try:
             with open(args.event_file, "rb") as f:
@@ -196,7 +256,7 @@ def cmd_invoke(argv: Sequence[str]) -> int:
         event = b"{}"
     # One caller sending one event after another: queue, so that an invoke sent
     # before the runtime re-opened its /next waits instead of getting Runtime.Unavailable.
-    emu = _make_emulator(path, args.handler, args.timeout, concurrency, queue=concurrency is not None)
+    emu = _make_emulator(path, args.handler, args.timeout, bootstrap, concurrency, queue=concurrency is not None)
     try:
         with emu:
             emu.start()
@@ -240,28 +300,37 @@ def cmd_serve(argv: Sequence[str]) -> int:
     import argparse
     import signal
 
-    ap = argparse.ArgumentParser(prog="dispatcher serve", description="Serve the function behind the RIE invoke endpoint.")
+    ap = argparse.ArgumentParser(
+        prog="dispatcher serve",
+        usage="%(prog)s [options] [-- BOOTSTRAP-ARGS...]",
+        description="Serve the function behind the RIE invoke endpoint.",
+    )
     ap.add_argument("--config", metavar="PATH")
+    ap.add_argument("--bootstrap", metavar="PATH", help=BOOTSTRAP_HELP)
     ap.add_argument("--handler", metavar="NAME")
     ap.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
-    ap.add_argument("--port", type=int, default=9000)
+    ap.add_argument("--port", type=int, default=9000, help="invoke endpoint port (default 9000; 0 picks a free one)")
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
     _add_concurrency(ap)
     ap.add_argument("--queue", action="store_true", help="with --concurrency: hold an invoke until a slot frees instead of answering Runtime.Unavailable")
+    argv, bootstrap_args = _split_bootstrap_args(argv)
     args = ap.parse_args(argv)
+    bootstrap = _bootstrap_or_none(ap, args, bootstrap_args)
     concurrency = _concurrency(ap, args.concurrency)
     if args.queue and concurrency is None:
         ap.error("--queue needs --concurrency N (or AWS_LAMBDA_MAX_CONCURRENCY): without slots, invokes are already served one at a time")
-    from dispatcher.errors import ConfigError
+    path = None
+    if bootstrap is None:
+        from dispatcher.errors import ConfigError
 
-    try:
-        path, _ = _load_config(args.config, args.handler)
-    except ConfigError as exc:
-        _err(str(exc))
-        return EXIT_USAGE
+        try:
+            path, _ = _load_config(args.config, args.handler)
+        except ConfigError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
     from dispatcher.emulator.frontdoor import serve_frontdoor
 
-    emu = _make_emulator(path, args.handler, args.timeout, concurrency, args.queue)
+    emu = _make_emulator(path, args.handler, args.timeout, bootstrap, concurrency, args.queue)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         with emu:

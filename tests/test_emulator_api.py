@@ -55,11 +55,33 @@ class Client:
         head, _, rest = self.buf.partition(b"\r\n\r\n")
         status_line, *lines = head.decode("latin-1").split("\r\n")
         hdrs = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-        n = int(hdrs.get("content-length", "0"))
-        while len(rest) < n:
-            rest += self.sock.recv(65536)
-        self.buf = rest[n:]
-        return int(status_line.split()[1]), hdrs, rest[:n]
+        self.buf = rest
+        if hdrs.get("transfer-encoding") == "chunked":
+            body = b""
+            while True:
+                size = int(self._line(), 16)
+                body += self._take(size + 2)[:size]
+                if size == 0:
+                    return int(status_line.split()[1]), hdrs, body
+        return int(status_line.split()[1]), hdrs, self._take(int(hdrs.get("content-length", "0")))
+
+    def _fill(self, n: int) -> None:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+
+    def _take(self, n: int) -> bytes:
+        self._fill(n)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            self._fill(len(self.buf) + 1)
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
 
     def closed_by_peer(self) -> bool:
         self.sock.settimeout(5)
@@ -103,9 +125,10 @@ def test_next_blocks_until_an_invoke_then_keep_alive_round_trips(emu: Emulator) 
         status, hdrs, body = c.read()
         assert status == 200 and body == b'{"i":%d}' % i
         rid = hdrs["lambda-runtime-aws-request-id"]
-        assert c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"[%d]" % i,
-                         {"Lambda-Runtime-Invocation-Id": hdrs["lambda-runtime-invocation-id"]}) == (
-            202, {"content-type": "application/json", "content-length": "15"}, b'{"status":"OK"}')
+        status, reply_headers, reply = c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"[%d]" % i,
+                                                 {"Lambda-Runtime-Invocation-Id": hdrs["lambda-runtime-invocation-id"]})
+        assert (status, reply) == (202, b'{"status":"OK"}\n')
+        assert list(reply_headers) == ["content-type", "date", "content-length"]
         c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")  # completes the invoke
         t.join(10)
         got = out[0]
@@ -142,7 +165,7 @@ def test_state_errors_match_rapid(emu: Emulator) -> None:
     assert c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/error", b'{"errorType":"E","errorMessage":"m"}',
                      {"Lambda-Runtime-Function-Error-Type": "Function.Bad"})[0] == 202
     status, _, body = c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"{}")
-    assert status == 403 and "ResponseSent" in json.loads(body)["errorMessage"]
+    assert status == 403 and "RuntimeResponseSentState" in json.loads(body)["errorMessage"]
     c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
     t.join(10)
     assert isinstance(out[0], InvokeResult)

@@ -223,6 +223,7 @@ class Emulator:
             timeouts=s.timeouts,
             exits=s.exits,
             invokes=s.invokes,
+            next_chunked=s.next_chunked,
         )
 
     # -- invoking --------------------------------------------------------------------
@@ -265,7 +266,7 @@ class Emulator:
                 values.append(value)
             if request_id is not None and (not request_id or "/" in request_id or " " in request_id):
                 raise ValueError(f"request_id {request_id[:60]!r} must be non-empty with no '/' or space (it is part of a URL path)")
-            inv = Invoke(bytes(event), limit, b"", done, request_id=request_id)
+            inv = Invoke(bytes(event), limit, (b"", b""), done, request_id=request_id)
             inv.lmi_headers = (
                 (content_type or "application/json").encode("latin-1", "replace"),
                 (client_context or "").encode("utf-8"),

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 
-from ._http import Request, render_error, render_response
+from ._http import Request
+from ._render import accepted, render_error, render_response
 from .invoke import new_uuid
 from .server import Connection, Loop
 
@@ -23,8 +24,6 @@ __all__ = ["Extensions", "REGISTER_PATH", "NEXT_PATH", "ERROR_PATHS"]
 REGISTER_PATH = b"/2020-01-01/extension/register"
 NEXT_PATH = b"/2020-01-01/extension/event/next"
 ERROR_PATHS = (b"/2020-01-01/extension/init/error", b"/2020-01-01/extension/exit/error")
-
-_ACCEPTED = render_response(202, b'{"status":"OK"}')
 
 
 class Extensions:
@@ -35,9 +34,11 @@ class Extensions:
         self.registered: dict[bytes, str] = {}  # identifier -> name
         self.parked: list[Connection] = []
         self.rejected = 0
+        # Go's json.Encoder: compact, in the struct's field order, and a newline.
         self._register_body = json.dumps(
-            {"functionName": function_name, "functionVersion": "$LATEST", "handler": handler or ""}
-        ).encode()
+            {"functionName": function_name, "functionVersion": "$LATEST", "handler": handler or ""},
+            separators=(",", ":"),
+        ).encode() + b"\n"
 
     def __bool__(self) -> bool:
         return bool(self.registered)
@@ -53,7 +54,7 @@ class Extensions:
             if req.header(b"lambda-extension-identifier") not in self.registered:
                 self._reject(conn, "Extension.UnknownExtensionIdentifier", "Unknown or missing Lambda-Extension-Identifier")
             else:
-                self.loop.send(conn, _ACCEPTED)
+                self.loop.send(conn, accepted())
         else:
             return False
         return True
@@ -91,8 +92,8 @@ class Extensions:
         except ValueError as exc:
             return self._reject(conn, "InvalidRequestFormat", f"bad register body: {exc}")
         for event in events:
-            if event != "INVOKE":
-                reason = "internal extensions may subscribe only to INVOKE" if event == "SHUTDOWN" else "unknown event type"
+            if event != "INVOKE":  # RAPID's words (core/agentutil.go)
+                reason = "ShutdownEventNotSupportedForInternalExtension" if event == "SHUTDOWN" else "ErrorInvalidEventType"
                 return self._reject(conn, "Extension.InvalidEventType", f"{event}: {reason}")
         if not registration_open:
             return self._reject(conn, "Extension.RegistrationClosed", "Extension registration closed already")

@@ -27,7 +27,8 @@ import logging
 import time
 
 from . import state as st
-from ._http import MAX_PAYLOAD, Request, render_error, render_response
+from ._http import MAX_PAYLOAD, Request
+from ._render import GO_BUFFER, accepted, chunks_of, date_line, frame_body, render_error, render_response
 from .invoke import INVOCATION_PREFIX, Invoke
 from .model import (
     LMI_STATUS_FOR,
@@ -39,61 +40,25 @@ from .model import (
     sanitize_error_type,
 )
 from .runtime import describe_exit
-from .sandbox import ACCEPTED, NEXT_PATH, Sandbox, SandboxConfig
+from .sandbox import NEXT_PATH, Sandbox, SandboxConfig
 from .server import Connection, Loop
 
-__all__ = ["LmiSandbox", "render_lmi_next", "LMI_ARN_PREFIX", "CHUNK", "CHUNK_ABOVE"]
+__all__ = ["LmiSandbox", "render_lmi_next", "LMI_ARN_PREFIX", "LMI_CHUNKS"]
 
 log = logging.getLogger(__name__)
 
 LMI_ARN_PREFIX = "arn:aws:lambda:us-east-1:123456789012:function:"  # RIE-LMI's account (classic: 012345678912)
-CHUNK_ABOVE = 2048  # Go's net/http buffers this much before it switches to chunked
-CHUNK = 32 * 1024  # RAPID-LMI copies the event in 32 KiB reads: one chunk each
+LMI_CHUNKS = chunks_of(32 * 1024)  # RAPID-LMI copies the event in 32 KiB reads: one chunk each
 LATE_MEMORY = 10_000  # timed-out request ids remembered for 410 (RIE-LMI caps its slot queue at this too)
 
-GONE = render_response(410, b'{"errorMessage":"Invoke timeout","errorType":"InvokeTimeout"}\n')
+_GONE_BODY = b'{"errorMessage":"Invoke timeout","errorType":"InvokeTimeout"}\n'
 _UNAVAILABLE_BODY = b'{"errorType":"Runtime.Unavailable"}'
 _HDR_CT = b"content-type"
 
-_date_cache: tuple[int, bytes] = (0, b"")
-
-
-def http_date(now: float) -> bytes:
-    """An RFC 7231 Date value (cached per second; English names whatever the locale)."""
-    global _date_cache
-    sec = int(now)
-    if _date_cache[0] != sec:
-        t = time.gmtime(sec)
-        day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[t.tm_wday]
-        month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[t.tm_mon - 1]
-        text = "%s, %02d %s %d %02d:%02d:%02d GMT" % (day, t.tm_mday, month, t.tm_year, t.tm_hour, t.tm_min, t.tm_sec)
-        _date_cache = (sec, text.encode())
-    return _date_cache[1]
-
-
-def chunked(body: bytes, size: int = CHUNK) -> bytes:
-    """`body` as an HTTP/1.1 chunked body of chunks of up to `size` bytes, with the last-chunk."""
-    parts = []
-    for i in range(0, len(body), size):
-        piece = body[i : i + size]
-        parts.append(b"%x\r\n" % len(piece))
-        parts.append(piece)
-        parts.append(b"\r\n")
-    parts.append(b"0\r\n\r\n")
-    return b"".join(parts)
-
-
-def render_lmi_next(inv: Invoke, arn: bytes, deadline_ms: int, now: float) -> bytes:
+def render_lmi_next(inv: Invoke, arn: bytes, deadline_ms: int) -> bytes:
     """The /next answer in RAPID-LMI's header order; absent optional values are sent empty."""
     assert inv.lmi_headers is not None
     ctype, context, trace = inv.lmi_headers
-    event = inv.event
-    if len(event) <= CHUNK_ABOVE:
-        framing = b"\r\nContent-Length: %d\r\n\r\n" % len(event)
-        body = event
-    else:
-        framing = b"\r\nTransfer-Encoding: chunked\r\n\r\n"
-        body = chunked(event)
     return b"".join(
         (
             b"HTTP/1.1 200 OK\r\nContent-Type: ",
@@ -107,10 +72,9 @@ def render_lmi_next(inv: Invoke, arn: bytes, deadline_ms: int, now: float) -> by
             arn,
             b"\r\nLambda-Runtime-Trace-Id: ",
             trace,
-            b"\r\nDate: ",
-            http_date(now),
-            framing,
-            body,
+            b"\r\n",
+            date_line(),
+            *frame_body(inv.event, LMI_CHUNKS),
         )
     )
 
@@ -261,7 +225,9 @@ class LmiSandbox(Sandbox):
         inv.echoed = None  # LMI /next has no Lambda-Runtime-Invocation-Id to echo
         if inv.lmi_headers is None:
             inv.lmi_headers = (b"application/json", b"", b"")
-        inv.next_response = render_lmi_next(inv, self._lmi_arn, int((wall + inv.timeout) * 1000), wall)
+        inv.next_response = render_lmi_next(inv, self._lmi_arn, int((wall + inv.timeout) * 1000))
+        if len(inv.event) > GO_BUFFER:
+            self.next_chunked += 1
         self.running[inv.rid] = inv
         self.handed_out += 1
         self._seq += 1
@@ -287,7 +253,7 @@ class LmiSandbox(Sandbox):
     def _a_accept_response(self, conn: Connection | None, req: Request | None) -> None:
         conn, req, inv = self._take_post(conn, req)
         self.answered += 1
-        self.loop.send(conn, ACCEPTED)
+        self.loop.send(conn, accepted())
         self._deliver(inv, "success", req.body, content_type=inv.answer_type, end=inv.answered_at)
         self._rearm()
 
@@ -297,7 +263,7 @@ class LmiSandbox(Sandbox):
         header = sanitize_error_type(None if raw is None else raw.decode("latin-1"))
         self.answered += 1
         self.errors += 1
-        self.loop.send(conn, ACCEPTED)
+        self.loop.send(conn, accepted())
         self._deliver(inv, "error", req.body, content_type=inv.answer_type, error_header=header, end=inv.answered_at)
         self._rearm()
 
@@ -325,7 +291,7 @@ class LmiSandbox(Sandbox):
         assert conn is not None
         self.rejected += 1
         log.info("late answer for a timed-out invoke: %s", (req.target if req else b"").decode("latin-1")[:200])
-        self.loop.send(conn, GONE)
+        self.loop.send(conn, render_response(410, _GONE_BODY))
 
     def _a_time_out(self, conn: Connection | None, req: Request | None) -> None:
         inv, self._expired = self._expired, None

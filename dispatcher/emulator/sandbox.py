@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import state as st
-from ._http import MAX_PAYLOAD, Request, render_error, render_response
+from ._http import MAX_PAYLOAD, Request
+from ._render import CLASSIC_CHUNKS, GO_BUFFER, ChunkPolicy, accepted, date_line, frame_body, render_error
 from .model import (
     RESPONSE_SIZE_TOO_LARGE,
     RUNTIME_EXIT_ERROR,
@@ -43,7 +44,6 @@ NEXT_PATH = b"/2018-06-01/runtime/invocation/next"
 INIT_ERROR_PATH = b"/2018-06-01/runtime/init/error"
 TIMEOUT_GRACE = 0.1  # the RIE answers about 100 ms after the deadline
 
-ACCEPTED = render_response(202, b'{"status":"OK"}')
 _HDR_INVOCATION_ID = b"lambda-runtime-invocation-id"
 
 
@@ -60,6 +60,8 @@ class SandboxConfig:
     init_timeout: float = 10.0
     shutdown_grace: float = 0.5
     autoinvoke: bytes | None = None  # serve this event forever, with no callers (self-benchmark)
+    # How a /next body above Go's 2,048-byte buffer is cut into chunks (classic RAPID: one chunk).
+    next_chunks: ChunkPolicy = CLASSIC_CHUNKS
 
 
 class Sandbox:
@@ -89,7 +91,7 @@ class Sandbox:
         self._external = not config.runtime_argv
         # counters (read from other threads as a snapshot; ints are safe under the GIL)
         self.handed_out = self.answered = self.errors = self.no_echo = self.rejected = 0
-        self.init_errors = self.launches = self.timeouts = self.exits = self.invokes = 0
+        self.init_errors = self.launches = self.timeouts = self.exits = self.invokes = self.next_chunked = 0
         self._table: dict[tuple[str, str], tuple[str, Callable[[Connection | None, Request | None], None]]] = {
             key: (nxt, getattr(self, "_a_" + action)) for key, (nxt, action) in st.TRANSITIONS.items()
         }
@@ -357,25 +359,30 @@ class Sandbox:
             inv = self.queue.popleft()
         else:
             assert self.config.autoinvoke is not None
-            inv = Invoke(self.config.autoinvoke, self.config.function_timeout, b"", None)
+            inv = Invoke(self.config.autoinvoke, self.config.function_timeout, (b"", b""), None)
         now = time.monotonic()
         inv.handed_at = now
         inv.deadline = now + inv.timeout
         deadline_ms = int((time.time() + inv.timeout) * 1000)
         event = inv.event
-        inv.next_response = b"".join(
-            (
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: ",
-                inv.rid,
-                b"\r\nLambda-Runtime-Deadline-Ms: %d" % deadline_ms,
-                self._arn_line,
-                b"\r\nLambda-Runtime-Invocation-Id: ",
-                inv.invocation_id,
-                inv.headers,
-                b"\r\nContent-Length: %d\r\n\r\n" % len(event),
-                event,
-            )
-        )
+        # RAPID's order: the handler's headers sorted by name, then Date, then the framing.
+        parts = [
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: ",
+            inv.rid,
+            inv.headers[0],
+            b"\r\nLambda-Runtime-Deadline-Ms: %d\r\nLambda-Runtime-Invocation-Id: " % deadline_ms,
+            inv.invocation_id,
+            self._arn_line,
+            inv.headers[1],
+            b"\r\n",
+            date_line(),
+        ]
+        if len(event) <= GO_BUFFER:
+            parts += (b"Content-Length: %d\r\n\r\n" % len(event), event)
+        else:
+            parts += frame_body(event, self.config.next_chunks)
+            self.next_chunked += 1
+        inv.next_response = b"".join(parts)
         self.current = inv
         self.handed_out += 1
         self.wake_at = inv.deadline + TIMEOUT_GRACE
@@ -399,7 +406,7 @@ class Sandbox:
         inv.answer_type = None if ctype is None else ctype.decode("latin-1")
         inv.answer = req.body
         self.answered += 1
-        self.loop.send(conn, ACCEPTED)
+        self.loop.send(conn, accepted())
         return inv
 
     def _a_accept_response(self, conn: Connection | None, req: Request | None) -> None:
@@ -433,7 +440,7 @@ class Sandbox:
     def _a_reject_stale(self, conn: Connection | None, req: Request | None) -> None:
         assert conn is not None and req is not None and self.current is not None
         self.rejected += 1
-        msg = f"Invalid request ID: {req.target.decode('latin-1')} is not for the current invoke {self.current.request_id}"
+        msg = "Invalid request ID"  # RAPID's words, whatever the id
         echo = req.header(_HDR_INVOCATION_ID)
         if echo is not None and echo != self.current.invocation_id:
             msg = f"Invalid invocation ID {echo.decode('latin-1')!r}: this reply belongs to an earlier invoke"
@@ -495,7 +502,7 @@ class Sandbox:
             None if ctype is None else ctype.decode("latin-1"),
         )
         self.init_errors += 1
-        self.loop.send(conn, ACCEPTED)
+        self.loop.send(conn, accepted())
 
     def _a_fail_init_exit(self, conn: Connection | None, req: Request | None) -> None:
         code = self.exit_code or 0

@@ -17,7 +17,7 @@ emulator's own view added (no runtime process at all, init failed):
   IDLE          waiting in /next, no invoke handed out     (RAPID: Ready)
   INVOKING      invoke handed out, no answer yet           (RAPID: Running)
   RESPONDED     answer posted, the invoke completes on the next /next
-                                                           (RAPID: ResponseSent)
+                                                           (RAPID: RuntimeResponseSentState)
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ RAPID_NAMES = {
     INIT_FAILED: "InitError",
     IDLE: "Ready",
     INVOKING: "Running",
-    RESPONDED: "ResponseSent",
+    RESPONDED: "RuntimeResponseSentState",  # sic: RAPID names this one state differently
     NEXT: "Ready",
     RESPONSE: "InvocationResponse",
     ERROR: "InvocationErrorResponse",
