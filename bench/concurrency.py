@@ -100,7 +100,7 @@ def supports_slots(work: Path) -> str | None:
     config = work / "probe.yaml"
     config.write_text(json.dumps({"workers": {"probe": {"command": ["true"], "concurrency": "auto"}}}))
     proc = subprocess.run([sys.executable, "-m", "dispatcher", "check", "--config", str(config)],
-                          capture_output=True, text=True, cwd=ROOT)
+                          capture_output=True, text=True, cwd=work)
     if proc.returncode == 0:
         return None
     return "the supervisor does not accept `concurrency:` yet (issue 10's core): " + (proc.stderr.strip().splitlines() or [""])[-1]
