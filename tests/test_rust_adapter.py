@@ -78,7 +78,7 @@ def rust_build() -> RustBuild:
     print(f"rust toolchain: {rustc} ({cargo})")  # shown with -s and on failure
     started = time.monotonic()
     steps: list[tuple[list[str], Path, dict[str, str]]] = [
-        ([cargo, "--config", str(OFFLINE_CONFIG), "build", "--release", "--example", "behaviours"], CRATE, {}),
+        ([cargo, "--config", str(OFFLINE_CONFIG), "build", "--release", "--example", "behaviours", "--example", "concurrent"], CRATE, {}),
         # build.sh is what a user runs; it copies the binary next to dispatcher.yaml.
         ([str(EXAMPLES / "rust-hello" / "build.sh")], EXAMPLES / "rust-hello", {"CARGO_CONFIG": str(OFFLINE_CONFIG)}),
         ([str(EXAMPLES / "rust-echo" / "build.sh")], EXAMPLES / "rust-echo", {"CARGO_CONFIG": str(OFFLINE_CONFIG)}),
