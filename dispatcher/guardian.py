@@ -30,7 +30,17 @@ tells it every group still alive.
 from __future__ import annotations
 
 import _signal as signal  # `signal` imports enum: ~4 ms of cold start
+import fcntl
 import os
+from select import POLLIN, poll
+
+# Everything the guardian's child side needs is imported here, before any
+# fork: importing in a child forked from a threaded process (a test runner)
+# could wait forever on an import lock another thread held at the fork.
+try:
+    import _ctypes
+except ImportError:  # pragma: no cover - CPython always has it
+    _ctypes = None  # type: ignore[assignment]
 
 __all__ = ["MARKER_VAR", "marker", "watch", "unwatch", "guardian_pid", "sweep", "marked_processes"]
 
@@ -100,8 +110,6 @@ def _start() -> None:
     mark = marker()
     rfd, wfd = os.pipe()  # both close-on-exec: no worker inherits either end
     try:
-        import fcntl
-
         fcntl.fcntl(wfd, 1031, 1 << 20)  # F_SETPIPE_SZ: room for a second of notes at any rate
     except OSError:
         pass
@@ -130,17 +138,14 @@ def _guard(rfd: int, mark: str, parent: int) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setsid()
     try:
-        import _ctypes
-
         _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None, 0x102), "prctl"), (15, NAME + b"\0", 0, 0, 0))  # PR_SET_NAME
-    except (ImportError, OSError, AttributeError, TypeError):
+    except (OSError, AttributeError, TypeError):
         pass
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.closerange(3, rfd)
-    os.closerange(rfd + 1, 1 << 16)
-    from select import POLLIN, poll
+    os.closerange(rfd + 1, max(os.sysconf("SC_OPEN_MAX"), 1 << 16))
 
     try:
         pidfd = os.pidfd_open(parent)
