@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher import guardian
 from test_supervisor import Function, pid_alive, wait_gone, write_config
 
 # -- containment probes (shared with test_randomized.py and test_soak.py) ------
@@ -42,14 +41,6 @@ def marked_pids(marker: str) -> list[int]:
         if needle in env and pid_alive(int(entry)):
             found.append(int(entry))
     return found
-
-
-def is_guardian(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            return f.read().strip() == guardian.NAME
-    except OSError:
-        return False
 
 
 def wait_no_marked(marker: str, timeout: float = 5.0) -> list[int]:
@@ -115,9 +106,8 @@ class Run(Function):
         return pid is not None and pid_alive(pid)
 
     def workers(self) -> list[int]:
-        """Marked processes but the supervisor and its guardian (dispatcher/guardian.py)."""
         sup = self.emu.runtime_pid
-        return [p for p in marked_pids(self.marker) if p != sup and not is_guardian(p)]
+        return [p for p in marked_pids(self.marker) if p != sup]
 
 
 @pytest.fixture
