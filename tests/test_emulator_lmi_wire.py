@@ -154,7 +154,10 @@ def test_invoke_with_no_open_next_matches_rie_lmi_runtime_unavailable() -> None:
         rt.next_async()
         wait_for(lambda: emu.open_slots == 1, "the /next")
         busy = invoke_async(emu, b'{"sleep":1.0,"i":1}')
-        rt.answer()
+        handed = rt.answer()
         res = emu.invoke(b'{"sleep":1.0,"i":2}')
         assert not busy
         assert (res.status, res.body, res.error_type) == (400, refused.body, "Runtime.Unavailable")
+        rid = handed.header(b"Lambda-Runtime-Aws-Request-Id")
+        assert rid is not None and rt.post(rid, b"{}").start == b"HTTP/1.1 202 Accepted"
+        wait_for(lambda: busy, "the busy invoke's answer")
