@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -37,21 +38,26 @@ def run_supervisor(tmp_path: Path, kind: str, address: str) -> subprocess.Popen[
         log.close()
 
 
+def invoke_in_background(emu: Emulator) -> list[object]:
+    """An invoke whose answer (or EmulatorClosedError, once the test closes the emulator) lands in the list."""
+    out: list[object] = []
+
+    def call() -> None:
+        try:
+            out.append(emu.invoke(b"{}"))
+        except EmulatorClosedError as exc:
+            out.append(exc)
+
+    threading.Thread(target=call, daemon=True).start()
+    return out
+
+
 @pytest.mark.parametrize("kind", ["msgpack", "jsonl", "exec"])
 def test_sigkilled_supervisor_leaves_no_worker_or_descendant(tmp_path: Path, kind: str) -> None:
     require_tool("setsid", "apt-get install util-linux")
     with Emulator(runtime_argv=[], function_timeout=30) as emu:
         sup = run_supervisor(tmp_path, kind, emu.address)
-        outcome: list[object] = []
-
-        def call() -> None:
-            try:
-                outcome.append(emu.invoke(b"{}"))
-            except EmulatorClosedError as exc:
-                outcome.append(exc)
-
-        t = threading.Thread(target=call, daemon=True)
-        t.start()
+        outcome = invoke_in_background(emu)
         try:
             pids = read_pids(tmp_path / "pids", 3, timeout=20)
             assert all(pid_alive(p) for p in pids), pids
@@ -63,7 +69,9 @@ def test_sigkilled_supervisor_leaves_no_worker_or_descendant(tmp_path: Path, kin
             if sup.poll() is None:
                 sup.kill()
                 sup.wait(5)
-    t.join(10)
+    deadline = time.monotonic() + 10
+    while not outcome and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert outcome, "the invoke should have ended with the emulator"
 
 
@@ -73,7 +81,7 @@ def test_guardian_forgets_reaped_groups_and_exits_with_the_supervisor(tmp_path: 
     with Emulator(runtime_argv=[], function_timeout=30) as emu:
         sup = run_supervisor(tmp_path, "exec", emu.address)
         try:
-            threading.Thread(target=lambda: emu.invoke(b"{}"), daemon=True).start()
+            invoke_in_background(emu)
             read_pids(tmp_path / "pids", 3, timeout=20)  # the script runs: the guardian was started
             children = _children(sup.pid)
             guards = [p for p in children if _comm(p) == guardian.NAME]
@@ -113,3 +121,35 @@ def test_sweep_kills_marked_processes_and_groups(tmp_path: Path) -> None:
         for p in (marked, grouped, stranger):
             p.kill()
             p.wait()
+
+
+def test_a_killed_guardian_is_replaced_at_the_next_spawn(tmp_path: Path) -> None:
+    """Someone kills the guardian: the next worker start forks a new one, which
+    still sweeps everything when the supervisor is SIGKILLed."""
+    require_tool("setsid", "apt-get install util-linux")
+    pids_file = tmp_path / "pids"
+    with Emulator(runtime_argv=[], function_timeout=2) as emu:
+        sup = run_supervisor(tmp_path, "exec", emu.address)
+        try:
+            first = emu.invoke(b"{}")  # the script hangs: the supervisor answers at the deadline, kills its group
+            assert first.error_type == "Sandbox.Timedout", first
+            old = _guardians(sup.pid)
+            assert len(old) == 1
+            os.kill(old[0], signal.SIGKILL)
+            assert not all_gone(old, timeout=5)
+            pids_file.write_text("")
+            invoke_in_background(emu)
+            pids = read_pids(pids_file, 3, timeout=20)
+            new = _guardians(sup.pid)
+            assert len(new) == 1 and new != old
+            sup.kill()
+            sup.wait(5)
+            assert not all_gone(pids + new, timeout=5), "a process outlived the supervisor"
+        finally:
+            if sup.poll() is None:
+                sup.kill()
+                sup.wait(5)
+
+
+def _guardians(pid: int) -> list[int]:
+    return [p for p in _children(pid) if _comm(p) == guardian.NAME]
