@@ -1,4 +1,4 @@
-"""Command line: `dispatcher run | invoke | serve | check`.
+"""Command line: `dispatcher run | invoke | serve | check | init | package`.
 
 Thin on purpose.  `run` is the Lambda bootstrap and is parsed by hand (argparse
 costs milliseconds of cold start); the other commands use argparse and import
@@ -7,6 +7,7 @@ the emulator lazily.
 Exit statuses of `invoke`: 0 success; 1 invocation error (the error document
 on stdout); 2 usage or config error; 3 init failure (the init error on
 stdout); 4 internal error; 130 interrupted.
+`init` and `package` live in dispatcher/cli_deploy.py (exit statuses there).
 """
 
 from __future__ import annotations
@@ -28,8 +29,25 @@ commands:
   invoke   run the function locally against an embedded Runtime API emulator
   serve    serve the RIE invoke endpoint (POST /2015-03-31/functions/function/invocations)
   check    validate dispatcher.yaml and print the resolved configuration
+  init     write dispatcher.yaml, bootstrap, Dockerfile and template.yaml for a worker
+  package  build layer.zip, function.zip or the container Dockerfile for deployment
 
-`dispatcher COMMAND --help` describes each command.
+options:
+  -h, --help     show this help; `dispatcher COMMAND --help` describes each command
+  -V, --version  print `dispatcher VERSION` and exit
+
+exit status:
+  run      0 after a normal shutdown (SIGTERM); 1 init failed, or the Runtime API
+           asked the runtime to exit or could not be reached; 2 usage error
+           (or AWS_LAMBDA_RUNTIME_API not set)
+  invoke   0 success; 1 invocation error (the error document on stdout);
+           2 usage or config error; 3 init failure (the init error on stdout);
+           4 internal error; 130 interrupted
+  serve    0 stopped (Ctrl-C, SIGTERM); 2 usage or config error; 4 internal error
+  check    0 the configuration is valid; 2 it is not, or the cache cannot be written
+  init     0 written; 2 bad arguments or a file exists (nothing written); 4 internal error
+  package  0 written; 2 usage or config error; 3 refused (nothing written); 4 internal error
+  any      2 unknown command or bad options; 4 internal error; 130 interrupted
 """
 
 
@@ -124,65 +142,6 @@ def _make_emulator(config_path: str | None, handler: str | None, timeout: float,
     )
 
 
-def _add_concurrency(ap) -> None:  # type: ignore[no-untyped-def]
-    ap.add_argument(
-        "--concurrency",
-        metavar="N",
-        help="emulate Lambda Managed Instances with N slots (RIE's LMI mode; default: $AWS_LAMBDA_MAX_CONCURRENCY when set, "
-        "else classic one-at-a-time mode); an invoke that finds no open /next gets 400 Runtime.Unavailable",
-    )
-
-
-def _concurrency(ap, value: str | None) -> int | None:  # type: ignore[no-untyped-def]
-    from dispatcher.emulator.emulator import check_concurrency
-
-    source = "--concurrency"
-    if value is None:
-        value = os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") or None
-        source = "AWS_LAMBDA_MAX_CONCURRENCY"
-    if value is None:
-        return None
-    try:
-        return check_concurrency(value, source)
-    except ValueError as exc:
-        ap.error(str(exc))
-        raise  # ap.error exits; this keeps type checkers happy
-
-
-BOOTSTRAP_HELP = (
-    "run this executable as the runtime instead of `dispatcher run` (as the RIE runs its argument): "
-    "any Lambda runtime, e.g. a custom-runtime bootstrap or `python -m awslambdaric`; its arguments "
-    "follow a `--` at the end; it runs in the current directory and no dispatcher.yaml is read"
-)
-
-
-def _split_bootstrap_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(our arguments, the bootstrap's arguments after the first `--`)."""
-    args = list(argv)
-    if "--" in args:
-        i = args.index("--")
-        return args[:i], args[i + 1 :]
-    return args, []
-
-
-def _bootstrap_argv(ap, path: str, extra: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    """The runtime's argv; an unusable PATH is a usage error that says why."""
-    import shutil
-
-    if os.sep in path:
-        resolved = os.path.abspath(path)
-        if not os.path.isfile(resolved):
-            ap.error(f"--bootstrap {path}: no such file (give the path of the runtime's executable)")
-        if not os.access(resolved, os.X_OK):
-            ap.error(f"--bootstrap {path}: not executable (chmod +x it, or give its interpreter: --bootstrap /bin/sh -- {path})")
-    else:
-        found = shutil.which(path)
-        if found is None:
-            ap.error(f"--bootstrap {path}: not found on PATH (give a path, e.g. ./{path})")
-        resolved = found
-    return [resolved, *extra]
-
-
 def _duration(text: str) -> float:
     import argparse
 
@@ -197,19 +156,12 @@ def _duration(text: str) -> float:
     return value
 
 
-def _bootstrap_or_none(ap, args, extra: list[str]) -> list[str] | None:  # type: ignore[no-untyped-def]
-    if args.bootstrap is None:
-        if extra:
-            ap.error(f"arguments after `--` ({' '.join(extra)}) are for --bootstrap, which was not given")
-        return None
-    if args.config:
-        ap.error("--bootstrap runs its own runtime: it does not read a dispatcher.yaml, drop --config")
-    return _bootstrap_argv(ap, args.bootstrap, extra)
-
-
 # -- invoke -----------------------------------------------------------------------
 def cmd_invoke(argv: Sequence[str]) -> int:
     import argparse
+
+    from dispatcher.cli_bootstrap import BOOTSTRAP_HELP, bootstrap_or_none, split_bootstrap_args
+    from dispatcher.cli_concurrency import add_concurrency, concurrency_from
 
     ap = argparse.ArgumentParser(
         prog="dispatcher invoke",
@@ -223,11 +175,11 @@ def cmd_invoke(argv: Sequence[str]) -> int:
     ap.add_argument("--handler", metavar="NAME", help="worker to run (sets _HANDLER)")
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N", help="send the event N times over one warm runtime")
-    _add_concurrency(ap)
-    argv, bootstrap_args = _split_bootstrap_args(argv)
+    add_concurrency(ap)
+    argv, bootstrap_args = split_bootstrap_args(argv)
     args = ap.parse_args(argv)
-    bootstrap = _bootstrap_or_none(ap, args, bootstrap_args)
-    concurrency = _concurrency(ap, args.concurrency)
+    bootstrap = bootstrap_or_none(ap, args, bootstrap_args)
+    concurrency = concurrency_from(ap, args.concurrency)
     if args.event is not None and args.event_file:
         ap.error("give the event either as an argument or with --event-file, not both")
     if args.repeat < 1:
@@ -300,6 +252,9 @@ def cmd_serve(argv: Sequence[str]) -> int:
     import argparse
     import signal
 
+    from dispatcher.cli_bootstrap import BOOTSTRAP_HELP, bootstrap_or_none, split_bootstrap_args
+    from dispatcher.cli_concurrency import add_concurrency, concurrency_from
+
     ap = argparse.ArgumentParser(
         prog="dispatcher serve",
         usage="%(prog)s [options] [-- BOOTSTRAP-ARGS...]",
@@ -311,12 +266,12 @@ def cmd_serve(argv: Sequence[str]) -> int:
     ap.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     ap.add_argument("--port", type=int, default=9000, help="invoke endpoint port (default 9000; 0 picks a free one)")
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
-    _add_concurrency(ap)
+    add_concurrency(ap)
     ap.add_argument("--queue", action="store_true", help="with --concurrency: hold an invoke until a slot frees instead of answering Runtime.Unavailable")
-    argv, bootstrap_args = _split_bootstrap_args(argv)
+    argv, bootstrap_args = split_bootstrap_args(argv)
     args = ap.parse_args(argv)
-    bootstrap = _bootstrap_or_none(ap, args, bootstrap_args)
-    concurrency = _concurrency(ap, args.concurrency)
+    bootstrap = bootstrap_or_none(ap, args, bootstrap_args)
+    concurrency = concurrency_from(ap, args.concurrency)
     if args.queue and concurrency is None:
         ap.error("--queue needs --concurrency N (or AWS_LAMBDA_MAX_CONCURRENCY): without slots, invokes are already served one at a time")
     path = None
@@ -372,7 +327,20 @@ def cmd_check(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "invoke": cmd_invoke, "serve": cmd_serve, "check": cmd_check}
+# -- init / package (dispatcher/cli_deploy.py) -----------------------------------
+def cmd_init(argv: Sequence[str]) -> int:
+    from dispatcher.cli_deploy import cmd_init as run
+
+    return run(argv)
+
+
+def cmd_package(argv: Sequence[str]) -> int:
+    from dispatcher.cli_deploy import cmd_package as run
+
+    return run(argv)
+
+
+COMMANDS = {"run": cmd_run, "invoke": cmd_invoke, "serve": cmd_serve, "check": cmd_check, "init": cmd_init, "package": cmd_package}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -380,6 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE)
         return EXIT_OK if args else EXIT_USAGE
+    if args[0] in ("-V", "--version"):
+        from dispatcher import __version__  # the package is imported already: costs nothing
+
+        sys.stdout.write(f"dispatcher {__version__}\n")
+        return EXIT_OK
     cmd = COMMANDS.get(args[0])
     if cmd is None:
         _err(f"unknown command {args[0]!r}\n{USAGE}")

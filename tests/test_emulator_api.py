@@ -136,6 +136,76 @@ def test_next_blocks_until_an_invoke_then_keep_alive_round_trips(emu: Emulator) 
         assert got.init_duration_ms is None  # external runtime: not launched by the emulator
 
 
+def read_raw_head(c: Client) -> list[bytes]:
+    while b"\r\n\r\n" not in c.buf:
+        c.buf += c.sock.recv(65536)
+    return c.buf.partition(b"\r\n\r\n")[0].split(b"\r\n")
+
+
+def test_next_headers_in_gos_order_with_every_optional_header(emu: Emulator) -> None:
+    c = Client(emu.address)
+    t, out = start_invoke(emu, b"{}", client_context='{"c":1}', trace_id="Root=1-a", tenant_id="t-1", cognito_identity='{"i":2}')
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
+    head = read_raw_head(c)
+    names = [line.split(b":")[0] for line in head[1:]]
+    assert names == [
+        b"Content-Type", b"Lambda-Runtime-Aws-Request-Id", b"Lambda-Runtime-Aws-Tenant-Id", b"Lambda-Runtime-Client-Context",
+        b"Lambda-Runtime-Cognito-Identity", b"Lambda-Runtime-Deadline-Ms", b"Lambda-Runtime-Invocation-Id",
+        b"Lambda-Runtime-Invoked-Function-Arn", b"Lambda-Runtime-Trace-Id", b"Date", b"Content-Length",
+    ]  # the handler's headers sorted (Go writes a header map sorted), then Date, then the framing
+    assert names[:9] == sorted(names[:9])
+    _, hdrs, _ = c.read()
+    rid = hdrs["lambda-runtime-aws-request-id"]
+    c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"{}")
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
+    t.join(10)
+    assert isinstance(out[0], InvokeResult) and out[0].outcome == "success"
+
+
+@pytest.mark.parametrize("size, chunked", [(2048, False), (2049, True), (70_000, True)])
+def test_next_body_is_chunked_above_2048_bytes_in_one_chunk(emu: Emulator, size: int, chunked: bool) -> None:
+    c = Client(emu.address)
+    event = b'"' + b"e" * (size - 2) + b'"'
+    t, out = start_invoke(emu, event)
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
+    head = read_raw_head(c)
+    if chunked:
+        assert head[-1] == b"Transfer-Encoding: chunked" and not any(h.startswith(b"Content-Length") for h in head)
+        while not c.buf.endswith(b"0\r\n\r\n"):
+            c.buf += c.sock.recv(65536)
+        raw_after_head = c.buf.partition(b"\r\n\r\n")[2]
+        assert raw_after_head == b"%x\r\n" % size + event + b"\r\n0\r\n\r\n"
+    else:
+        assert head[-1] == b"Content-Length: %d" % size
+    status, hdrs, body = c.read()
+    assert status == 200 and body == event
+    rid = hdrs["lambda-runtime-aws-request-id"]
+    c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"{}")
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
+    t.join(10)
+    assert emu.stats.next_chunked == (1 if chunked else 0)
+
+
+def test_a_request_that_asks_to_close_gets_connection_close_then_the_close(emu: Emulator) -> None:
+    c = Client(emu.address)
+    t, out = start_invoke(emu, b'"' + b"k" * 3000 + b'"')
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    head = read_raw_head(c)
+    assert [line.split(b":")[0] for line in head[-3:]] == [b"Date", b"Connection", b"Transfer-Encoding"]
+    status, hdrs, body = c.read()
+    assert status == 200 and hdrs["connection"] == "close" and len(body) == 3002
+    assert c.closed_by_peer()
+    c = Client(emu.address)
+    rid = hdrs["lambda-runtime-aws-request-id"]
+    status, hdrs, _ = c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"{}", {"Connection": "close"})
+    assert status == 202 and list(hdrs) == ["content-type", "date", "content-length", "connection"]
+    assert c.closed_by_peer()
+    c = Client(emu.address)
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
+    t.join(10)
+    assert isinstance(out[0], InvokeResult) and out[0].outcome == "success"
+
+
 def test_chunked_response_upload(emu: Emulator) -> None:
     c = Client(emu.address)
     t, out = start_invoke(emu)

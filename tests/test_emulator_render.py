@@ -19,6 +19,7 @@ from dispatcher.emulator._render import (
     go_json_str,
     render_error,
     render_response,
+    with_connection_close,
 )
 
 
@@ -133,3 +134,14 @@ def test_chunked_render_response() -> None:
     lines, data = split(raw)
     assert [line.split(b":")[0] for line in lines[1:]] == [b"Content-Type", b"Date", b"Transfer-Encoding"]
     assert dechunk(data) == ([3000], b"b" * 3000)
+
+
+def test_connection_close_goes_where_go_puts_it() -> None:
+    lines, _ = split(with_connection_close(accepted()))
+    assert [line.split(b":")[0] for line in lines[1:]] == [b"Content-Type", b"Date", b"Content-Length", b"Connection"]
+    chunked = with_connection_close(render_response(200, b"c" * 3000, policy=CLASSIC_CHUNKS))
+    lines, data = split(chunked)
+    assert [line.split(b":")[0] for line in lines[1:]] == [b"Content-Type", b"Date", b"Connection", b"Transfer-Encoding"]
+    assert dechunk(data) == ([3000], b"c" * 3000)
+    closing = render_error(400, "X", "y", close=True)
+    assert with_connection_close(closing) == closing

@@ -291,3 +291,32 @@ def test_concurrency_run_once_checks_every_event_was_answered_once(bins: toolcha
     assert res["throughput"] > 0 and res["count"] > 0
     assert res["unanswered"] == 0 and res["duplicates"] == 0
     assert res["handed_out"] >= res["count"] + 2
+
+
+# -- the parser micro-benchmark (bench/parser_bench.py) -------------------------
+
+
+def test_parser_bench_runs_ab_and_reports_refusals(tmp_path: Path) -> None:
+    """A/B against a copy of a parser that refuses chunked framing: every case
+    is measured for the current parser, the old one's refusals are reported,
+    and a ratio is given where both ran.  (No speed is asserted.)"""
+    from bench import parser_bench
+
+    old = tmp_path / "old_http_parse.py"
+    src = (ROOT / "dispatcher" / "http_parse.py").read_text()
+    # A parser that knows only Content-Length, as before issue 9.
+    old.write_text(src.replace('            if "transfer-encoding" in headers or cl is None or status < 200:',
+                               '            if "transfer-encoding" in headers:\n'
+                               '                raise HttpError("unsupported Transfer-Encoding")\n'
+                               '            if cl is None or status < 200:'))
+    out = tmp_path / "bench.json"
+    assert parser_bench.main(["--against", str(old), "--rounds", "2", "--scale", "0.001", "--cpu", "-1", "--json", str(out)]) == 0
+    cases = json.loads(out.read_text())["cases"]
+    assert set(cases) == set(parser_bench.CASES)
+    for name, row in cases.items():
+        assert row["current"]["median_ns"] > 0, name
+        if "chunk" in name:
+            assert "unsupported Transfer-Encoding" in row["against"]["refused"]
+            assert "ratio_against_over_current" not in row
+        else:
+            assert row["against"]["median_ns"] > 0 and row["ratio_against_over_current"] > 0

@@ -32,6 +32,7 @@ __all__ = [
     "render_response",
     "render_error",
     "accepted",
+    "with_connection_close",
     "REASONS",
 ]
 
@@ -87,24 +88,29 @@ def frame_body(body: bytes, policy: ChunkPolicy = CLASSIC_CHUNKS, buffer: int = 
 
 _DAYS = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
 _MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
-_date_second = -1
+_date_until = 0.0  # the cached Date line is good until this wall-clock time
 _date_line = b""
 _accepted = b""
+_time = time.time
+
+
+def _refresh_date(now: float) -> None:
+    global _date_until, _date_line, _accepted
+    second = int(now)
+    t = time.gmtime(second)
+    _date_line = b"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n" % (
+        _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec
+    )  # fmt: skip
+    _accepted = b"".join((_ACCEPTED_HEAD, _date_line, b"Content-Length: %d\r\n\r\n" % len(ACCEPTED_BODY), ACCEPTED_BODY))
+    _date_until = second + 1.0
 
 
 def date_line(now: float | None = None) -> bytes:
-    """`Date: <IMF-fixdate>\\r\\n` for the current second (rendered once a second)."""
-    global _date_second, _date_line, _accepted
-    second = int(time.time() if now is None else now)
-    if second != _date_second:
-        t = time.gmtime(second)
-        _date_line = b"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n" % (
-            _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec
-        )  # fmt: skip
-        _accepted = b"".join(
-            (_ACCEPTED_HEAD, _date_line, b"Content-Length: %d\r\n\r\n" % len(ACCEPTED_BODY), ACCEPTED_BODY)
-        )
-        _date_second = second
+    """`Date: <IMF-fixdate>\r\n` for `now` (default: the current time), rendered once a second."""
+    if now is None:
+        now = _time()
+    if now >= _date_until or now < _date_until - 1.0:  # a new second, or the clock stepped back
+        _refresh_date(now)
     return _date_line
 
 
@@ -127,7 +133,9 @@ _ACCEPTED_HEAD = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
 
 def accepted() -> bytes:
     """RAPID's 202 to /response, /error and /init/error (cached for the current second)."""
-    date_line()
+    now = _time()
+    if now >= _date_until or now < _date_until - 1.0:
+        _refresh_date(now)
     return _accepted
 
 
@@ -163,6 +171,18 @@ def render_response(
         parts.append(b"Connection: close\r\n")
     parts += (b"\r\n", body)
     return b"".join(parts)
+
+
+def with_connection_close(response: bytes) -> bytes:
+    """The same response, saying `Connection: close` where Go puts it (after
+    Content-Length, before Transfer-Encoding): how Go answers a request that
+    asked to close, or an HTTP/1.0 one."""
+    end = response.find(b"\r\n\r\n")
+    if end < 0 or b"\r\nConnection: close\r\n" in response[: end + 2]:
+        return response
+    te = response.rfind(b"\r\nTransfer-Encoding: ", 0, end)
+    at = te + 2 if te >= 0 else end + 2
+    return response[:at] + b"Connection: close\r\n" + response[at:]
 
 
 _GO_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}

@@ -87,7 +87,8 @@ class Sandbox:
         self.on_closed: Callable[[], None] | None = None
         self.address = "%s:%d" % loop.address
         self.status_for = STATUS_FOR
-        self._arn_line = b"\r\nLambda-Runtime-Invoked-Function-Arn: " + function_arn(config.function_name).encode()
+        self._arn = function_arn(config.function_name).encode()
+        self._arn_line = b"\r\nLambda-Runtime-Invoked-Function-Arn: " + self._arn
         self._external = not config.runtime_argv
         # counters (read from other threads as a snapshot; ints are safe under the GIL)
         self.handed_out = self.answered = self.errors = self.no_echo = self.rejected = 0
@@ -155,7 +156,7 @@ class Sandbox:
             return
         self.closing = True
         self._fail_all(EmulatorClosedError("the emulator was closed while this invoke was waiting or running"))
-        self.extensions.shutdown(int((time.time() + self.config.shutdown_grace) * 1000))
+        self.extensions.shutdown()
         rt = self.runtime
         if rt is None:
             self._finish_close()
@@ -363,26 +364,32 @@ class Sandbox:
         now = time.monotonic()
         inv.handed_at = now
         inv.deadline = now + inv.timeout
-        deadline_ms = int((time.time() + inv.timeout) * 1000)
+        wall = time.time()
+        deadline_ms = int((wall + inv.timeout) * 1000)
         event = inv.event
         # RAPID's order: the handler's headers sorted by name, then Date, then the framing.
-        parts = [
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: ",
-            inv.rid,
-            inv.headers[0],
-            b"\r\nLambda-Runtime-Deadline-Ms: %d\r\nLambda-Runtime-Invocation-Id: " % deadline_ms,
-            inv.invocation_id,
-            self._arn_line,
-            inv.headers[1],
-            b"\r\n",
-            date_line(),
-        ]
+        mid, late = inv.headers
         if len(event) <= GO_BUFFER:
-            parts += (b"Content-Length: %d\r\n\r\n" % len(event), event)
+            framing: tuple[bytes, ...] | list[bytes] = (b"Content-Length: %d\r\n\r\n" % len(event), event)
         else:
-            parts += frame_body(event, self.config.next_chunks)
+            framing = frame_body(event, self.config.next_chunks)
             self.next_chunked += 1
-        inv.next_response = b"".join(parts)
+        inv.next_response = b"".join(
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: ",
+                inv.rid,
+                mid,
+                b"\r\nLambda-Runtime-Deadline-Ms: %d\r\nLambda-Runtime-Invocation-Id: " % deadline_ms,
+                inv.invocation_id,
+                self._arn_line,
+                late,
+                b"\r\n",
+                date_line(wall),
+                *framing,
+            )
+        )
+        if self.extensions.invoke_subscribers:
+            self.extensions.invoke_event(inv.rid, deadline_ms, self._arn)
         self.current = inv
         self.handed_out += 1
         self.wake_at = inv.deadline + TIMEOUT_GRACE
