@@ -82,11 +82,8 @@ def test_guardian_forgets_reaped_groups_and_exits_with_the_supervisor(tmp_path: 
         sup = run_supervisor(tmp_path, "exec", emu.address)
         try:
             invoke_in_background(emu)
-            read_pids(tmp_path / "pids", 3, timeout=20)  # the script runs: the guardian was started
-            children = _children(sup.pid)
-            guards = [p for p in children if _comm(p) == guardian.NAME]
-            assert len(guards) == 1, (children, [_comm(p) for p in children])
-            guard = guards[0]
+            read_pids(tmp_path / "pids", 3, timeout=20)  # the script runs: the guardian is being started
+            guard = _one_guardian(sup.pid)
             assert os.getsid(guard) == guard  # its own session: a kill of the supervisor's group spares it
         finally:
             sup.send_signal(signal.SIGTERM)
@@ -100,8 +97,11 @@ def _children(pid: int) -> list[int]:
 
 
 def _comm(pid: int) -> bytes:
-    with open(f"/proc/{pid}/comm", "rb") as f:
-        return f.read().strip()
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return f.read().strip()
+    except OSError:  # gone meanwhile
+        return b""
 
 
 def test_sweep_kills_marked_processes_and_groups(tmp_path: Path) -> None:
@@ -133,15 +133,14 @@ def test_a_killed_guardian_is_replaced_at_the_next_spawn(tmp_path: Path) -> None
         try:
             first = emu.invoke(b"{}")  # the script hangs: the supervisor answers at the deadline, kills its group
             assert first.error_type == "Sandbox.Timedout", first
-            old = _guardians(sup.pid)
-            assert len(old) == 1
+            old = [_one_guardian(sup.pid)]
             os.kill(old[0], signal.SIGKILL)
             assert not all_gone(old, timeout=5)
             pids_file.write_text("")
             invoke_in_background(emu)
             pids = read_pids(pids_file, 3, timeout=20)
-            new = _guardians(sup.pid)
-            assert len(new) == 1 and new != old
+            new = [_one_guardian(sup.pid)]
+            assert new != old
             sup.kill()
             sup.wait(5)
             assert not all_gone(pids + new, timeout=5), "a process outlived the supervisor"
@@ -151,5 +150,14 @@ def test_a_killed_guardian_is_replaced_at_the_next_spawn(tmp_path: Path) -> None
                 sup.wait(5)
 
 
-def _guardians(pid: int) -> list[int]:
-    return [p for p in _children(pid) if _comm(p) == guardian.NAME]
+def _one_guardian(pid: int, timeout: float = 10.0) -> int:
+    """The supervisor's guardian, polled for: it is forked just after the first
+    worker spawn, and names itself a moment later."""
+    end = time.monotonic() + timeout
+    while True:
+        kids = _children(pid)
+        found = [p for p in kids if _comm(p) == guardian.NAME and pid_alive(p)]
+        if len(found) == 1:
+            return found[0]
+        assert time.monotonic() < end, f"no single guardian among the supervisor's children {kids}: {[_comm(p) for p in kids]}"
+        time.sleep(0.01)
