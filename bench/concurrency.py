@@ -152,6 +152,25 @@ def run_once(c: Contender, concurrency: int, work: Path, rust_worker: Path, apis
     return out
 
 
+_BUSY = "x = 0\nfor i in range(4_000_000):\n    x += i\n"
+
+
+def free_parallelism() -> float:
+    """How many CPUs two CPU-bound processes get at once right now (2.0 on an
+    idle 2-CPU machine): 2 x (time of one) / (time of two side by side).  Other
+    work on a shared machine lowers it, and caps what a CPU-bound N = 2 can show."""
+    argv = [sys.executable, "-c", _BUSY]
+    t = time.perf_counter()
+    subprocess.run(argv, check=True)
+    one = time.perf_counter() - t
+    t = time.perf_counter()
+    procs = [subprocess.Popen(argv) for _ in range(2)]
+    for p in procs:
+        p.wait()
+    two = time.perf_counter() - t
+    return round(2 * one / two, 2)
+
+
 def _tail(path: str, lines: int = 8) -> str:
     try:
         return "\n".join(Path(path).read_text(errors="replace").strip().splitlines()[-lines:])
@@ -176,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
     load_start = report.machine()["loadavg"]
+    parallelism = [free_parallelism()]
     samples: dict[tuple[str, int], list[dict[str, Any]]] = {}
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-conc-") as tmp:
@@ -193,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
                     samples.setdefault((c.name, n), []).append(res)
                     state = f"{res['throughput']:.0f}/s" if res.get("ok") else f"FAILED: {res.get('error', '')[:300]}"
                     print(f"[round {r + 1}/{rounds}] {c.name} concurrency {n}: {state}", file=sys.stderr)
+    parallelism.append(free_parallelism())
     result = summarize(chosen, samples)
-    result.update(notes=notes, machine=dict(report.machine(), loadavg_at_start=load_start),
+    result.update(free_parallelism=parallelism, notes=notes, machine=dict(report.machine(), loadavg_at_start=load_start),
                   started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     stem = "concurrency-smoke" if args.smoke else "concurrency"
     args.out.mkdir(parents=True, exist_ok=True)
@@ -239,7 +260,9 @@ def render(result: dict[str, Any]) -> str:
     out = [
         "# Concurrency benchmark (Lambda Managed Instances)", "",
         f"Started {result['started']}; {os.cpu_count()} CPUs ({m.get('cpu')}); load average {m.get('loadavg_at_start')} at start, "
-        f"{m.get('loadavg')} at end (a shared machine: read ratios). Unpinned; medians over the rounds.", "",
+        f"{m.get('loadavg')} at end (a shared machine: read ratios). Unpinned; medians over the rounds. "
+        f"Two CPU-bound processes side by side got {' and '.join(str(p) for p in result.get('free_parallelism', []))} "
+        "CPUs' worth (before and after; 2.0 when two CPUs are free): the ceiling of a CPU-bound ratio.", "",
         "| contender | N | throughput at 1 | throughput at N | ratio | target | p50 at 1 (us) | p50 at N (us) | events | lost | twice |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
