@@ -88,6 +88,7 @@ class Sandbox:
         self.closing = False
         self.on_closed: Callable[[], None] | None = None
         self.address = "%s:%d" % loop.address
+        self.status_for = STATUS_FOR
         self._arn = function_arn(config.function_name).encode()
         self._arn_line = b"\r\nLambda-Runtime-Invoked-Function-Arn: " + self._arn
         self._external = not config.runtime_argv
@@ -227,7 +228,7 @@ class Sandbox:
             content_type=content_type,
             duration_ms=round(duration, 3),
             init_duration_ms=inv.init_ms,
-            status=STATUS_FOR[outcome],
+            status=self.status_for[outcome],
             invocation_id_echoed=inv.echoed,
         )
         life = self.config.lifecycle

@@ -199,7 +199,7 @@ export function maxFrameFromEnv(env) {
 }
 
 export const messages = {
-  ready: () => ({ type: "ready", protocol: PROTOCOL_VERSION, features: [] }),
+  ready: (features = []) => ({ type: "ready", protocol: PROTOCOL_VERSION, features }),
   initError: (e) => ({ type: "init_error", error_type: e.type, error_message: e.message, stack_trace: e.stack }),
   result: (id, payload) => ({ type: "result", id, payload }),
   error: (id, e) => ({ type: "error", id, error_type: e.type, error_message: e.message, stack_trace: e.stack }),
