@@ -28,15 +28,6 @@ from test_rust_adapter import TARGET, RustBuild, rust_build  # noqa: F401 - the 
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module")
-def slots_supported(tmp_path_factory: pytest.TempPathFactory) -> None:
-    probe = tmp_path_factory.mktemp("probe") / "dispatcher.yaml"
-    probe.write_text(json.dumps({"workers": {"p": {"command": ["true"], "concurrency": "auto"}}}))
-    done = subprocess.run([sys.executable, "-m", "dispatcher", "check", "--config", str(probe)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip("the supervisor does not accept `concurrency:` yet (issue 10's core): " + done.stderr.strip()[-300:])
-
-
 def wait_for(check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
     end = time.monotonic() + timeout
     while not check():
@@ -77,7 +68,7 @@ def sixteen_at_once(tmp_path: Path, worker: dict[str, object], event: bytes) -> 
     return results, elapsed
 
 
-def test_node_adapter_multiplexes_async_handlers(tmp_path: Path, node: str, slots_supported: None) -> None:  # noqa: F811
+def test_node_adapter_multiplexes_async_handlers(tmp_path: Path, node: str) -> None:  # noqa: F811
     worker = {"command": [node, str(NODE_BIN), "./behaviours.mjs"], "cwd": str(NODE_FIXTURES)}
     results, elapsed = sixteen_at_once(tmp_path, worker, b'{"action": "sleep_pid", "ms": 200}')
     pids = {json.loads(r.body)["pid"] for r in results}
@@ -85,7 +76,7 @@ def test_node_adapter_multiplexes_async_handlers(tmp_path: Path, node: str, slot
     assert elapsed < 2.0, f"16 x 200 ms through 4 slots took {elapsed:.2f} s (one at a time: 3.2 s)"
 
 
-def test_rust_run_concurrent_runs_a_thread_per_slot(tmp_path: Path, rust_build: RustBuild, slots_supported: None) -> None:  # noqa: F811
+def test_rust_run_concurrent_runs_a_thread_per_slot(tmp_path: Path, rust_build: RustBuild) -> None:  # noqa: F811
     binary = TARGET / "release" / "examples" / "concurrent"
     results, elapsed = sixteen_at_once(tmp_path, {"command": [str(binary)]}, b'{"do": "sleep", "ms": 200}')
     threads = {json.loads(r.body)["thread"] for r in results}
