@@ -25,7 +25,7 @@ from bench.toolchain import BENCH, ROOT, Binaries
 class Contender:
     name: str
     label: str
-    kind: str  # "native" | "dispatcher" | "awslambdaric" | "shell"
+    kind: str  # "native" | "lean" | "dispatcher" | "awslambdaric" | "shell"
     # dispatcher.yaml candidates, relative to the repository root; globs allowed.
     configs: tuple[str, ...] = ()
     # Run from the repository root before the first start, each when its file exists: (file, argv).
@@ -39,6 +39,7 @@ class Contender:
 
 CONTENDERS: tuple[Contender, ...] = (
     Contender("native", "native Rust loop (baseline)", "native", exact_echo=True),
+    Contender("lean-loop", "lean Python loop + Rust echo (ceiling)", "lean", exact_echo=True),
     Contender(
         "dispatcher-rust", "dispatcher + Rust echo", "dispatcher",
         configs=("examples/rust-echo/dispatcher.yaml", "bench/configs/rust-echo-standin.yaml"),
@@ -138,6 +139,10 @@ def resolve(c: Contender, bins: Binaries) -> Launch | Skip:
     }
     if c.kind == "native":
         return Launch([str(bins.native)], BENCH, base_env)
+    if c.kind == "lean":
+        if importlib.util.find_spec("msgpack") is None:
+            return Skip("msgpack is not installed in the running interpreter (make setup)")
+        return Launch([sys.executable, str(BENCH / "lean_loop.py"), str(bins.echo_worker)], BENCH, base_env)
     if c.kind == "awslambdaric":
         if importlib.util.find_spec("awslambdaric") is None:
             return Skip("awslambdaric is not installed (pip install awslambdaric==4.2.2 failed?)")

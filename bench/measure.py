@@ -33,6 +33,7 @@ class RunResult:
     cold_ms: float | None = None  # spawn -> first /response received
     rss_kb: int | None = None  # the contender's top process
     tree_rss_kb: int | None = None  # top process + descendants (supervisor + worker)
+    cpu_s: dict[str, float] | None = None  # read_cpu: user/system seconds of the top process and of its children
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Spec:
     read_rss: bool = False
     check_answer: bool = True
     exact: bool = False  # the answer must equal the event byte for byte
+    read_cpu: bool = False  # read /proc/<pid>/stat CPU times before stopping the contender
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -63,6 +65,16 @@ def _vm_rss_kb(pid: int) -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _cpu_s(pid: int) -> tuple[float, float] | None:
+    """(user, system) seconds a live process has used, from /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime (fields 14 and 15)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -123,6 +135,13 @@ def run_once(launch: Launch, server_bin: Path, spec: Spec, *, pinned: bool, work
                     tree = [proc.pid] + _descendants(proc.pid)
                     sizes = [_vm_rss_kb(p) for p in tree]
                     result.tree_rss_kb = sum(s for s in sizes if s)
+                if result.ok and spec.read_cpu:
+                    top = _cpu_s(proc.pid)
+                    kids = [c for c in map(_cpu_s, _descendants(proc.pid)) if c]
+                    if top:
+                        result.cpu_s = {"user": top[0], "system": top[1],
+                                        "children_user": sum(c[0] for c in kids),
+                                        "children_system": sum(c[1] for c in kids)}
                 return result
             finally:
                 _stop(proc)

@@ -64,14 +64,20 @@ def _cell(entry: dict[str, Any] | None, unit: str) -> str:
 
 
 def _table(title: str, unit: str, by_mode: dict[str, dict[str, Any]], names: list[str],
-           labels: dict[str, str], modes: list[str]) -> list[str]:
+           labels: dict[str, str], modes: list[str], versus: str | None = None) -> list[str]:
+    """One row per contender, one column per mode; with `versus`, also each median as a fraction of its."""
     rows = [n for n in names if any(n in by_mode.get(m, {}) for m in modes)]
     if not rows:
         return []
-    out = [f"### {title}", "", "| contender | " + " | ".join(f"{m} ({unit})" for m in modes) + " |",
-           "|---|" + "---:|" * len(modes)]
+    ratio_modes = [m for m in modes if versus and by_mode.get(m, {}).get(versus, {}).get("median")]
+    head = [f"{m} ({unit})" for m in modes] + [f"{m} ÷ {versus}" for m in ratio_modes]
+    out = [f"### {title}", "", "| contender | " + " | ".join(head) + " |", "|---|" + "---:|" * len(head)]
     for n in rows:
-        out.append(f"| {labels[n]} | " + " | ".join(_cell(by_mode.get(m, {}).get(n), unit) for m in modes) + " |")
+        cells = [_cell(by_mode.get(m, {}).get(n), unit) for m in modes]
+        for m in ratio_modes:
+            entry = by_mode[m].get(n)
+            cells.append(f"{entry['median'] / by_mode[m][versus]['median']:.2f}x" if entry else "–")
+        out.append(f"| {labels[n]} | " + " | ".join(cells) + " |")
     return out + [""]
 
 
@@ -97,7 +103,8 @@ def markdown(res: dict[str, Any]) -> str:
         extra = f" ({t['why']})" if t.get("why") else ""
         out.append(f"| {t['text']} | {val} | {t['op']} {t['bound']:g} {t['unit']} | **{t['status']}**{extra} |")
     out.append("")
-    out += _table("Throughput", "inv/s", figs["throughput"], names, labels, modes)
+    out += _table("Throughput (and each median as a fraction of the lean loop's, the ceiling of a Python supervisor)",
+                  "inv/s", figs["throughput"], names, labels, modes, versus="lean-loop")
     out += _table("Latency p50", "µs", figs["latency_p50_us"], names, labels, modes)
     out += _table("Latency p99", "µs", figs["latency_p99_us"], names, labels, modes)
     out += _table("Cold start, spawn to first /response", "ms", figs["cold_start_ms"], names, labels, modes)

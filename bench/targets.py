@@ -30,6 +30,8 @@ TARGETS: tuple[Target, ...] = (
            "throughput", "pinned", "dispatcher-rust", "awslambdaric", ">=", 2.2),
     Target("tp-rust-vs-native", "throughput, dispatcher + Rust echo vs native baseline (pinned)",
            "throughput", "pinned", "dispatcher-rust", "native", ">=", 0.55),
+    Target("tp-rust-vs-lean", "throughput, dispatcher + Rust echo vs the lean loop, the ceiling (pinned)",
+           "throughput", "pinned", "dispatcher-rust", "lean-loop", ">=", 0.85),
     Target("tp-python-vs-ric", "throughput, dispatcher + Python echo vs awslambdaric (pinned)",
            "throughput", "pinned", "dispatcher-python", "awslambdaric", ">=", 1.8),
     Target("cold-rust-vs-ric", "cold start, dispatcher + Rust echo vs awslambdaric (pinned)",

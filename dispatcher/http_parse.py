@@ -132,7 +132,7 @@ class ResponseParser:
 
     __slots__ = (
         "max_head", "max_body", "_buf", "_head", "_body", "_have", "_scratch",
-        "_mode", "_keep", "_crlf", "_trailer",
+        "_mode", "_keep", "_crlf", "_trailer", "_memo",
     )
 
     def __init__(self, max_head: int = MAX_HEAD, max_body: int = MAX_BODY) -> None:
@@ -147,6 +147,8 @@ class ResponseParser:
         self._keep = True
         self._crlf = False  # chunked: the CRLF after a chunk's data is due
         self._trailer = False  # chunked: the last chunk came, the trailer section is due
+        # The last two header blocks parsed, each followed by its parse.
+        self._memo: tuple = (None, None, None, None)
 
     @property
     def in_progress(self) -> bool:
@@ -196,7 +198,20 @@ class ResponseParser:
                 return None
             if end > self.max_head:
                 raise HttpError(f"response header block exceeds {self.max_head} bytes")
-            head = _parse_head(buf[:end])
+            raw = buf[:end]
+            memo = self._memo
+            if raw == memo[0]:
+                # A header block seen one or two responses ago (the 202 of
+                # every post, between /next answers): its parse again, with a
+                # dict of its own.
+                last = memo[1]
+                head = (last[0], last[1], dict(last[2]), last[3])
+            elif raw == memo[2]:
+                last = memo[3]
+                head = (last[0], last[1], dict(last[2]), last[3])
+            else:
+                head = _parse_head(raw)
+                self._memo = (raw, head, memo[0], memo[1])
             status, headers = head[0], head[2]
             start = end + 4
             cl = headers.get("content-length")

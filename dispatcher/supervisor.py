@@ -103,6 +103,9 @@ class Supervisor:
         self._fdmap: dict[int, tuple[int, int]] = {}
         self._poll_key: Any = None
         self._early: list[tuple[int, Any]] = []  # /next answers read with a post's answer
+        # True while the events of a poll() that reported one descriptor alone
+        # are handled: no worker's stderr was readable then (see _post).
+        self._lone = False
 
     # ======================================================================
     def run(self) -> int:
@@ -138,6 +141,7 @@ class Supervisor:
         ready = self._poll.poll(timeout)
         now = self.clock()
         fdmap = self._fdmap
+        self._lone = len(ready) == 1
         for fd, rev in ready:
             kind, ident = fdmap[fd]
             if kind == _WORKER:
@@ -153,6 +157,7 @@ class Supervisor:
                 self._on_signals(now)
             if self.exit_status is not None:
                 return
+        self._lone = False
         if stop_wake is not None and now >= stop_wake:
             stopping.tick(now)
         if wake is not None and now >= wake:
@@ -340,7 +345,14 @@ class Supervisor:
         if a.worker is not None:
             session = self.sessions.get(a.worker)
             if session is not None:
-                session.drain_stderr()
+                # Its stderr is forwarded before the answer is posted.  When the
+                # reply came from a poll() that reported its stdout alone, the
+                # stderr pipe was empty when poll() looked: poll checks the
+                # descriptors in order, stdout before stderr, in one pass, so
+                # a line written before the reply was readable then.  The
+                # read that would say EAGAIN is skipped (one syscall less).
+                if not self._lone:
+                    session.drain_stderr()
                 session.log.flush()
                 session.log.request_id = None
         sid = a.slot

@@ -585,3 +585,25 @@ def near_chunked(draw: st.DrawFn) -> bytes:
 @given(raw=near_chunked(), cuts=st.lists(st.integers(0, 200), max_size=4), max_body=st.sampled_from([10, MAX_BODY]))
 def test_near_valid_chunked_raises_only_http_error(raw: bytes, cuts: list[int], max_body: int) -> None:
     feed_all(ResponseParser(max_body=max_body), raw, cuts)
+
+
+def test_a_repeated_header_block_parses_the_same_and_gets_its_own_dict() -> None:
+    """The parser reuses the parse of a header block seen one or two responses
+    ago (the 202 of every post): the result must be what a fresh parse gives,
+    and never a dict shared with an earlier response."""
+    accepted = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n"
+    events = [b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: id-%d\r\nContent-Length: 2\r\n\r\n{}" % i
+              for i in range(3)]
+    closing = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n"
+    p = ResponseParser()
+    got = []
+    for raw in (accepted, events[0], accepted, events[1], accepted, events[2], closing):
+        p.feed(raw)
+        got.append(p.next())
+    assert [r.status for r in got] == [202, 200, 202, 200, 202, 200, 202]
+    assert [r.headers.get("lambda-runtime-aws-request-id") for r in got[1::2]] == ["id-0", "id-1", "id-2"]
+    assert got[0].headers == got[2].headers == got[4].headers == {"content-type": "application/json", "content-length": "16"}
+    assert got[0].headers is not got[2].headers
+    got[0].headers["x"] = "changed"
+    assert "x" not in got[2].headers and "x" not in got[4].headers
+    assert all(r.keep_alive for r in got[:6]) and not got[6].keep_alive  # a close is never taken for a repeat

@@ -181,6 +181,18 @@ def test_logs_carry_request_id(function) -> None:  # type: ignore[no-untyped-def
     assert f"{res.request_id}\tno newline at the end" in logs  # flushed before the answer
 
 
+def test_every_invocations_stderr_is_forwarded_before_its_answer(function) -> None:  # type: ignore[no-untyped-def]
+    """Lines written just before the reply carry that invocation's request id,
+    invocation after invocation (the answer is posted only after its stderr is
+    forwarded, whether one poll() saw both pipes or the reply alone)."""
+    fn = function()
+    ids = [fn.invoke({"fault": "log", "lines": 1}).request_id for _ in range(60)]
+    logs = fn.logs()
+    for rid in ids:
+        assert f"{rid}\tlog line 0" in logs and f"{rid}\tno newline at the end" in logs, rid
+    assert "\nno newline at the end" not in "\n" + logs  # never forwarded untagged, after the answer
+
+
 def test_sigterm_while_idle(function) -> None:  # type: ignore[no-untyped-def]
     fn = function(shutdown_grace="500ms")
     pid = int(fn.invoke({"fault": "pid"}).body)

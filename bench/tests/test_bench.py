@@ -187,6 +187,21 @@ def test_run_once_measures_the_native_baseline(bins: toolchain.Binaries, tmp_pat
     assert res.rss_kb and res.rss_kb > 0
 
 
+@pytest.mark.parametrize("event", ["small", "1mb"])
+def test_run_once_measures_the_lean_loop_byte_for_byte(bins: toolchain.Binaries, tmp_path: Path,
+                                                       event: str) -> None:
+    lean = next(c for c in CONTENDERS if c.name == "lean-loop")
+    launch = resolve(lean, bins)
+    assert isinstance(launch, Launch), launch
+    path = events.write_events(tmp_path)[event]
+    spec = Spec(path, count=30 if event == "small" else 3, warmup=2, read_rss=True, exact=True)
+    res = run_once(launch, bins.apiserver, spec, pinned=False, workdir=tmp_path)
+    assert res.ok, res.error
+    assert res.stats["count"] == spec.count and res.stats["errors"] == 0
+    # The lean loop's worker is its child: the tree holds two processes' memory.
+    assert res.tree_rss_kb and res.rss_kb and res.tree_rss_kb > res.rss_kb
+
+
 def test_run_once_reports_a_contender_that_exits(bins: toolchain.Binaries, tmp_path: Path) -> None:
     launch = _launch(["sh", "-c", "echo 'no handler here' >&2; exit 3"])
     res = run_once(launch, bins.apiserver, Spec(events.SMALL, count=1), pinned=False, workdir=tmp_path)
@@ -223,7 +238,7 @@ def test_contender_list_is_well_formed(bins: toolchain.Binaries) -> None:
     names = [c.name for c in CONTENDERS]
     assert len(names) == len(set(names))
     for c in CONTENDERS:
-        assert c.kind in ("native", "dispatcher", "awslambdaric", "shell")
+        assert c.kind in ("native", "lean", "dispatcher", "awslambdaric", "shell")
         assert c.kind != "dispatcher" or c.configs, c.name
         got = resolve(c, bins)
         assert isinstance(got, Launch) or got.reason  # every skip says why
@@ -244,6 +259,21 @@ def test_targets_pass_fail_and_na() -> None:
     assert rows["tp-python-vs-ric"]["status"] == "N/A" and "dispatcher-python" in rows["tp-python-vs-ric"]["why"]
     assert rows["rss-supervisor"]["status"] == "FAIL"
     assert rows["cold-rust-vs-ric"]["status"] == "N/A"
+    assert rows["tp-rust-vs-lean"]["status"] == "N/A" and "lean-loop" in rows["tp-rust-vs-lean"]["why"]
+    rows = {r["id"]: r for r in targets.evaluate(_figures(**{"dispatcher-rust": 17_000, "lean-loop": 20_000}))}
+    assert rows["tp-rust-vs-lean"]["status"] == "PASS" and rows["tp-rust-vs-lean"]["value"] == pytest.approx(0.85)
+
+
+def test_throughput_table_gives_each_figure_as_a_fraction_of_the_lean_loop() -> None:
+    figs = _figures(**{"dispatcher-rust": 15_000, "lean-loop": 20_000})
+    lines = report._table("Throughput", "inv/s", figs["throughput"], ["lean-loop", "dispatcher-rust"],
+                          {"lean-loop": "L", "dispatcher-rust": "D"}, ["pinned"], versus="lean-loop")
+    assert "| contender | pinned (inv/s) | pinned ÷ lean-loop |" in lines
+    assert "| D | 15,000 | 0.75x |" in lines and "| L | 20,000 | 1.00x |" in lines
+    # Without the lean loop's figure there is no ratio column (never a ratio to nothing).
+    lines = report._table("Throughput", "inv/s", _figures(**{"native": 1.0})["throughput"], ["native"],
+                          {"native": "N"}, ["pinned"], versus="lean-loop")
+    assert not any("÷" in line for line in lines)
 
 
 # -- the whole driver ------------------------------------------------------------
@@ -252,17 +282,19 @@ def test_smoke_run_writes_results(bins: toolchain.Binaries, tmp_path: Path) -> N
     for tool, hint in (("curl", "apt-get install curl"), ("jq", "apt-get install jq")):
         require_tool(tool, hint)
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--no-install",
-                           "--only", "native", "bash", "--out", str(tmp_path)],
+                           "--only", "native", "lean-loop", "bash", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=120, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((tmp_path / "smoke.json").read_text())
-    assert res["contenders"]["native"]["status"] == "ok" and res["contenders"]["bash"]["status"] == "ok"
+    for name in ("native", "lean-loop", "bash"):
+        assert res["contenders"][name]["status"] == "ok", res["contenders"][name]
     for fig in ("throughput", "cold_start_ms"):
-        assert {"native", "bash"} <= set(res["figures"][fig]["pinned"]), fig
+        assert {"native", "lean-loop", "bash"} <= set(res["figures"][fig]["pinned"]), fig
     assert "6mb" in res["figures"]["roundtrip_ms"] and "native" in res["figures"]["rss_mb"]
     assert {t["id"] for t in res["targets"]} == {t.id for t in targets.TARGETS}
     md = (tmp_path / "smoke.md").read_text()
     assert "ratios measured in one run" in md and res["machine"]["cpu"] in md
+    assert "pinned ÷ lean-loop" in md
     assert "PASS" in proc.stdout or "N/A" in proc.stdout
 
 
