@@ -43,7 +43,10 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "python_executable": sys.executable,
+        # Relative to the repository when it is the project's venv: the
+        # committed report must not name one checkout's path.
+        "python_executable": os.path.relpath(sys.executable, Path(__file__).resolve().parent.parent)
+        if sys.executable.startswith(str(Path(__file__).resolve().parent.parent) + os.sep) else sys.executable,
     }
 
 
