@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 from select import POLLIN, poll
 
 from dispatcher import errors as E
-from dispatcher.answers import Failure, Success, convert_result, say, timeout_failure
+from dispatcher.answers import Failure, Streamed, Success, convert_result, say, timeout_failure
 from dispatcher.client import ApiClient, ConnectionLost
 from dispatcher.config import WorkerConfig
 from dispatcher.errors import FatalError, HttpError, ProtocolError
+from dispatcher.frames import STREAM_KINDS
 from dispatcher.http_parse import Response
 from dispatcher.process import SpawnError, become_subreaper, group_rss, reap_orphans
 from dispatcher.runtime_api import Invocation
@@ -32,10 +33,12 @@ from dispatcher.kinds import make_worker
 from dispatcher.reporter import Reporter
 from dispatcher.restart import RestartPolicy
 from dispatcher.signals import SignalWatcher
+from dispatcher.stream_relay import relay_stream
 from dispatcher.worker import Event, WorkerSession
 
 __all__ = ["Supervisor", "worker_environment", "run_from_environment"]
 
+_STREAM = object()  # _on_invoke_event: the worker opened a stream
 NEXT_RETRIES = 5  # GET /next on a dead connection: PyRIC retries 5 times
 _DROP_FROM_WORKER_ENV = ("AWS_LAMBDA_RUNTIME_API", "_LAMBDA_TELEMETRY_LOG_FD", "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET")
 
@@ -57,7 +60,7 @@ def worker_environment(config: WorkerConfig, environ: Mapping[str, str]) -> dict
     env = {k: v for k, v in environ.items() if k not in _DROP_FROM_WORKER_ENV}
     env.update(config.env)
     env["DISPATCHER_PROTOCOL"] = "1"
-    env["DISPATCHER_FEATURES"] = ""
+    env["DISPATCHER_FEATURES"] = "stream"  # docs/protocol.md "Streaming"
     env["DISPATCHER_MAX_FRAME"] = str(config.max_frame)
     env["DISPATCHER_WORKER"] = config.name
     return env
@@ -356,6 +359,7 @@ class Supervisor:
         for ev in events:
             if ev.kind == "message" and ev.message and ev.message["type"] == "ready" and not w.ready:
                 w.ready = True
+                w.features = list(ev.message.get("features") or [])  # type: ignore[attr-defined]
                 self.restarts.started()
                 continue
             if ev.kind == "exited" and not w.ready:
@@ -372,7 +376,7 @@ class Supervisor:
             return
 
     # -- one invocation ------------------------------------------------------
-    def _invoke(self, inv: Invocation) -> Success | Failure:
+    def _invoke(self, inv: Invocation) -> Success | Failure | Streamed:
         remaining = inv.deadline_ms / 1000.0 - self.wall()
         deadline = self.clock() + remaining - self.config.timeout_margin
         handed_over = False
@@ -440,13 +444,16 @@ class Supervisor:
     def _start_failed(self, failure: Failure) -> Failure:
         return self.restarts.failed(failure)
 
-    def _exchange(self, w: WorkerSession, inv: Invocation, deadline: float) -> Success | Failure | str:
+    def _exchange(self, w: WorkerSession, inv: Invocation, deadline: float) -> Success | Failure | Streamed | str:
         # A worker that died while idle shows up as EPIPE on this write (or its
         # pidfd), with nothing of the frame delivered: handed over, not failed.
         events = w.send_invoke(inv)
         while True:
             for i, ev in enumerate(events):
                 result = self._on_invoke_event(w, inv, ev)
+                if result is _STREAM:
+                    # The answer is a stream: relayed to the end from here.
+                    return relay_stream(self, self.api, w, inv, events[i:], deadline, pipeline_next=self.stop_at is None)
                 if result is not None:
                     self._after_reply(w, events[i + 1 :])
                     return result
@@ -474,7 +481,7 @@ class Supervisor:
             w.broken = detail
             return
 
-    def _on_invoke_event(self, w: WorkerSession, inv: Invocation, ev: Event) -> Success | Failure | str | None:
+    def _on_invoke_event(self, w: WorkerSession, inv: Invocation, ev: Event) -> Success | Failure | str | object | None:
         if ev.kind == "undelivered":
             return "handover"
         if ev.kind == "exited":
@@ -491,13 +498,44 @@ class Supervisor:
             if kind == "error":
                 return Failure(msg["error_type"], msg["error_message"], tuple(msg.get("stack_trace") or ()))
             return convert_result(msg["payload"])
+        if kind == "stream_open" and msg.get("id") == inv.request_id and "stream" in getattr(w, "features", ()):
+            return _STREAM
         detail = (
             f"replied for invocation {msg.get('id')!r} while {inv.request_id!r} was in flight"
             if kind in ("result", "error")
+            else f"sent `{kind}` without announcing feature `stream` in `ready`"
+            if kind in STREAM_KINDS and "stream" not in getattr(w, "features", ())
+            else f"sent `{kind}` before `stream_open`"
+            if kind in STREAM_KINDS and kind != "stream_open"
+            else f"sent `stream_open` for invocation {msg.get('id')!r} while {inv.request_id!r} was in flight"
+            if kind == "stream_open"
             else f"sent `{kind}` during an invocation"
         )
         w.broken = detail
         return Failure(E.PROTOCOL_ERROR, f"worker {w.name!r} {detail}")
+
+    # -- what the stream relay asks (dispatcher/stream_relay.py) ------------
+    def wake_fd(self) -> int:
+        assert self.signals is not None
+        return self.signals.rfd
+
+    def on_wake(self) -> None:
+        self._on_signals(_Pending())
+
+    def invocation_limit(self, deadline: float) -> tuple[float, bool]:
+        """When the invocation in flight must end, and whether that is the shutdown's doing."""
+        if self.stop_at is not None:
+            # As _exchange: keep a third of the grace period to stop the worker.
+            stop = self.stop_at - self.config.shutdown_grace / 3
+            if stop < deadline:
+                return stop, True
+        return deadline, False
+
+    def exit_message(self, w: WorkerSession, ev: Event) -> str:
+        return self._exit_message(w, ev, "during the invocation")
+
+    def timeout_answer(self, inv: Invocation) -> Failure:
+        return timeout_failure(self._timeout_seconds(inv))
 
     def _timeout_seconds(self, inv: Invocation) -> float:
         if self.function_timeout is not None:
@@ -510,7 +548,7 @@ class Supervisor:
         return float(round(deadline - self.clock() + self.config.timeout_margin))
 
     # -- between invocations -----------------------------------------------
-    def _after_invocation(self, answer: Success | Failure) -> None:
+    def _after_invocation(self, answer: Success | Failure | Streamed) -> None:
         w = self.worker
         if w is None:
             return
