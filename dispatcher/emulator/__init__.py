@@ -17,11 +17,12 @@ epoll loop), `sandbox` (routes and actions), `runtime` (the runtime process),
 from typing import Any
 
 from .emulator import Emulator
-from .model import EmulatorClosedError, EmulatorError, EmulatorStats, InvokeResult, Outcome, sanitize_error_type
+from .model import EmulatorClosedError, EmulatorError, EmulatorStats, InvokeResult, Outcome, StreamStart, sanitize_error_type
 
 __all__ = [
     "Emulator",
     "InvokeResult",
+    "StreamStart",
     "EmulatorStats",
     "Outcome",
     "EmulatorError",

@@ -8,12 +8,13 @@ that the loop serves in order while the calling thread waits.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 
-from .model import EmulatorClosedError, EmulatorError, EmulatorStats, InvokeResult
+from .model import EmulatorClosedError, EmulatorError, EmulatorStats, InvokeResult, StreamStart
 from .runtime import OutputSink
 from .invoke import Invoke, render_optional_headers
 from .sandbox import Sandbox, SandboxConfig
@@ -188,19 +189,9 @@ class Emulator:
         Thread-safe: concurrent calls are queued and served one at a time, in order.
         `timeout` overrides the function timeout for this invoke only.
         """
-        if not isinstance(event, (bytes, bytearray, memoryview)):
-            raise TypeError(f"event must be bytes (the raw payload), got {type(event).__name__}")
-        limit = self._config.function_timeout if timeout is None else _check_timeout(timeout, "timeout")
-        headers = render_optional_headers(client_context, trace_id, tenant_id, cognito_identity)
-        done = threading.Event()
-        inv = Invoke(bytes(event), limit, headers, done)
-        with self._lock:
-            if self._closed:
-                raise EmulatorClosedError("this emulator was closed; create a new one")
-        if self._loop is None:
-            self.start()
-        loop, sandbox = self._running()
-        loop.call_soon_threadsafe(lambda: sandbox.enqueue(inv))
+        inv = self._submit(event, timeout, client_context, trace_id, tenant_id, cognito_identity, None)
+        loop, _ = self._running()
+        done = inv.done
         # The loop always finishes an invoke (its timers bound every phase); the
         # periodic wake-up only guards against a loop thread that died.
         while not done.wait(1.0):
@@ -210,6 +201,59 @@ class Emulator:
             raise inv.exc
         assert inv.result is not None
         return inv.result
+
+    def invoke_stream(
+        self,
+        event: bytes,
+        *,
+        timeout: float | None = None,
+        client_context: str | None = None,
+        trace_id: str | None = None,
+        tenant_id: str | None = None,
+        cognito_identity: str | None = None,
+    ) -> Iterator[StreamStart | bytes | InvokeResult]:
+        """Run one invoke, yielding a streamed answer as it arrives.
+
+        For a streamed answer: a StreamStart, then each piece of the body (bytes)
+        as the runtime sends it, then the InvokeResult (its `body` empty; an
+        error after the first byte in `stream_error_type`/`stream_error_body`,
+        or, if the runtime died or timed out mid-stream, in its outcome and
+        body).  For any other answer: only the InvokeResult.
+        """
+        sink: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._submit(event, timeout, client_context, trace_id, tenant_id, cognito_identity, sink)
+        loop, _ = self._running()
+        while True:
+            try:
+                item = sink.get(timeout=1.0)
+            except queue.Empty:
+                if not loop.alive:
+                    raise EmulatorError("the emulator's server loop is gone; this invoke cannot complete") from None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+            if isinstance(item, InvokeResult):
+                return
+
+    def _submit(
+        self, event: bytes, timeout: float | None, client_context: str | None, trace_id: str | None,
+        tenant_id: str | None, cognito_identity: str | None, sink: queue.SimpleQueue[object] | None,
+    ) -> Invoke:
+        if not isinstance(event, (bytes, bytearray, memoryview)):
+            raise TypeError(f"event must be bytes (the raw payload), got {type(event).__name__}")
+        limit = self._config.function_timeout if timeout is None else _check_timeout(timeout, "timeout")
+        headers = render_optional_headers(client_context, trace_id, tenant_id, cognito_identity)
+        inv = Invoke(bytes(event), limit, headers, threading.Event())
+        inv.sink = sink
+        with self._lock:
+            if self._closed:
+                raise EmulatorClosedError("this emulator was closed; create a new one")
+        if self._loop is None:
+            self.start()
+        loop, sandbox = self._running()
+        loop.call_soon_threadsafe(lambda: sandbox.enqueue(inv))
+        return inv
 
     def _running(self) -> tuple[Loop, Sandbox]:
         loop, sandbox = self._loop, self._sandbox

@@ -29,7 +29,7 @@ class Invoke:
     __slots__ = (
         "event", "timeout", "headers", "request_id", "rid", "invocation_id", "resp_path", "err_path",
         "deadline", "handed_at", "init_ms", "next_response", "answer", "answer_type", "error_header",
-        "echoed", "outcome", "answered_at", "done", "result", "exc",
+        "echoed", "outcome", "answered_at", "done", "result", "exc", "sink", "streamed", "trailers",
     )  # fmt: skip
 
     def __init__(self, event: bytes, timeout: float, headers: bytes, done: Any) -> None:
@@ -54,6 +54,12 @@ class Invoke:
         self.done = done  # threading.Event, or None for a synthetic (autoinvoke) invoke
         self.result: InvokeResult | None = None
         self.exc: BaseException | None = None
+        # A streamed answer: its pieces go to `sink` (a queue the caller reads:
+        # StreamStart, then bytes, then the InvokeResult or an exception) as
+        # they arrive; without a sink they are collected into `answer`.
+        self.sink: Any = None
+        self.streamed = False
+        self.trailers: dict[bytes, bytes] | None = None
 
 
 def render_optional_headers(

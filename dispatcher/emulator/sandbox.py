@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import state as st
-from ._http import MAX_PAYLOAD, Request, render_error, render_response
+from ._http import MAX_PAYLOAD, BodyPart, Request, render_error, render_response
 from .model import (
     RESPONSE_SIZE_TOO_LARGE,
     RUNTIME_EXIT_ERROR,
@@ -26,6 +26,7 @@ from .model import (
     EmulatorError,
     InvokeResult,
     Outcome,
+    StreamStart,
     body_error_type,
     error_document,
     sanitize_error_type,
@@ -93,6 +94,7 @@ class Sandbox:
             key: (nxt, getattr(self, "_a_" + action)) for key, (nxt, action) in st.TRANSITIONS.items()
         }
         self._echo: bytes | None = None  # Lambda-Runtime-Invocation-Id of the post being handled
+        self.stream_conn: Connection | None = None  # where the current streamed answer arrives
 
     # -- entry points (loop thread) ----------------------------------------------
 
@@ -107,7 +109,11 @@ class Sandbox:
         if not self.closing and self.state == st.NO_RUNTIME and not self._external:
             self._fire(st.LAUNCH)
 
-    def handle(self, conn: Connection, req: Request) -> None:
+    def handle(self, conn: Connection, req: Request | BodyPart) -> None:
+        if type(req) is BodyPart:
+            self._stream_part(conn, req)
+            return
+        assert isinstance(req, Request)
         target = req.target
         if req.method == b"GET" and target == NEXT_PATH:
             self._fire(st.NEXT, conn, req)
@@ -119,6 +125,8 @@ class Sandbox:
                 event = st.STALE_POST  # a reply cross-wired from an earlier invoke
             elif req.too_large:
                 event = st.TOO_LARGE
+            elif req.streaming and target == cur.resp_path:
+                event = st.STREAM_OPEN
             else:
                 event = st.RESPONSE if target == cur.resp_path else st.ERROR
             self._fire(event, conn, req)
@@ -210,6 +218,8 @@ class Sandbox:
         if inv.done is None:
             return
         end = time.monotonic() if end is None else end
+        trailers = inv.trailers or {}
+        raw_type = trailers.get(b"lambda-runtime-function-error-type")
         duration = (end - inv.handed_at) * 1000 if inv.handed_at else 0.0
         if error_type is None and outcome == "error":
             error_type = body_error_type(body)
@@ -224,12 +234,19 @@ class Sandbox:
             init_duration_ms=inv.init_ms,
             status=STATUS_FOR[outcome],
             invocation_id_echoed=inv.echoed,
+            streamed=inv.streamed,
+            stream_error_type=None if raw_type is None else sanitize_error_type(raw_type.decode("latin-1")),
+            stream_error_body=_decode_error_body(trailers.get(b"lambda-runtime-function-error-body")),
         )
+        if inv.sink is not None:
+            inv.sink.put(inv.result)
         inv.done.set()
 
     def _fail_waiter(self, inv: Invoke, exc: BaseException) -> None:
         if inv.done is not None:
             inv.exc = exc
+            if inv.sink is not None:
+                inv.sink.put(exc)
             inv.done.set()
 
     def _fail_all(self, exc: BaseException) -> None:
@@ -248,6 +265,7 @@ class Sandbox:
                 rt.kill()
         self.current = None
         self.parked = None
+        self.stream_conn = None
         self.init_error = None
         self.init_for = None
         self.extensions.reset()
@@ -411,6 +429,44 @@ class Sandbox:
         inv.error_header = sanitize_error_type(None if raw is None else raw.decode("latin-1"))
         self.errors += 1
 
+    def _a_open_stream(self, conn: Connection | None, req: Request | None) -> None:
+        assert conn is not None and req is not None and self.current is not None
+        inv = self.current
+        inv.echoed = self._echo == inv.invocation_id
+        if not inv.echoed:
+            self.no_echo += 1
+        ctype = req.header(b"content-type")
+        inv.answer_type = None if ctype is None else ctype.decode("latin-1")
+        inv.streamed = True
+        self.stream_conn = conn
+        if inv.sink is not None:
+            inv.sink.put(StreamStart(inv.request_id, inv.answer_type))
+        else:
+            inv.answer = bytearray()  # type: ignore[assignment]
+
+    def _stream_part(self, conn: Connection, part: BodyPart) -> None:
+        """A piece of the streamed answer: straight on to the caller."""
+        inv = self.current
+        if conn is not self.stream_conn or inv is None or self.state != st.STREAMING:
+            return  # the rest of a post that was refused, or of a failed invoke
+        if part.end:
+            self._fire(st.STREAM_END, conn, part.request)
+        elif inv.sink is not None:
+            inv.sink.put(part.data)
+        else:
+            inv.answer += part.data  # type: ignore[operator]
+
+    def _a_end_stream(self, conn: Connection | None, req: Request | None) -> None:
+        assert conn is not None and req is not None and self.current is not None
+        inv = self.current
+        inv.answered_at = time.monotonic()
+        inv.outcome = "success"
+        inv.trailers = req.trailers
+        inv.answer = bytes(inv.answer) if inv.sink is None else b""
+        self.stream_conn = None
+        self.answered += 1
+        self.loop.send(conn, ACCEPTED)
+
     def _a_reject_too_large(self, conn: Connection | None, req: Request | None) -> None:
         assert conn is not None and req is not None and self.current is not None
         inv = self.current
@@ -566,3 +622,15 @@ class Sandbox:
     def _reject(self, conn: Connection, status: int, error_type: str, message: str) -> None:
         self.rejected += 1
         self.loop.send(conn, render_error(status, error_type, message))
+
+
+def _decode_error_body(value: bytes | None) -> bytes | None:
+    """The Lambda-Runtime-Function-Error-Body trailer: base64 of the error document (RAPID decodes it)."""
+    if value is None:
+        return None
+    import binascii
+
+    try:
+        return binascii.a2b_base64(value)
+    except binascii.Error:
+        return value  # not base64: shown as sent

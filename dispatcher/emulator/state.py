@@ -16,6 +16,7 @@ emulator's own view added (no runtime process at all, init failed):
   INIT_FAILED   posted /init/error, should exit now        (RAPID: InitError)
   IDLE          waiting in /next, no invoke handed out     (RAPID: Ready)
   INVOKING      invoke handed out, no answer yet           (RAPID: Running)
+  STREAMING     a streamed answer is arriving, chunk by chunk (RAPID: Running)
   RESPONDED     answer posted, the invoke completes on the next /next
                                                            (RAPID: ResponseSent)
 """
@@ -30,6 +31,7 @@ INIT_FAILED = "INIT_FAILED"
 IDLE = "IDLE"
 INVOKING = "INVOKING"
 RESPONDED = "RESPONDED"
+STREAMING = "STREAMING"
 
 # Events from the runtime over HTTP.
 NEXT = "next"  # GET /invocation/next
@@ -38,13 +40,15 @@ ERROR = "error"  # POST /invocation/{current id}/error
 TOO_LARGE = "too_large"  # POST /invocation/{current id}/response above the payload limit
 STALE_POST = "stale_post"  # POST /invocation/{other id}/response|error
 INIT_ERROR = "init_error"  # POST /init/error
+STREAM_OPEN = "stream_open"  # the head of a streamed POST /invocation/{current id}/response
+STREAM_END = "stream_end"  # its last chunk (and trailers) arrived
 # Lifecycle events.
 LAUNCH = "launch"  # an invoke (or start_runtime) needs a runtime
 INVOKE = "invoke"  # an invoke is queued and the runtime waits in /next
 EXIT = "exit"  # the runtime process ended by itself
 DEADLINE = "deadline"  # the running timer (init limit or invoke deadline) expired
 
-HTTP_EVENTS = frozenset({NEXT, RESPONSE, ERROR, TOO_LARGE, STALE_POST, INIT_ERROR})
+HTTP_EVENTS = frozenset({NEXT, RESPONSE, ERROR, TOO_LARGE, STALE_POST, INIT_ERROR, STREAM_OPEN, STREAM_END})
 
 TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
     (NO_RUNTIME, LAUNCH): (INITIALIZING, "launch"),
@@ -70,6 +74,11 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
     (INVOKING, STALE_POST): (INVOKING, "reject_stale"),
     (INVOKING, EXIT): (NO_RUNTIME, "fail_exit"),
     (INVOKING, DEADLINE): (NO_RUNTIME, "fail_timeout"),
+    # A streamed answer: its chunks reach the caller as they come (RIE buffers them).
+    (INVOKING, STREAM_OPEN): (STREAMING, "open_stream"),
+    (STREAMING, STREAM_END): (RESPONDED, "end_stream"),
+    (STREAMING, EXIT): (NO_RUNTIME, "fail_exit"),
+    (STREAMING, DEADLINE): (NO_RUNTIME, "fail_timeout"),
     # The caller gets its answer only when the runtime asks for more (or dies: 502).
     (RESPONDED, NEXT): (IDLE, "complete"),
     (RESPONDED, EXIT): (NO_RUNTIME, "fail_exit_after_answer"),
@@ -84,12 +93,15 @@ RAPID_NAMES = {
     IDLE: "Ready",
     INVOKING: "Running",
     RESPONDED: "ResponseSent",
+    STREAMING: "Running",
     NEXT: "Ready",
     RESPONSE: "InvocationResponse",
     ERROR: "InvocationErrorResponse",
     TOO_LARGE: "InvocationResponse",
     STALE_POST: "InvocationResponse",
     INIT_ERROR: "InitError",
+    STREAM_OPEN: "InvocationResponse",
+    STREAM_END: "InvocationResponse",
 }
 
 
