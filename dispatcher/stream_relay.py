@@ -117,6 +117,8 @@ class _Relay:
                 if fd == api_fd:
                     if rev & (POLLIN | POLLERR | POLLHUP):
                         self._api_readable()
+                elif fd == w.proc.stdout and hasattr(w, "read_once"):
+                    self._events(w.read_once())
                 elif fd in fds and fd != host.wake_fd():
                     self._events(w.handle(fd, rev))
                 else:

@@ -216,7 +216,12 @@ class MsgpackWorker(WorkerSession):
         self.decoder = FrameDecoder(config.max_frame)
         self.features: list[str] = []
 
-    def _on_stdout(self) -> list[Event]:
+    def read_once(self) -> list[Event]:
+        """One read of stdout (at most a frame, or 256 KiB) and the messages it
+        completes: the stream relay's back-pressure reads no more than that."""
+        return self._on_stdout(once=True)
+
+    def _on_stdout(self, once: bool = False) -> list[Event]:
         fd = self.proc.stdout
         dec = self.decoder
         events: list[Event] = []
@@ -246,7 +251,7 @@ class MsgpackWorker(WorkerSession):
             except FrameError as exc:
                 events.append(Event("protocol_error", detail=self._describe_bad_frame(exc)))
                 break
-            if n < len(buf):
+            if n < len(buf) or once:
                 break  # the pipe is drained: skip the read that would say EAGAIN
         return events
 

@@ -1,0 +1,275 @@
+"""Streamed responses end to end: a worker streams, the real supervisor relays,
+the emulator's front door (`dispatcher serve`) streams to an HTTP caller.
+
+Covers docs/protocol.md "Streaming" and docs/streaming.md: byte-for-byte
+delivery, chunks reaching the caller as they are written, failures after the
+first byte as trailers (and before it as an ordinary error), the 200 MiB cut
+and the supervisor's memory during a 200 MiB stream.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import WORKERS
+from harness import Function, pid_alive, wait_gone
+from stream_client import post
+
+from dispatcher.emulator import InvokeResult, StreamStart
+from dispatcher.emulator.frontdoor import serve_frontdoor
+
+STREAMER = str(WORKERS / "streamer.py")
+MIB = 1024 * 1024
+
+
+def _config(tmp_path: Path, command: list[str], cwd: str | None = None) -> Path:
+    worker: dict[str, object] = {"command": command}
+    if cwd:
+        worker["cwd"] = cwd
+    path = tmp_path / "dispatcher.yaml"
+    path.write_text(json.dumps({"workers": {"w": worker}}))
+    return path
+
+
+class Served:
+    """The real supervisor behind the emulator, and `dispatcher serve`'s front door."""
+
+    def __init__(self, tmp_path: Path, command: list[str], *, timeout: float = 10.0, env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+        self.fn = Function(tmp_path, _config(tmp_path, command, cwd), timeout=timeout, env=env)
+        self.door = serve_frontdoor(self.fn.emu, "127.0.0.1", 0)
+
+    def post(self, event: object, **kw: object):  # type: ignore[no-untyped-def]
+        return post(self.door.host, self.door.port, json.dumps(event).encode(), **kw)  # type: ignore[arg-type]
+
+    def supervisor_pid(self) -> int:
+        pid = self.fn.emu.runtime_pid
+        assert pid is not None
+        return pid
+
+    def worker_pids(self) -> list[int]:
+        sup = self.supervisor_pid()
+        kids = Path(f"/proc/{sup}/task/{sup}/children").read_text().split()
+        return [int(k) for k in kids]
+
+    def close(self) -> None:
+        self.door.stop()
+        self.fn.close()
+
+
+@pytest.fixture
+def streamer(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = Served(tmp_path, [sys.executable, STREAMER], timeout=3.0)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def pystream(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = Served(tmp_path, [sys.executable, "-m", "dispatcher_worker", "app:handler"], cwd=str(WORKERS / "pystream"))
+    yield s
+    s.close()
+
+
+def _trailer_error(reply) -> tuple[str, dict[str, object]]:  # type: ignore[no-untyped-def]
+    doc = json.loads(base64.b64decode(reply.trailers["lambda-runtime-function-error-body"]))
+    return reply.trailers["lambda-runtime-function-error-type"], doc
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+# -- the happy path -------------------------------------------------------------------
+
+
+def test_python_adapter_20mb_stream_arrives_byte_for_byte(pystream: Served) -> None:
+    size = 20 * 1000 * 1000 + 17
+    reply = pystream.post({"mode": "big", "size": size})
+    assert reply.status == 200 and reply.chunked
+    assert reply.header("content-type") == "application/octet-stream"
+    pattern = bytes(range(256)) * 400
+    expected = b"".join(pattern[: min(100_000, size - at)] for at in range(0, size, 100_000))
+    assert len(reply.body) == size and reply.body == expected
+    assert reply.trailers == {}
+    assert len(reply.pieces) > 10, "the body came in one piece: it was buffered, not streamed"
+
+
+def test_first_chunk_reaches_the_serve_caller_while_the_handler_sleeps(pystream: Served) -> None:
+    reply = pystream.post({"mode": "slow", "pause": 1.0})
+    arrived_first = reply.pieces[0][0]
+    text = reply.body.decode()
+    assert text.startswith("first ") and "second " in text
+    written_first = float(text.split()[1])
+    # Same machine, same clock: the delay from the handler's write to the caller.
+    wall_at_arrival = time.time() - (time.monotonic() - arrived_first)
+    assert wall_at_arrival - written_first < 0.2, f"first chunk took {wall_at_arrival - written_first:.3f}s to reach the caller"
+    assert reply.pieces[-1][0] - arrived_first > 0.8  # and the second one came after the pause
+
+
+def test_async_generator_and_content_type(pystream: Served) -> None:
+    reply = pystream.post({"mode": "async"})
+    assert reply.status == 200 and reply.header("content-type") == "text/plain"
+    assert reply.body == b"async-0;async-1;async-2;"
+
+
+def test_a_list_is_still_json_not_a_stream(pystream: Served) -> None:
+    reply = pystream.post({"mode": "list"})
+    assert not reply.chunked and reply.body == b"[1,2,3]"
+
+
+def test_http_integration_prelude_is_applied_like_a_function_url(pystream: Served) -> None:
+    reply = pystream.post({"mode": "http"})
+    assert reply.status == 201
+    assert reply.header("content-type") == "text/html" and reply.header("x-custom") == "yes"
+    assert reply.header_all("set-cookie") == ["a=1; Path=/", "b=2"]
+    assert reply.body == b"<h1>hello</h1> streamed"
+
+
+def test_invoke_stream_hands_out_pieces_then_the_result(streamer: Served) -> None:
+    items = list(streamer.fn.emu.invoke_stream(json.dumps({"steps": [["open", "text/csv"], ["chunk", "a,b\n"], ["chunk", "1,2\n"], ["end"]]}).encode()))
+    assert isinstance(items[0], StreamStart) and items[0].content_type == "text/csv"
+    assert b"".join(i for i in items[1:-1]) == b"a,b\n1,2\n"  # type: ignore[misc]
+    result = items[-1]
+    assert isinstance(result, InvokeResult) and result.ok and result.streamed and result.stream_error_type is None
+    # Without a consumer of pieces, the body is collected as before.
+    whole = streamer.fn.emu.invoke(json.dumps({"steps": [["open", None], ["chunk", "x"], ["chunk", "y"], ["end"]]}).encode())
+    assert whole.ok and whole.streamed and whole.body == b"xy"
+
+
+def test_empty_stream_and_empty_chunks(streamer: Served) -> None:
+    reply = streamer.post({"steps": [["open", "text/plain"], ["chunk", ""], ["end"]]})
+    assert reply.status == 200 and reply.chunked and reply.body == b"" and reply.trailers == {}
+
+
+# -- failures after the first byte: trailers; before it: an ordinary error ------------------------
+
+MID_STREAM = {
+    "error": (["error", "Function.Boom", "it broke"], "Function.Boom", "it broke"),
+    "timeout": (["hang"], "Runtime.InvokeTimeout", "Task timed out"),
+    "crash": (["exit", 3], "Runtime.ExitError", "exited with status 3"),
+    "protocol": (["result", "late"], "Runtime.ProtocolError", "sent `result`"),
+    "garbage": (["garbage"], "Runtime.ProtocolError", "printed to stdout"),
+    "second_open": (["open", None], "Runtime.ProtocolError", "second `stream_open`"),
+    "wrong_id": (["frame", {"type": "stream_chunk", "id": "other", "data": "x"}], "Runtime.ProtocolError", "'other'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MID_STREAM))
+def test_failure_after_the_first_byte_ends_the_stream_with_trailers(streamer: Served, case: str) -> None:
+    step, header_type, message = MID_STREAM[case]
+    assert streamer.post({"steps": [["open", None], ["chunk", "warm"], ["end"]]}).body == b"warm"
+    sup = streamer.supervisor_pid()
+    (worker,) = streamer.worker_pids()
+    fds = _open_fds(sup)
+    reply = streamer.post({"steps": [["open", "text/plain"], ["chunk", "part-1;"], ["chunk", "part-2;"], step]})
+    assert reply.status == 200 and reply.chunked
+    assert reply.body == b"part-1;part-2;"
+    error_type, doc = _trailer_error(reply)
+    assert error_type == header_type
+    assert message in str(doc["errorMessage"]), doc
+    # The next invocation is fine.
+    after = streamer.post({"steps": [["open", None], ["chunk", "next"], ["end"]]})
+    assert after.body == b"next" and after.trailers == {}
+    if case == "error":
+        assert streamer.worker_pids() == [worker]  # a handler error keeps the worker
+    else:
+        assert wait_gone(worker), f"{case}: the old worker {worker} is still alive"
+    # Nothing leaks: the supervisor holds as many descriptors as before.
+    deadline = time.monotonic() + 3
+    while _open_fds(sup) != fds and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _open_fds(sup) == fds
+
+
+@pytest.mark.parametrize(
+    "step,error_type",
+    [
+        (["error", "Function.Early", "no bytes yet"], "Function.Early"),
+        (["exit", 4], "Runtime.ExitError"),
+        (["result", "x"], "Runtime.ProtocolError"),
+    ],
+)
+def test_failure_before_the_first_byte_is_an_ordinary_error(streamer: Served, step: list[object], error_type: str) -> None:
+    reply = streamer.post({"steps": [["open", "text/plain"], ["chunk", ""], step]})
+    assert not reply.chunked and reply.header("x-amz-function-error") == "Unhandled"
+    assert json.loads(reply.body)["errorType"] == error_type
+    assert streamer.post({"steps": [["open", None], ["chunk", "ok"], ["end"]]}).body == b"ok"
+
+
+def test_stream_frames_from_a_worker_that_did_not_announce_stream_are_a_protocol_error(tmp_path: Path) -> None:
+    s = Served(tmp_path, [sys.executable, STREAMER], env={"STREAMER_NO_FEATURE": "1"})
+    try:
+        reply = s.post({"steps": [["open", None], ["chunk", "x"], ["end"]]})
+        doc = json.loads(reply.body)
+        assert doc["errorType"] == "Runtime.ProtocolError"
+        assert "without announcing feature `stream`" in doc["errorMessage"]
+    finally:
+        s.close()
+
+
+def test_stream_chunk_before_stream_open_is_a_protocol_error(streamer: Served) -> None:
+    reply = streamer.post({"steps": [["chunk", "x"]]})
+    doc = json.loads(reply.body)
+    assert doc["errorType"] == "Runtime.ProtocolError" and "before `stream_open`" in doc["errorMessage"]
+
+
+def test_content_type_with_a_line_break_is_refused(streamer: Served) -> None:
+    reply = streamer.post({"steps": [["open", "text/plain\r\nX-Evil: 1"], ["chunk", "x"], ["end"]]})
+    doc = json.loads(reply.body)
+    assert doc["errorType"] == "Runtime.ProtocolError" and "control characters" in doc["errorMessage"]
+    assert reply.header("x-evil") is None
+
+
+# -- the limit, and the supervisor's memory -------------------------------------------
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_200mib_stream_is_cut_at_the_limit_with_bounded_supervisor_memory(streamer: Served) -> None:
+    emu = streamer.fn.emu
+    assert emu.invoke(json.dumps({"steps": [["open", None], ["bulk", 4 * MIB, 128 * 1024], ["end"]]}).encode()).ok  # warm up
+    sup = streamer.supervisor_pid()
+    before = _rss_kib(sup)
+    peak = [before]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_kib(sup))
+            stop.wait(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    total = 0
+    result = None
+    try:
+        event = {"steps": [["open", None], ["bulk", 200 * MIB + 300 * 1024, 128 * 1024], ["end"]]}
+        for item in emu.invoke_stream(json.dumps(event).encode(), timeout=120):
+            if isinstance(item, bytes):
+                total += len(item)
+            elif isinstance(item, InvokeResult):
+                result = item
+    finally:
+        stop.set()
+        sampler.join()
+    assert result is not None and result.ok
+    assert total == 200 * MIB, "the body must be cut exactly at Lambda's 200 MiB limit"
+    assert result.stream_error_type == "Function.ResponseSizeTooLarge"
+    assert b"200 MiB" in (result.stream_error_body or b"") or b"209715200" in (result.stream_error_body or b"")
+    growth = peak[0] - before
+    assert growth < 8 * 1024, f"the supervisor's RSS grew by {growth} KiB during a 200 MiB stream"
+    # The worker was not replaced for it, and serves the next invoke.
+    assert emu.invoke(json.dumps({"steps": [["open", None], ["chunk", "again"], ["end"]]}).encode()).body == b"again"
