@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WORKERS
+from conftest import ROOT, WORKERS, require_tool
 from harness import Function, pid_alive, wait_gone
 from stream_client import post
 
@@ -67,6 +67,15 @@ class Served:
 @pytest.fixture
 def streamer(tmp_path: Path):  # type: ignore[no-untyped-def]
     s = Served(tmp_path, [sys.executable, STREAMER], timeout=3.0)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def nodestream(tmp_path: Path):  # type: ignore[no-untyped-def]
+    node = require_tool("node", "apt-get install nodejs npm")
+    node_dir = ROOT / "adapters" / "node"
+    s = Served(tmp_path, [node, str(node_dir / "bin.mjs"), "./streaming_aws.mjs"], cwd=str(node_dir / "test" / "fixtures"))
     yield s
     s.close()
 
@@ -147,6 +156,59 @@ def test_invoke_stream_hands_out_pieces_then_the_result(streamer: Served) -> Non
 def test_empty_stream_and_empty_chunks(streamer: Served) -> None:
     reply = streamer.post({"steps": [["open", "text/plain"], ["chunk", ""], ["end"]]})
     assert reply.status == 200 and reply.chunked and reply.body == b"" and reply.trailers == {}
+
+
+# -- the Node adapter: a handler written for AWS's Node.js runtime, unmodified ----------------
+
+
+def test_node_aws_handler_20mb_stream_arrives_byte_for_byte(nodestream: Served) -> None:
+    size = 20 * 1000 * 1000 + 17
+    reply = nodestream.post({"mode": "big", "size": size})
+    assert reply.status == 200 and reply.chunked and reply.header("content-type") == "application/octet-stream"
+    pattern = bytes(i % 256 for i in range(102400))
+    expected = b"".join(pattern[: min(100_000, size - at)] for at in range(0, size, 100_000))
+    assert len(reply.body) == size and reply.body == expected and reply.trailers == {}
+    assert len(reply.pieces) > 10
+
+
+def test_node_first_chunk_reaches_the_serve_caller_while_the_handler_sleeps(nodestream: Served) -> None:
+    reply = nodestream.post({"mode": "slow", "pause": 1.0})
+    text = reply.body.decode()
+    assert text.startswith("first ") and "second " in text
+    wall_at_arrival = time.time() - (time.monotonic() - reply.pieces[0][0])
+    assert wall_at_arrival - float(text.split()[1]) < 0.2
+    assert reply.pieces[-1][0] - reply.pieces[0][0] > 0.8
+
+
+def test_node_http_response_stream_through_a_function_url_style_caller(nodestream: Served) -> None:
+    reply = nodestream.post({"mode": "http"})
+    assert reply.status == 201
+    assert reply.header("content-type") == "text/html" and reply.header("x-custom") == "yes"
+    assert reply.header_all("set-cookie") == ["a=1; Path=/", "b=2"]
+    assert reply.body == b"<h1>hello</h1> streamed"
+
+
+def test_node_set_content_type_and_object_writes(nodestream: Served) -> None:
+    reply = nodestream.post({"mode": "content-type"})
+    assert reply.header("content-type") == "text/csv"
+    assert reply.body == b'{"a":1}\n36'
+
+
+@pytest.mark.parametrize(
+    "mode,error_type,partial",
+    [("throw-after-write", "Function.TypeError", b"partial;"), ("pipeline-error", "Function.Error", b"some;")],
+)
+def test_node_failure_after_first_byte_gives_trailers(nodestream: Served, mode: str, error_type: str, partial: bytes) -> None:
+    reply = nodestream.post({"mode": mode})
+    assert reply.chunked and reply.body == partial
+    got_type, doc = _trailer_error(reply)
+    assert got_type == error_type, doc
+    assert nodestream.post({"mode": "content-type"}).header("content-type") == "text/csv"  # the next one is fine
+
+
+def test_node_failure_before_first_byte_is_an_ordinary_error(nodestream: Served) -> None:
+    reply = nodestream.post({"mode": "throw-before-write"})
+    assert not reply.chunked and json.loads(reply.body)["errorType"] == "RangeError"
 
 
 # -- failures after the first byte: trailers; before it: an ordinary error ------------------------
