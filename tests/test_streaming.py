@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -76,6 +77,29 @@ def nodestream(tmp_path: Path):  # type: ignore[no-untyped-def]
     node = require_tool("node", "apt-get install nodejs npm")
     node_dir = ROOT / "adapters" / "node"
     s = Served(tmp_path, [node, str(node_dir / "bin.mjs"), "./streaming_aws.mjs"], cwd=str(node_dir / "test" / "fixtures"))
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def rust_streaming_binary() -> Path:
+    """adapters/rust/examples/streaming.rs, built once (offline, from Debian's crates)."""
+    cargo = require_tool("cargo", "the rustup toolchain (see tests/test_rust_adapter.py)")
+    crate = ROOT / "adapters" / "rust"
+    env = {**os.environ, "CARGO_TARGET_DIR": str(crate / "target"), "CARGO_TERM_COLOR": "never"}
+    done = subprocess.run(
+        [cargo, "--config", str(ROOT / ".ci" / "cargo-offline.toml"), "build", "--release", "--example", "streaming"],
+        cwd=crate, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    binary = crate / "target" / "release" / "examples" / "streaming"
+    assert binary.is_file()
+    return binary
+
+
+@pytest.fixture
+def ruststream(tmp_path: Path, rust_streaming_binary: Path):  # type: ignore[no-untyped-def]
+    s = Served(tmp_path, [str(rust_streaming_binary)])
     yield s
     s.close()
 
@@ -209,6 +233,42 @@ def test_node_failure_after_first_byte_gives_trailers(nodestream: Served, mode: 
 def test_node_failure_before_first_byte_is_an_ordinary_error(nodestream: Served) -> None:
     reply = nodestream.post({"mode": "throw-before-write"})
     assert not reply.chunked and json.loads(reply.body)["errorType"] == "RangeError"
+
+
+# -- the Rust adapter: a handler writing to a std::io::Write sink -----------------------------
+
+
+def test_rust_20mb_stream_arrives_byte_for_byte(ruststream: Served) -> None:
+    size = 20 * 1000 * 1000 + 17
+    reply = ruststream.post({"mode": "big", "size": size})
+    assert reply.status == 200 and reply.chunked
+    pattern = bytes(i % 256 for i in range(102400))
+    expected = b"".join(pattern[: min(100_000, size - at)] for at in range(0, size, 100_000))
+    assert len(reply.body) == size and reply.body == expected and reply.trailers == {}
+    assert len(reply.pieces) > 10
+
+
+def test_rust_first_chunk_reaches_the_serve_caller_while_the_handler_sleeps(ruststream: Served) -> None:
+    reply = ruststream.post({"mode": "slow", "pause": 1.0})
+    text = reply.body.decode()
+    wall_at_arrival = time.time() - (time.monotonic() - reply.pieces[0][0])
+    assert wall_at_arrival - float(text.split()[1]) < 0.2
+    assert reply.pieces[-1][0] - reply.pieces[0][0] > 0.8
+
+
+def test_rust_http_prelude_and_iterator(ruststream: Served) -> None:
+    reply = ruststream.post({"mode": "http"})
+    assert reply.status == 201 and reply.header("content-type") == "text/html" and reply.header("x-custom") == "yes"
+    assert reply.header_all("set-cookie") == ["a=1; Path=/", "b=2"] and reply.body == b"<h1>hello</h1> streamed"
+    assert ruststream.post({"mode": "iter"}).body == b"a;b;c;"
+
+
+@pytest.mark.parametrize("mode,error_type", [("fail", "Function.StreamBroke"), ("panic", "Function.Panic")])
+def test_rust_failure_after_first_byte_gives_trailers(ruststream: Served, mode: str, error_type: str) -> None:
+    reply = ruststream.post({"mode": mode})
+    assert reply.chunked and reply.body == b"partial;"
+    assert _trailer_error(reply)[0] == error_type
+    assert ruststream.post({"mode": "iter"}).body == b"a;b;c;"
 
 
 # -- failures after the first byte: trailers; before it: an ordinary error ------------------------

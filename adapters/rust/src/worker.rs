@@ -12,8 +12,12 @@ use std::io::{self, Write};
 use crate::channel::{Channel, ReadError};
 use crate::context::{Context, FunctionEnv};
 use crate::error::Error;
+use crate::error::MARSHAL_ERROR;
 use crate::panic;
-use crate::protocol::{self, Invoke, ToSupervisor, ToWorker, DEFAULT_MAX_FRAME, PROTOCOL_VERSION};
+use crate::protocol::{
+    self, Invoke, ToSupervisor, ToWorker, DEFAULT_MAX_FRAME, FEATURES, PROTOCOL_VERSION,
+};
+use crate::stream::ResponseStream;
 
 const EX_OK: i32 = 0;
 const EX_INIT_FAILED: i32 = 1;
@@ -68,6 +72,29 @@ where
     I: FnOnce() -> Result<H, Error>,
     H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
 {
+    let (mut worker, handler, function) = start(init);
+    exit(worker.serve_invokes(&handler, &function))
+}
+
+/// [`serve`] for a streaming handler: it writes its response to a
+/// [`ResponseStream`] instead of returning it.
+pub fn serve_streaming<I, H>(init: I) -> !
+where
+    I: FnOnce() -> Result<H, Error>,
+    H: Fn(&[u8], Context, &mut ResponseStream<'_>) -> Result<(), Error>,
+{
+    let (mut worker, handler, function) = start(init);
+    let can_stream = std::env::var("DISPATCHER_FEATURES")
+        .map(|v| v.split(',').any(|f| f.trim() == "stream"))
+        .unwrap_or(false);
+    exit(worker.serve_stream_invokes(&handler, &function, can_stream))
+}
+
+/// Everything before the first invocation: the stream, init, `ready`.
+fn start<I, H>(init: I) -> (Worker, H, FunctionEnv)
+where
+    I: FnOnce() -> Result<H, Error>,
+{
     // SAFETY: isatty only inspects the descriptor.
     if unsafe { libc::isatty(0) } == 1 {
         fail(
@@ -108,10 +135,9 @@ where
     };
     worker.send(&ToSupervisor::Ready {
         protocol: PROTOCOL_VERSION,
-        features: &[],
+        features: FEATURES,
     });
-    let function = FunctionEnv::from_vars(env);
-    exit(worker.serve_invokes(&handler, &function))
+    (worker, handler, FunctionEnv::from_vars(env))
 }
 
 struct Worker {
@@ -150,6 +176,80 @@ impl Worker {
             // `invoke` borrowed the read buffer; from here only `out` is used.
             if let Err(err) = self.channel.write_frame(&self.out) {
                 fail(EX_IOERR, &format!("cannot write a frame: {err}"));
+            }
+        }
+    }
+
+    fn serve_stream_invokes<H>(
+        &mut self,
+        handler: &H,
+        function: &FunctionEnv,
+        can_stream: bool,
+    ) -> i32
+    where
+        H: Fn(&[u8], Context, &mut ResponseStream<'_>) -> Result<(), Error>,
+    {
+        loop {
+            // The response stream writes to the channel while the handler runs,
+            // so the invoke is copied out of the channel's read buffer first.
+            let body = match self.channel.read_frame() {
+                Ok(Some(body)) => body.to_vec(),
+                Ok(None) => return EX_OK,
+                Err(ReadError::Protocol(err)) => fail(
+                    EX_SOFTWARE,
+                    &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
+                ),
+                Err(ReadError::Io(err)) => fail(EX_IOERR, &format!("cannot read frames: {err}")),
+            };
+            let invoke = match protocol::decode_to_worker(&body) {
+                Ok(ToWorker::Invoke(invoke)) => invoke,
+                Ok(ToWorker::Shutdown) => return EX_OK,
+                Err(err) => fail(
+                    EX_SOFTWARE,
+                    &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
+                ),
+            };
+            let mut io_error = None;
+            let outcome = if can_stream {
+                match invoke.trace_id {
+                    Some(trace) => std::env::set_var("_X_AMZN_TRACE_ID", trace),
+                    None => std::env::remove_var("_X_AMZN_TRACE_ID"),
+                }
+                let ctx = Context::new(&invoke, function);
+                let mut out = ResponseStream::new(&mut self.channel, invoke.id);
+                let outcome = panic::catch(|| handler(invoke.payload, ctx, &mut out));
+                flush_std();
+                match outcome {
+                    Ok(()) => {
+                        if let Err(err) = out.finish() {
+                            io_error = Some(err);
+                        }
+                        Ok(())
+                    }
+                    Err(err) => Err(err),
+                }
+            } else {
+                Err(Error::new(
+                    MARSHAL_ERROR,
+                    "this worker streams (run_streaming), but the supervisor did not announce feature \
+                     `stream` in DISPATCHER_FEATURES; run it under a supervisor that streams",
+                ))
+            };
+            if let Some(err) = io_error {
+                fail(EX_IOERR, &format!("cannot write a frame: {err}"));
+            }
+            if let Err(err) = outcome {
+                // Ends an open stream with the error, or answers the invoke.
+                let msg = ToSupervisor::Error {
+                    id: invoke.id,
+                    error_type: &err.error_type,
+                    error_message: &err.message,
+                    stack_trace: &err.stack_trace,
+                };
+                let frame = protocol::encode(&msg);
+                if let Err(err) = self.channel.write_frame(&frame) {
+                    fail(EX_IOERR, &format!("cannot write a frame: {err}"));
+                }
             }
         }
     }
