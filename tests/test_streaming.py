@@ -105,6 +105,15 @@ def ruststream(tmp_path: Path, rust_streaming_binary: Path):  # type: ignore[no-
 
 
 @pytest.fixture
+def phpstream(tmp_path: Path):  # type: ignore[no-untyped-def]
+    php = require_tool("php", "apt-get install php-cli php-msgpack")
+    php_dir = ROOT / "adapters" / "php"
+    s = Served(tmp_path, [php, str(php_dir / "bin" / "dispatcher-worker.php"), str(php_dir / "tests" / "fixtures" / "streaming.php")])
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def pystream(tmp_path: Path):  # type: ignore[no-untyped-def]
     s = Served(tmp_path, [sys.executable, "-m", "dispatcher_worker", "app:handler"], cwd=str(WORKERS / "pystream"))
     yield s
@@ -269,6 +278,24 @@ def test_rust_failure_after_first_byte_gives_trailers(ruststream: Served, mode: 
     assert reply.chunked and reply.body == b"partial;"
     assert _trailer_error(reply)[0] == error_type
     assert ruststream.post({"mode": "iter"}).body == b"a;b;c;"
+
+
+# -- the PHP adapter: a handler writing with $out->write() -----------------------------------
+
+
+def test_php_stream_prelude_and_failure(phpstream: Served) -> None:
+    size = 3 * 1000 * 1000 + 5
+    reply = phpstream.post({"mode": "big", "size": size})
+    pattern = bytes(i % 256 for i in range(102400))
+    assert reply.body == b"".join(pattern[: min(100_000, size - at)] for at in range(0, size, 100_000))
+    reply = phpstream.post({"mode": "http"})
+    assert reply.status == 201 and reply.header("content-type") == "text/html"
+    assert reply.header_all("set-cookie") == ["a=1; Path=/", "b=2"] and reply.body == b"<h1>hello</h1> streamed"
+    reply = phpstream.post({"mode": "fail"})
+    assert reply.body == b"partial;" and _trailer_error(reply)[0] == "Function.DomainException"
+    reply = phpstream.post({"mode": "slow", "pause": 0.5})
+    wall_at_arrival = time.time() - (time.monotonic() - reply.pieces[0][0])
+    assert wall_at_arrival - float(reply.body.split()[1]) < 0.2
 
 
 # -- failures after the first byte: trailers; before it: an ordinary error ------------------------
