@@ -4,6 +4,10 @@ Why not http.client: it costs ~30 ms to import and ~100 us per request pair
 (runtime-api.md section 10); this client sends pre-built request buffers with
 one sendmsg and parses with the sans-IO ResponseParser, reading with recv_into.
 
+Responses may be framed by Content-Length, chunked, or by the connection
+close (docs/runtime-api.md "RAPID on the wire"); a response that says
+`Connection: close` closes the socket, and the next request reconnects.
+
 GET /next is split in two (`send_next` then `read_available` when the socket
 polls readable) so that the supervisor can wait on the API socket, the worker
 pipes and the signal fd at once.  Posts are synchronous.  The connection is
@@ -20,7 +24,7 @@ if TYPE_CHECKING:
     from typing import Callable
 
 from dispatcher.errors import HttpError, RuntimeApiError
-from dispatcher.http_parse import Response, ResponseParser
+from dispatcher.http_parse import MAX_BODY, Response, ResponseParser
 from dispatcher.runtime_api import NextRequest
 
 __all__ = ["ApiClient", "ConnectionLost", "parse_address"]
@@ -68,12 +72,19 @@ def _connect(host: str, port: int) -> socket.socket:
 
 
 class ApiClient:
-    def __init__(self, address: str, *, connect: Callable[[str, int], socket.socket] = _connect) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        connect: Callable[[str, int], socket.socket] = _connect,
+        max_body: int = MAX_BODY,
+    ) -> None:
         self.address = address
         self.host, self.port = parse_address(address)
         self._connect = connect
+        self.max_body = max_body
         self._sock: socket.socket | None = None
-        self._parser = ResponseParser()
+        self._parser = ResponseParser(max_body=max_body)
         self.next_request = NextRequest().encode(address)[0]
 
     # -- connection ---------------------------------------------------------
@@ -83,7 +94,7 @@ class ApiClient:
                 self._sock = self._connect(self.host, self.port)
             except OSError as exc:
                 raise ConnectionLost(f"cannot connect to the Runtime API at {self.address}: {exc}") from exc
-            self._parser = ResponseParser()
+            self._parser = ResponseParser(max_body=self.max_body)
         return self._sock
 
     def close(self) -> None:
@@ -132,8 +143,15 @@ class ApiClient:
             self.close()
             raise ConnectionLost(f"reading from the Runtime API failed: {exc}") from exc
         if n == 0:
-            head = parser.head
+            try:
+                resp = parser.eof()  # a body delimited by the close ends here
+            except HttpError:
+                self.close()
+                raise
             self.close()
+            if resp is not None:
+                return resp
+            head = parser.head
             raise ConnectionLost(
                 "the Runtime API closed the connection"
                 + (f" after the headers of a {head[0]} response" if head else "")

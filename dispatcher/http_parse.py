@@ -1,22 +1,42 @@
 """Sans-IO HTTP/1.1 response parser for the Runtime API client.
 
 Feed bytes (or read straight into `writable()` and call `advance()`), pull a
-`Response` with `next()`.  Only what the Runtime API uses is supported: a
-status line, header fields, and a body sized by Content-Length (or none).
-The body of a large response is read into one buffer allocated from its
-Content-Length, so a 6 MB event costs one allocation and no re-copies.
-Header blocks are bounded; anything malformed raises HttpError.
+`Response` with `next()`; call `eof()` when the peer closes the connection.
+Every response framing RFC 9112 section 6 allows a server is understood:
+
+- Content-Length: the body is read into one buffer allocated from the
+  length, so a 6 MB event costs one allocation and no re-copies (the hot
+  path: Lambda sends Content-Length up to 2,048 bytes);
+- Transfer-Encoding: chunked (what Lambda sends above 2,048 bytes, see
+  docs/runtime-api.md "RAPID on the wire"): sizes in either hex case, chunk
+  extensions ignored, trailer fields read and ignored.  Each chunk's data is
+  read straight into the body buffer as well;
+- neither: no body for 1xx, 204 and 304, else the body runs until the
+  connection closes (`eof()` completes it).
+
+1xx interim responses are skipped.  Header blocks, chunk-size lines and
+bodies are bounded; anything malformed raises HttpError quoting the
+offending bytes, so a broken peer is a clear error, never a hang and never a
+silently truncated body.
 """
 
 from __future__ import annotations
 
 from dispatcher.errors import HttpError
 
-__all__ = ["Response", "ResponseParser", "MAX_HEAD", "MAX_BODY"]
+__all__ = ["Response", "ResponseParser", "MAX_HEAD", "MAX_BODY", "MAX_CHUNK_LINE"]
 
-MAX_HEAD = 64 * 1024  # status line + header fields, like RAPID's own limits
+MAX_HEAD = 64 * 1024  # status line + header fields (and a trailer section), like RAPID's own limits
 MAX_BODY = 64 * 1024 * 1024  # far above Lambda's 6 MB event limit
+MAX_CHUNK_LINE = 4096  # a chunk-size line with its extensions, as Go's net/http
 _SCRATCH = 64 * 1024
+_SHOW = 60  # bytes of offending input quoted in an error
+
+# Body framing of the response being received (once its head is parsed).
+_LENGTH = 0  # Content-Length (or no body)
+_CHUNKED = 1
+_UNTIL_CLOSE = 2
+_INTERIM = object()  # a 1xx response was skipped
 
 
 class Response:
@@ -42,6 +62,12 @@ class Response:
         return f"Response({self.status} {self.reason!r}, {len(self.body)} bytes)"
 
 
+def _show(data: bytes | bytearray | memoryview) -> str:
+    """The offending bytes for an error message: repr, cut short."""
+    shown = repr(bytes(data[:_SHOW]))
+    return shown if len(data) <= _SHOW else f"{shown}... ({len(data)} bytes)"
+
+
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     text = head.decode("latin-1")  # latin-1 decodes every byte
     lines = text.split("\r\n")
@@ -61,17 +87,50 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
             raise HttpError(f"bad header line {line[:80]!r}")
         key = name.lower()
         value = value.strip(" \t")
-        if key in headers and key == "content-length" and headers[key] != value:
-            # RFC 9112 section 6.3: differing lengths are a framing error.
-            raise HttpError(f"conflicting Content-Length fields {headers[key]!r} and {value!r}")
+        if key in headers:
+            if key == "content-length" and headers[key] != value:
+                # RFC 9112 section 6.3: differing lengths are a framing error.
+                raise HttpError(f"conflicting Content-Length fields {headers[key]!r} and {value!r}")
+            if key == "transfer-encoding":  # a list split over fields: one list
+                value = f"{headers[key]}, {value}"
         headers[key] = value
     return int(code), parts[2] if len(parts) > 2 else "", headers
+
+
+def _keep_alive(head: bytes | bytearray, headers: dict[str, str]) -> bool:
+    """May the connection carry another response after this one?"""
+    http10 = head[5:8] == b"1.0"
+    conn = headers.get("connection")
+    if conn is None:
+        return not http10
+    tokens = [t.strip(" \t") for t in conn.lower().split(",")]
+    if "close" in tokens:
+        return False
+    return not http10 or "keep-alive" in tokens
+
+
+def _chunk_size(line: bytes) -> int:
+    """The size on a chunk-size line (`1*HEXDIG [BWS ; chunk-ext]`)."""
+    digits = line.split(b";", 1)[0].rstrip(b" \t")
+    if not digits or digits.strip(b"0123456789abcdefABCDEF") or len(digits.lstrip(b"0")) > 15:
+        raise HttpError(f"bad chunk size line {_show(line)}: expected hex digits, then optional ;extensions")
+    return int(digits, 16)
+
+
+def _check_trailers(section: bytes) -> None:
+    for line in section.split(b"\r\n"):
+        name, sep, _ = line.partition(b":")
+        if not sep or not name or name[:1] in b" \t" or name[-1:] in b" \t":
+            raise HttpError(f"bad trailer line {_show(line)} after the last chunk")
 
 
 class ResponseParser:
     """Incremental parser for a stream of responses on one connection."""
 
-    __slots__ = ("max_head", "max_body", "_buf", "_head", "_body", "_have", "_scratch")
+    __slots__ = (
+        "max_head", "max_body", "_buf", "_head", "_body", "_have", "_scratch",
+        "_mode", "_keep", "_crlf", "_trailer",
+    )
 
     def __init__(self, max_head: int = MAX_HEAD, max_body: int = MAX_BODY) -> None:
         self.max_head = max_head
@@ -79,8 +138,12 @@ class ResponseParser:
         self._buf = bytearray()
         self._head: tuple[int, str, dict[str, str]] | None = None
         self._body: bytearray | None = None
-        self._have = 0
+        self._have = 0  # bytes of _body filled; _body is full when _have == len(_body)
         self._scratch: bytearray | None = None
+        self._mode = _LENGTH
+        self._keep = True
+        self._crlf = False  # chunked: the CRLF after a chunk's data is due
+        self._trailer = False  # chunked: the last chunk came, the trailer section is due
 
     @property
     def in_progress(self) -> bool:
@@ -120,7 +183,7 @@ class ResponseParser:
 
     def next(self) -> Response | None:
         """A complete response, or None when more bytes are needed."""
-        if self._head is None:
+        while self._head is None:
             buf = self._buf
             end = buf.find(b"\r\n\r\n")
             if end < 0:
@@ -131,25 +194,26 @@ class ResponseParser:
             if end > self.max_head:
                 raise HttpError(f"response header block exceeds {self.max_head} bytes")
             head = _parse_head(bytes(buf[:end]))
-            headers = head[2]
-            if "transfer-encoding" in headers:
-                raise HttpError(
-                    f"unsupported Transfer-Encoding {headers['transfer-encoding']!r} "
-                    "(the Runtime API sends Content-Length bodies)"
-                )
-            cl = headers.get("content-length", "0")
+            status, headers = head[0], head[2]
+            start = end + 4
+            cl = headers.get("content-length")
+            if "transfer-encoding" in headers or cl is None or status < 200:
+                got = self._other_framing(head, start)
+                if got is _INTERIM:
+                    continue
+                return got  # type: ignore[return-value]
             if not (cl.isascii() and cl.isdigit()) or len(cl) > 18:
                 raise HttpError(f"bad Content-Length {cl[:40]!r}")
             n = int(cl)
             if n > self.max_body:
                 raise HttpError(f"response body of {n} bytes exceeds {self.max_body}")
-            start = end + 4
             if len(buf) - start >= n:
                 # The common case: the whole response arrived in one read.
                 small = bytes(buf[start : start + n])
+                keep = _keep_alive(buf, headers) if "connection" in headers or buf[5:8] != b"1.1" else True
                 del buf[: start + n]
-                keep = headers.get("connection", "").lower() != "close"
-                return Response(head[0], head[1], headers, small, keep)
+                return Response(status, head[1], headers, small, keep)
+            self._keep = _keep_alive(buf, headers)
             del buf[:start]
             self._head = head
             body = bytearray(n)
@@ -157,11 +221,140 @@ class ResponseParser:
             body[:take] = buf[:take]
             del buf[:take]
             self._body, self._have = body, take
+            break
+        else:
+            if self._mode == _CHUNKED:
+                return self._chunks()
+            if self._mode == _UNTIL_CLOSE:
+                self._take_until_close()
+                return None
         assert self._body is not None
         if self._have < len(self._body):
             return None
+        return self._done()
+
+    def eof(self) -> Response | None:
+        """The peer closed the connection: the response whose body the close
+        ends, if one was being received; otherwise None (a response cut short
+        keeps its status and headers visible through `head`)."""
+        if self._head is None and self._buf:
+            got = self.next()
+            if got is not None:
+                return got
+        if self._head is None or self._mode != _UNTIL_CLOSE:
+            return None
+        self._take_until_close()
+        return self._done()
+
+    # -- the rarer framings -------------------------------------------------
+    def _done(self) -> Response:
+        assert self._head is not None and self._body is not None
         status, reason, headers = self._head
-        body = self._body
+        body, keep = self._body, self._keep
         self._head, self._body, self._have = None, None, 0
-        keep = headers.get("connection", "").lower() != "close"
+        self._mode, self._crlf, self._trailer = _LENGTH, False, False
         return Response(status, reason, headers, body, keep)
+
+    def _other_framing(self, head: tuple[int, str, dict[str, str]], start: int) -> Response | object | None:
+        """Start a response not framed by Content-Length; _INTERIM when it was
+        a 1xx, skipped (the caller then parses the final response)."""
+        buf = self._buf
+        status, headers = head[0], head[2]
+        if status < 200:
+            if status == 101:
+                raise HttpError(f"unexpected {status} {head[1]!r}: no protocol switch was requested")
+            del buf[:start]  # an interim response: the final one follows
+            return _INTERIM
+        self._keep = _keep_alive(buf, headers)
+        te = headers.get("transfer-encoding")
+        if status == 204 or status == 304:  # never a body (RFC 9112 section 6.3)
+            del buf[:start]
+            return Response(status, head[1], headers, b"", self._keep)
+        if te is not None:
+            if "content-length" in headers:
+                raise HttpError(
+                    f"response has both Transfer-Encoding {te[:40]!r} and Content-Length "
+                    f"{headers['content-length'][:40]!r}; RFC 9112 section 6.3 allows only one"
+                )
+            if te.strip(" \t").lower() != "chunked":
+                raise HttpError(f"unsupported Transfer-Encoding {te[:40]!r}: only 'chunked' is understood")
+            mode = _CHUNKED
+        else:
+            mode = _UNTIL_CLOSE
+            self._keep = False
+        del buf[:start]
+        self._head, self._mode = head, mode
+        self._body, self._have = bytearray(), 0
+        return self._chunks() if mode == _CHUNKED else self._take_until_close()
+
+    def _take_until_close(self) -> None:
+        body, buf = self._body, self._buf
+        assert body is not None
+        if len(body) + len(buf) > self.max_body:
+            raise HttpError(
+                f"response body (delimited by the connection close) exceeds {self.max_body} bytes; "
+                f"it continues {_show(buf)}"
+            )
+        body += buf
+        buf.clear()
+        self._have = len(body)
+        return None
+
+    def _chunks(self) -> Response | None:
+        """Advance through chunk-size lines, chunk data and the trailer section."""
+        buf = self._buf
+        body = self._body
+        assert body is not None
+        while self._have == len(body):
+            if self._crlf:
+                if buf[:2] != b"\r\n"[: len(buf)]:
+                    raise HttpError(
+                        f"chunk data longer than its declared size, or not followed by CRLF: "
+                        f"after {len(body)} body bytes came {_show(buf)}"
+                    )
+                if len(buf) < 2:
+                    return None
+                del buf[:2]
+                self._crlf = False
+            if self._trailer:
+                if buf[:2] == b"\r\n":
+                    del buf[:2]
+                    return self._done()
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(buf) > self.max_head + 3:
+                        raise HttpError(f"trailer section exceeds {self.max_head} bytes: {_show(buf)}")
+                    return None
+                _check_trailers(bytes(buf[:end]))  # read and ignored
+                del buf[: end + 4]
+                return self._done()
+            eol = buf.find(b"\r\n")
+            if eol < 0:
+                if len(buf) > MAX_CHUNK_LINE:
+                    raise HttpError(f"chunk size line longer than {MAX_CHUNK_LINE} bytes: {_show(buf)}")
+                return None
+            if eol > MAX_CHUNK_LINE:
+                raise HttpError(f"chunk size line longer than {MAX_CHUNK_LINE} bytes: {_show(buf)}")
+            size = _chunk_size(bytes(buf[:eol]))
+            del buf[: eol + 2]
+            if size == 0:
+                self._trailer = True
+                continue
+            total = len(body) + size
+            if total > self.max_body:
+                raise HttpError(
+                    f"chunked response body exceeds {self.max_body} bytes: {len(body)} bytes, "
+                    f"then a chunk of {size}"
+                )
+            take = min(size, len(buf))
+            if not body:
+                self._body = body = bytearray(size)  # one chunk: one allocation
+                body[:take] = buf[:take]
+            else:
+                body += buf[:take]
+                if take < size:
+                    body += bytes(size - take)
+            del buf[:take]
+            self._have = total - size + take
+            self._crlf = True
+        return None

@@ -64,6 +64,9 @@ class Reporter:
                 say(f"posting the answer for {inv.request_id} failed ({exc}); retrying once on a new connection")
                 api.close()
                 continue
+            # A `Connection: close` answer closed the socket: the GET /next
+            # pipelined behind it is lost and must be sent again.
+            pipelined = pipelined and resp.keep_alive
             if resp.status == 202:
                 return pipelined
             body = bytes(resp.body[:500]).decode("utf-8", "replace")

@@ -6,6 +6,7 @@ otherwise, and records every request it receives.  Each GET /next and each
 post takes the next scripted action from its own queue:
 
     api.next_actions.put(Event(rid, body))            # a normal /next answer
+    api.next_actions.put(Event(rid, body, framing="chunked", chunk=32768))  # or chunked, or "close"-delimited
     api.next_actions.put(Raw(b"HTTP/1.1 500 ..."))    # any bytes, then keep the connection
     api.next_actions.put(Reset())                     # TCP RST instead of an answer
     api.next_actions.put(CutBody(rid, body, keep=5))  # headers, 5 body bytes, then close
@@ -36,22 +37,42 @@ ACCEPTED = b'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-
 
 @dataclass
 class Event:
-    request_id: str
+    request_id: str  # "": no Lambda-Runtime-Aws-Request-Id header at all
     body: bytes = b"{}"
-    deadline_ms: int | None = None  # default: now + 10 s
+    deadline_ms: int | str | None = None  # default: now + 10 s; a str is sent verbatim
     extra_headers: bytes = b""
+    framing: str = "length"  # "length", "chunked", or "close" (the body ends when the connection closes)
+    chunk: int = 0  # chunked: at most this many bytes per chunk (0: one single chunk, as RAPID classic)
+    chunk_tail: bytes = b"0\r\n\r\n"  # chunked: the last chunk and trailer section
+    close: bool = False  # say `Connection: close`, and close after the answer
 
     def render(self) -> bytes:
         deadline = self.deadline_ms if self.deadline_ms is not None else int((time.time() + 10) * 1000)
-        return (
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            b"Lambda-Runtime-Aws-Request-Id: " + self.request_id.encode() + b"\r\n"
-            b"Lambda-Runtime-Deadline-Ms: %d\r\n" % deadline
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        if self.request_id:
+            head += b"Lambda-Runtime-Aws-Request-Id: " + self.request_id.encode() + b"\r\n"
+        head += (
+            b"Lambda-Runtime-Deadline-Ms: %s\r\n" % str(deadline).encode()
             + b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:012345678912:function:f\r\n"
             + self.extra_headers
-            + b"Content-Length: %d\r\n\r\n" % len(self.body)
-            + self.body
         )
+        if self.close:
+            head += b"Connection: close\r\n"
+        if self.framing == "length":
+            return head + b"Content-Length: %d\r\n\r\n" % len(self.body) + self.body
+        if self.framing == "close":
+            return head + b"\r\n" + self.body
+        step = self.chunk or len(self.body) or 1
+        chunks = [self.body[i : i + step] for i in range(0, len(self.body), step)]
+        return (
+            head + b"Transfer-Encoding: chunked\r\n\r\n"
+            + b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
+            + self.chunk_tail
+        )
+
+    @property
+    def keeps_connection(self) -> bool:
+        return not self.close and self.framing != "close"
 
 
 @dataclass
@@ -79,11 +100,16 @@ class Status:
     status: int
     body: bytes = b""
     error_type: str = ""
+    close: bool = False  # say `Connection: close`, and close after the answer
 
     def render(self) -> bytes:
-        body = self.body or (b'{"errorMessage":"scripted","errorType":"%s"}' % self.error_type.encode())
+        if self.status == 202 and not self.body:
+            body = b'{"status":"OK"}'
+        else:
+            body = self.body or (b'{"errorMessage":"scripted","errorType":"%s"}' % self.error_type.encode())
         reason = {202: b"Accepted", 400: b"Bad Request", 403: b"Forbidden", 410: b"Gone", 413: b"Request Entity Too Large", 500: b"Internal Server Error"}.get(self.status, b"X")
-        return b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (self.status, reason, len(body), body)
+        close = b"Connection: close\r\n" if self.close else b""
+        return b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s" % (self.status, reason, close, len(body), body)
 
 
 @dataclass
@@ -108,6 +134,19 @@ def refused_address() -> tuple[socket.socket, str]:
 def _reset(conn: socket.socket) -> None:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     conn.close()
+
+
+def _lingering_close(conn: socket.socket) -> None:
+    """Send FIN, then read (and drop) what the client still sends until it
+    closes too: closing with unread bytes would reset the connection and
+    could destroy the answer before the client reads it."""
+    conn.shutdown(socket.SHUT_WR)
+    conn.settimeout(5)
+    try:
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
 
 
 class FaultyApi:
@@ -270,7 +309,7 @@ class FaultyApi:
             if isinstance(action, Status):
                 req.answered = action.status
             self._record(req)
-            if isinstance(action, Status) and action.status == 202:
+            if isinstance(action, Status) and action.status == 202 and not action.close:
                 conn.sendall(ACCEPTED)
                 return True
             return self._do(conn, req, action)
@@ -286,10 +325,14 @@ class FaultyApi:
             with self._lock:
                 self.handed_out.append(action.request_id)
             conn.sendall(action.render())
-            return True
+            if not action.keeps_connection:
+                _lingering_close(conn)  # the FIN ends a close-delimited body
+            return action.keeps_connection
         if isinstance(action, Status):
             conn.sendall(action.render())
-            return True
+            if action.close:
+                _lingering_close(conn)
+            return not action.close
         if isinstance(action, Raw):
             conn.sendall(action.data)
             return not action.close

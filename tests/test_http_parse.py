@@ -27,6 +27,15 @@ def summary(r: Response) -> Expected:
     return r.status, r.reason, r.headers, bytes(r.body), r.keep_alive
 
 
+def finish(p: ResponseParser, out: list[Expected]) -> list[Expected]:
+    """The peer closes: a body delimited by the close ends; nothing may be left."""
+    r = p.eof()
+    if r is not None:
+        out.append(summary(r))
+    assert not p.in_progress, "bytes left over after the last response"
+    return out
+
+
 def parse_chunks(chunks: list[bytes], **limits: int) -> list[Expected]:
     p = ResponseParser(**limits)
     out = []
@@ -34,8 +43,7 @@ def parse_chunks(chunks: list[bytes], **limits: int) -> list[Expected]:
         p.feed(chunk)
         while (r := p.next()) is not None:
             out.append(summary(r))
-    assert not p.in_progress, "bytes left over after the last response"
-    return out
+    return finish(p, out)
 
 
 def parse_reads(data: bytes, rng: random.Random, max_read: int, **limits: int) -> list[Expected]:
@@ -52,8 +60,7 @@ def parse_reads(data: bytes, rng: random.Random, max_read: int, **limits: int) -
         pos += n
         while (r := p.next()) is not None:
             out.append(summary(r))
-    assert not p.in_progress
-    return out
+    return finish(p, out)
 
 
 # (name, raw, expected responses)
@@ -71,9 +78,9 @@ VALID: list[tuple[str, bytes, list[Expected]]] = [
      [(202, "Accepted", {"content-length": "0"}, b"", True)]),
     ("content_length_absent", b"HTTP/1.1 204 No Content\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n",
      [(204, "No Content", {"date": "Mon, 01 Jan 2024 00:00:00 GMT"}, b"", True)]),
-    ("no_headers", b"HTTP/1.1 200 OK\r\n\r\n", [(200, "OK", {}, b"", True)]),
+    ("no_headers", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", [(200, "OK", {"content-length": "0"}, b"", True)]),
     ("no_reason", b"HTTP/1.1 200\r\nContent-Length: 1\r\n\r\nx", [(200, "", {"content-length": "1"}, b"x", True)]),
-    ("empty_reason", b"HTTP/1.1 200 \r\n\r\n", [(200, "", {}, b"", True)]),
+    ("empty_reason", b"HTTP/1.1 204 \r\n\r\n", [(204, "", {}, b"", True)]),
     ("reason_with_spaces", b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 2\r\n\r\n{}",
      [(413, "Request Entity Too Large", {"content-length": "2"}, b"{}", True)]),
     ("http_1_0", b"HTTP/1.0 500 Internal Server Error\r\nConnection: close\r\n\r\n",
@@ -82,10 +89,10 @@ VALID: list[tuple[str, bytes, list[Expected]]] = [
      b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 3\r\nlambda-runtime-trace-id: Root=1\r\nX-MiXeD: v\r\n\r\nabc",
      [(200, "OK", {"content-length": "3", "lambda-runtime-trace-id": "Root=1", "x-mixed": "v"}, b"abc", True)]),
     ("header_value_whitespace_and_colons",
-     b"HTTP/1.1 200 OK\r\nX-A:   spaced \t\r\nX-B:no-space\r\nX-Url: http://h:9001/x\r\nX-Empty:\r\n\r\n",
-     [(200, "OK", {"x-a": "spaced", "x-b": "no-space", "x-url": "http://h:9001/x", "x-empty": ""}, b"", True)]),
-    ("header_value_latin1", b"HTTP/1.1 200 OK\r\nX-Name: caf\xe9\r\n\r\n",
-     [(200, "OK", {"x-name": "caf\xe9"}, b"", True)]),
+     b"HTTP/1.1 204 OK\r\nX-A:   spaced \t\r\nX-B:no-space\r\nX-Url: http://h:9001/x\r\nX-Empty:\r\n\r\n",
+     [(204, "OK", {"x-a": "spaced", "x-b": "no-space", "x-url": "http://h:9001/x", "x-empty": ""}, b"", True)]),
+    ("header_value_latin1", b"HTTP/1.1 204 OK\r\nX-Name: caf\xe9\r\n\r\n",
+     [(204, "OK", {"x-name": "caf\xe9"}, b"", True)]),
     ("body_with_crlfcrlf", b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n\r\n\r\n\r\n\r\n",
      [(200, "OK", {"content-length": "8"}, b"\r\n\r\n\r\n\r\n", True)]),
     ("binary_body", b"HTTP/1.1 200 OK\r\nContent-Length: 256\r\n\r\n" + bytes(range(256)),
@@ -96,15 +103,68 @@ VALID: list[tuple[str, bytes, list[Expected]]] = [
      [(200, "OK", {"connection": "close", "content-length": "2"}, b"ok", False)]),
     ("connection_close_any_case", b"HTTP/1.1 200 OK\r\nconnection: Close\r\n\r\n",
      [(200, "OK", {"connection": "Close"}, b"", False)]),
-    ("connection_keep_alive", b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n",
-     [(200, "OK", {"connection": "keep-alive"}, b"", True)]),
+    ("connection_keep_alive", b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+     [(200, "OK", {"connection": "keep-alive", "content-length": "0"}, b"", True)]),
+    ("connection_close_in_a_list", b"HTTP/1.1 200 OK\r\nConnection: Upgrade, CLOSE\r\nContent-Length: 0\r\n\r\n",
+     [(200, "OK", {"connection": "Upgrade, CLOSE", "content-length": "0"}, b"", False)]),
+    ("http_1_0_default_close", b"HTTP/1.0 202 Accepted\r\nContent-Length: 2\r\n\r\nok",
+     [(202, "Accepted", {"content-length": "2"}, b"ok", False)]),
+    ("http_1_0_keep_alive", b"HTTP/1.0 202 Accepted\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok",
+     [(202, "Accepted", {"connection": "Keep-Alive", "content-length": "2"}, b"ok", True)]),
     ("two_responses",
      b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext",
      [(202, "Accepted", {"content-length": "2"}, b"ok", True), (200, "OK", {"content-length": "4"}, b"next", True)]),
     ("three_responses_no_bodies",
-     b"HTTP/1.1 202 Accepted\r\n\r\nHTTP/1.1 202 Accepted\r\n\r\nHTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n",
-     [(202, "Accepted", {}, b"", True), (202, "Accepted", {}, b"", True),
+     b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+     b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n",
+     [(202, "Accepted", {"content-length": "0"}, b"", True), (204, "No Content", {}, b"", True),
       (400, "Bad Request", {"connection": "close"}, b"", False)]),
+    # -- chunked (RFC 9112 section 7.1) -------------------------------------
+    ("chunked_rapid_single_chunk",
+     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"b\r\n{\"a\":\"bcd\"}\r\n0\r\n\r\n",
+     [(200, "OK", {"content-type": "application/json", "transfer-encoding": "chunked"}, b'{"a":"bcd"}', True)]),
+    ("chunked_many_chunks_hex_either_case",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"1a\r\n" + b"x" * 26 + b"\r\n1A\r\n" + b"y" * 26 + b"\r\n001\r\nz\r\n0\r\n\r\n",
+     [(200, "OK", {"transfer-encoding": "chunked"}, b"x" * 26 + b"y" * 26 + b"z", True)]),
+    ("chunked_extensions_ignored",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"3;name=value\r\nabc\r\n2 ; a ; b=\"q;uo\\\"ted\"\r\nde\r\n0;last\r\n\r\n",
+     [(200, "OK", {"transfer-encoding": "chunked"}, b"abcde", True)]),
+    ("chunked_trailers_ignored",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"
+     b"4\r\nbody\r\n0\r\nX-Checksum: 1234\r\nLambda-Runtime-Function-Error-Type: Function.X\r\n\r\n",
+     [(200, "OK", {"transfer-encoding": "chunked", "trailer": "X-Checksum"}, b"body", True)]),
+    ("chunked_empty_body", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+     [(200, "OK", {"transfer-encoding": "chunked"}, b"", True)]),
+    ("chunked_any_case", b"HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+     [(200, "OK", {"transfer-encoding": "Chunked"}, b"ok", True)]),
+    ("chunked_data_with_crlf_and_hex",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n\r\n0\r\n\r\n\r\n0\r\n\r\n",
+     [(200, "OK", {"transfer-encoding": "chunked"}, b"\r\n0\r\n\r\n", True)]),
+    ("chunked_then_connection_close",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+     [(200, "OK", {"transfer-encoding": "chunked", "connection": "close"}, b"ok", False)]),
+    ("chunked_between_length_framed",
+     b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+     b"HTTP/1.1 202 Accepted\r\nContent-Length: 3\r\n\r\nyes",
+     [(202, "Accepted", {"content-length": "2"}, b"ok", True),
+      (200, "OK", {"transfer-encoding": "chunked"}, b"abc", True),
+      (202, "Accepted", {"content-length": "3"}, b"yes", True)]),
+    # -- neither header: 1xx/204/304 have no body, others run to the close ----
+    ("until_close", b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"big\":\"event\"}\r\n\r\nHTTP/1.1 x",
+     [(200, "OK", {"content-type": "application/json"}, b'{"big":"event"}\r\n\r\nHTTP/1.1 x', False)]),
+    ("until_close_empty", b"HTTP/1.1 200 OK\r\n\r\n", [(200, "OK", {}, b"", False)]),
+    ("until_close_http_1_0", b"HTTP/1.0 500 Internal Server Error\r\n\r\noops",
+     [(500, "Internal Server Error", {}, b"oops", False)]),
+    ("no_body_304_then_more", b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+     [(304, "Not Modified", {"etag": "x"}, b"", True), (202, "Accepted", {"content-length": "0"}, b"", True)]),
+    ("interim_1xx_skipped",
+     b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+     b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok",
+     [(202, "Accepted", {"content-length": "2"}, b"ok", True)]),
 ]
 VALID_IDS = [v[0] for v in VALID]
 
@@ -126,8 +186,9 @@ def test_valid_response_one_byte_at_a_time(name: str, raw: bytes, expected: list
 
 
 def test_all_valid_responses_back_to_back_through_writable() -> None:
-    stream = b"".join(raw for _, raw, _ in VALID if b"close" not in raw.lower())
-    expected = [e for _, raw, exp in VALID if b"close" not in raw.lower() for e in exp]
+    persistent = [(raw, exp) for _, raw, exp in VALID if all(e[4] for e in exp)]
+    stream = b"".join(raw for raw, _ in persistent)
+    expected = [e for _, exp in persistent for e in exp]
     for seed in range(5):
         rng = random.Random(seed)
         assert parse_reads(stream, rng, max_read=rng.choice([1, 13, 512])) == expected
@@ -235,11 +296,43 @@ MALFORMED: list[tuple[str, bytes, str]] = [
     ("content_length_list", b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", "bad Content-Length"),
     ("content_length_inner_space", b"HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n", "bad Content-Length"),
     ("content_length_underscore", b"HTTP/1.1 200 OK\r\nContent-Length: 1_0\r\n\r\n", "bad Content-Length"),
-    ("chunked", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", "Transfer-Encoding"),
-    ("transfer_encoding_identity", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n", "Transfer-Encoding"),
+    ("transfer_encoding_identity", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n",
+     "unsupported Transfer-Encoding 'identity'"),
+    ("transfer_encoding_gzip_chunked",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "unsupported Transfer-Encoding 'gzip, chunked'"),
+    ("transfer_encoding_two_fields",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+     "unsupported Transfer-Encoding 'chunked, chunked'"),
     ("transfer_encoding_with_length",
-     b"HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: chunked\r\nContent-Length: 5\r\n\r\nhello", "Transfer-Encoding"),
-    ("second_response_bad", b"HTTP/1.1 202 Accepted\r\n\r\nHTTP/1.1 2x2 Accepted\r\n\r\n", "bad status code"),
+     b"HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: chunked\r\nContent-Length: 5\r\n\r\nhello",
+     "both Transfer-Encoding 'chunked' and Content-Length '5'"),
+    ("chunk_size_not_hex", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+     "bad chunk size line b'zz'"),
+    ("chunk_size_empty", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n0\r\n\r\n", "bad chunk size line b''"),
+    ("chunk_size_0x", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+     "bad chunk size line b'0x5'"),
+    ("chunk_size_negative", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+     "bad chunk size line b'-5'"),
+    ("chunk_size_leading_space", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n",
+     "bad chunk size line b' 5'"),
+    ("chunk_size_underscore", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n" + b"x" * 16 + b"\r\n0\r\n\r\n",
+     "bad chunk size line b'1_0'"),
+    ("chunk_size_too_many_digits",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"f" * 16 + b"\r\nx\r\n0\r\n\r\n", "bad chunk size line"),
+    ("chunk_longer_than_declared",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", "after 2 body bytes came b'c"),
+    ("chunk_without_crlf", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab0\r\n\r\n",
+     "not followed by CRLF"),
+    ("chunk_bare_lf", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\n0\r\n\r\n", "not followed by CRLF"),
+    ("chunk_line_endless",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;" + b"e" * 5000, "chunk size line longer than 4096"),
+    ("chunk_line_too_long",
+     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;" + b"e" * 5000 + b"\r\nhello\r\n0\r\n\r\n",
+     "chunk size line longer than 4096"),
+    ("trailer_no_colon", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nNoColon\r\n\r\n",
+     "bad trailer line b'NoColon'"),
+    ("status_101", b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", "unexpected 101"),
+    ("second_response_bad", b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 2x2 Accepted\r\n\r\n", "bad status code"),
     # str.isdigit() accepts latin-1 superscripts, which int() refuses.
     ("status_superscript", b"HTTP/1.1 \xb200 OK\r\n\r\n", "bad status code"),
     ("content_length_superscript", b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n", "bad Content-Length"),
@@ -333,10 +426,11 @@ def near_responses(draw: st.DrawFn) -> bytes:
                                      b"X-A", b" X-A", b""]) | JUNK)
         sep = draw(st.sampled_from([b": ", b":", b" : ", b"", b":\t"]))
         value = draw(st.sampled_from([b"0", b"5", b"99999999999", b"-1", b"close", b"chunked", b"\xb2", b"\xb9",
-                                      b"1 2", b""]) | JUNK)
+                                      b"1 2", b"", b"gzip, chunked", b"Chunked"]) | JUNK)
         lines.append(name + sep + value)
     end = draw(st.sampled_from([b"\r\n\r\n", b"\r\n", b"\n\n", b""]))
-    return b"\r\n".join(lines) + end + draw(st.binary(max_size=20))
+    body = draw(st.sampled_from([b"5\r\nhello\r\n0\r\n\r\n", b"5;x=y\r\nhel", b"0\r\nT: 1\r\n\r\n", b"A\r\n"]) | st.binary(max_size=20))
+    return b"\r\n".join(lines) + end + body
 
 
 def feed_all(p: ResponseParser, data: bytes, cuts: list[int]) -> None:
@@ -346,6 +440,8 @@ def feed_all(p: ResponseParser, data: bytes, cuts: list[int]) -> None:
             p.feed(data[a:b])
             while (r := p.next()) is not None:
                 assert 0 <= r.status <= 999 and len(r.body) <= p.max_body
+        r = p.eof()
+        assert r is None or len(r.body) <= p.max_body
     except HttpError:
         pass
 
@@ -368,32 +464,124 @@ HEADER_NAME = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNO
                       min_size=1, max_size=12).filter(
     lambda n: n.lower() not in ("content-length", "transfer-encoding", "connection"))
 HEADER_VALUE = st.text(st.characters(min_codepoint=0x21, max_codepoint=0xFF), max_size=20)
+TOKEN = st.text(st.sampled_from("abcxyzABC019-_!#$%&'*+.^`|~"), min_size=1, max_size=6)
+QUOTED = st.text(st.sampled_from('ab ;=\\"\t'), max_size=6).map(
+    lambda t: '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"')
 
 
 @st.composite
-def responses(draw: st.DrawFn) -> tuple[bytes, Expected]:
-    status = draw(st.integers(100, 599))
+def chunk_ext(draw: st.DrawFn) -> bytes:
+    """RFC 9112 section 7.1.1: *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )."""
+    out = ""
+    for _ in range(draw(st.integers(0, 2))):
+        ws = draw(st.sampled_from(["", " ", "\t "]))
+        out += ws + ";" + ws + draw(TOKEN)
+        if draw(st.booleans()):
+            out += ws + "=" + ws + draw(TOKEN | QUOTED)
+    return out.encode("latin-1")
+
+
+@st.composite
+def chunked(draw: st.DrawFn, body: bytes) -> bytes:
+    """`body` as chunks cut at random points, sizes in random hex case with
+    optional leading zeros, random extensions, and maybe a trailer section."""
+    points = sorted(set(draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=6)))) if len(body) > 1 else []
+    bounds = [0, *[p for p in points if p < len(body)], len(body)] if body else [0]
+    out = b""
+    for a, b in zip(bounds, bounds[1:]):
+        size = "%x" % (b - a)
+        size = "".join(c.upper() if draw(st.booleans()) else c for c in size)
+        size = "0" * draw(st.integers(0, 2)) + size
+        out += size.encode() + draw(chunk_ext()) + b"\r\n" + body[a:b] + b"\r\n"
+    out += b"0" * draw(st.integers(1, 2)) + draw(chunk_ext()) + b"\r\n"
+    for name, value in draw(st.dictionaries(HEADER_NAME, HEADER_VALUE, max_size=3)).items():
+        out += f"{name}:{draw(st.sampled_from(['', ' ', chr(9)]))}{value}\r\n".encode("latin-1")
+    return out + b"\r\n"
+
+
+@st.composite
+def responses(draw: st.DrawFn, last: bool = False) -> tuple[bytes, Expected]:
+    """A valid response framed by Content-Length, chunked, or (last only) the close."""
+    framing = draw(st.sampled_from(["length", "chunked", "close"] if last else ["length", "chunked"]))
+    status = draw(st.integers(200, 599).filter(lambda s: s not in (204, 304)))
     reason = draw(st.sampled_from(["OK", "Accepted", "Bad Request", ""]))
     headers = draw(st.dictionaries(HEADER_NAME.map(str.lower), HEADER_VALUE, max_size=5))
-    body = draw(st.binary(max_size=300))
+    body = draw(st.binary(max_size=300) | st.sampled_from([b"0\r\n\r\n", b"\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"]))
     close = draw(st.booleans())
     lines = [f"HTTP/1.1 {status} {reason}"] + [f"{k}: {v}" for k, v in headers.items()]
-    lines.append(f"Content-Length: {len(body)}")
-    expected_headers = dict(headers, **{"content-length": str(len(body))})
+    expected_headers = dict(headers)
+    if framing == "length":
+        lines.append(f"Content-Length: {len(body)}")
+        expected_headers["content-length"] = str(len(body))
+        framed = body
+    elif framing == "chunked":
+        te = draw(st.sampled_from(["chunked", "Chunked", "CHUNKED"]))
+        lines.append(f"{draw(st.sampled_from(['Transfer-Encoding', 'transfer-encoding']))}: {te}")
+        expected_headers["transfer-encoding"] = te
+        framed = draw(chunked(body))
+    else:
+        framed = body
     if close:
         lines.append("Connection: close")
         expected_headers["connection"] = "close"
-    raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-    return raw, (status, reason, expected_headers, body, not close)
+    raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + framed
+    return raw, (status, reason, expected_headers, body, not close and framing != "close")
 
 
-@settings(deadline=None, max_examples=200)
-@given(rs=st.lists(responses(), min_size=1, max_size=4), data=st.data())
-def test_valid_responses_survive_any_split(rs: list[tuple[bytes, Expected]], data: st.DataObject) -> None:
-    stream = b"".join(raw for raw, _ in rs)
-    expected: list[Any] = [e for _, e in rs]
-    points = data.draw(st.lists(st.integers(0, len(stream)), max_size=8))
-    cuts = sorted({0, len(stream), *points})
-    assert parse_chunks([stream[a:b] for a, b in zip(cuts, cuts[1:])]) == expected
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[bytes, list[Expected]]:
+    rs = draw(st.lists(responses(), max_size=3)) + [draw(responses(last=True))]
+    return b"".join(raw for raw, _ in rs), [e for _, e in rs]
+
+
+@settings(deadline=None, max_examples=400)
+@given(stream=streams(), data=st.data())
+def test_valid_responses_survive_any_split(stream: tuple[bytes, list[Expected]], data: st.DataObject) -> None:
+    raw, expected = stream
+    points = data.draw(st.lists(st.integers(0, len(raw)), max_size=8))
+    cuts = sorted({0, len(raw), *points})
+    assert parse_chunks([raw[a:b] for a, b in zip(cuts, cuts[1:])]) == expected
     seed = data.draw(st.integers(0, 2**32))
-    assert parse_reads(stream, random.Random(seed), max_read=data.draw(st.sampled_from([1, 5, 1000]))) == expected
+    assert parse_reads(raw, random.Random(seed), max_read=data.draw(st.sampled_from([1, 5, 1000]))) == expected
+
+
+@settings(deadline=None, max_examples=300)
+@given(r=responses(), data=st.data())
+def test_a_response_cut_short_is_never_complete(r: tuple[bytes, Expected], data: st.DataObject) -> None:
+    """Never a silent truncation: a Content-Length or chunked response missing
+    its last bytes is not returned, not even when the connection then closes."""
+    raw, _ = r
+    cut = data.draw(st.integers(0, len(raw) - 1))
+    p = ResponseParser()
+    p.feed(raw[:cut])
+    assert p.next() is None
+    assert p.eof() is None
+    assert p.in_progress == (cut > 0)
+
+
+@settings(deadline=None, max_examples=300)
+@given(body=st.binary(min_size=1, max_size=200), data=st.data())
+def test_chunked_body_over_max_body_is_refused(body: bytes, data: st.DataObject) -> None:
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + data.draw(chunked(body))
+    limit = data.draw(st.integers(0, len(body) - 1))
+    with pytest.raises(HttpError, match=f"exceeds {limit} bytes"):
+        parse_chunks([raw], max_body=limit)
+    assert parse_chunks([raw], max_body=len(body))[0][3] == body
+
+
+@st.composite
+def near_chunked(draw: st.DrawFn) -> bytes:
+    """A chunked response with one piece of its framing made hostile."""
+    body = draw(st.binary(max_size=40))
+    good = draw(chunked(body))
+    piece = draw(st.sampled_from([b"", b"\r\n", b"\n", b"\r", b"0", b"z", b"-1", b"ffffffffffffffffff", b";", b":",
+                                  b"0\r\n", b"5\r\nabc", b" "]) | JUNK)
+    at = draw(st.integers(0, len(good)))
+    mutated = good[:at] + piece + good[at + draw(st.integers(0, 3)):]
+    return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + mutated
+
+
+@settings(deadline=None, max_examples=500)
+@given(raw=near_chunked(), cuts=st.lists(st.integers(0, 200), max_size=4), max_body=st.sampled_from([10, MAX_BODY]))
+def test_near_valid_chunked_raises_only_http_error(raw: bytes, cuts: list[int], max_body: int) -> None:
+    feed_all(ResponseParser(max_body=max_body), raw, cuts)
