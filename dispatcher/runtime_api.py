@@ -46,7 +46,7 @@ API_VERSION = "/2018-06-01/runtime"
 EXT_VERSION = "/2020-01-01/extension"
 ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
 MAX_ERROR_TEXT = 256 * 1024  # message + stack trace, in bytes of posted JSON
-# Streamed responses (docs/runtime-api.md "Response streaming"): Lambda's
+# Streamed responses (docs/streaming.md): Lambda's
 # limit on a streamed body, and the content type of a function-URL response
 # (JSON prelude, 8 NULs, body).
 MAX_STREAMED_RESPONSE = 200 * 1024 * 1024

@@ -3,7 +3,7 @@
 A function answering a function URL (`InvokeMode: RESPONSE_STREAM`) streams
 with the content type `application/vnd.awslambda.http-integration-response`:
 a JSON prelude `{"statusCode": 200, "headers": {..}, "cookies": [..]}`, then
-8 NUL bytes, then the body (docs/runtime-api.md "Response streaming").  The
+8 NUL bytes, then the body (docs/streaming.md).  The
 function URL turns the prelude into the HTTP status line and headers and sends
 the rest as the body; `dispatcher serve` and `dispatcher invoke` do the same
 with `PreludeSplitter`.
