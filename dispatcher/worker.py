@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 from select import POLLERR, POLLHUP, POLLIN, POLLOUT
 
 from dispatcher.config import WorkerConfig
-from dispatcher.frames import FrameDecoder, FrameError, encode, encode_invoke, parse_worker_message
+from dispatcher.frames import STREAM_KINDS, FrameDecoder, FrameError, encode, encode_invoke, parse_worker_message
 from dispatcher.logs import LogForwarder
 from dispatcher.process import WorkerProcess, describe_status
 from dispatcher.runtime_api import Invocation
@@ -253,6 +253,8 @@ class MsgpackWorker(WorkerSession):
                 break
             if n < len(buf) or once:
                 break  # the pipe is drained: skip the read that would say EAGAIN
+            if events and events[-1].message is not None and events[-1].message["type"] in STREAM_KINDS:
+                break  # a stream began: the relay reads the rest, one read at a time, forwarding as it goes
         return events
 
     def _describe_bad_frame(self, exc: FrameError) -> str:
