@@ -531,6 +531,9 @@ class Supervisor:
                 return stop, True
         return deadline, False
 
+    def stopping(self) -> bool:
+        return self.stop_at is not None
+
     def exit_message(self, w: WorkerSession, ev: Event) -> str:
         return self._exit_message(w, ev, "during the invocation")
 

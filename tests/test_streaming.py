@@ -422,3 +422,67 @@ def test_200mib_stream_is_cut_at_the_limit_with_bounded_supervisor_memory(stream
     assert growth < 8 * 1024, f"the supervisor's RSS grew by {growth} KiB during a 200 MiB stream"
     # The worker was not replaced for it, and serves the next invoke.
     assert emu.invoke(json.dumps({"steps": [["open", None], ["chunk", "again"], ["end"]]}).encode()).body == b"again"
+
+
+# -- the Runtime API misbehaves mid-stream (tests/faulty_api.py) ------------------------------
+
+
+@pytest.fixture
+def faulty_run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """`dispatcher run` with the streamer worker against a FaultyApi."""
+    from faulty_api import FaultyApi
+
+    api = FaultyApi()
+    log = open(tmp_path / "runtime.log", "wb")
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
+    env["AWS_LAMBDA_RUNTIME_API"] = api.address
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dispatcher", "run", "--config", str(_config(tmp_path, [sys.executable, STREAMER]))],
+        env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+    )
+    yield api, proc, tmp_path / "runtime.log"
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+    api.close()
+
+
+def _event(steps: list[object]) -> bytes:
+    return json.dumps({"steps": steps}).encode()
+
+
+def test_streamed_post_carries_the_mode_header_chunks_and_trailers(faulty_run) -> None:  # type: ignore[no-untyped-def]
+    from faulty_api import Event
+
+    api, proc, _ = faulty_run
+    api.next_actions.put(Event("r1", _event([["open", "text/plain"], ["chunk", "a"], ["chunk", "bc"], ["error", "Function.Late", "x"]])))
+    api.next_actions.put(Event("r2", _event([["open", None], ["chunk", "ok"], ["end"]])))
+    assert api.wait_for(lambda a: len(a.accepted) == 2)
+    first, second = api.accepted
+    assert first.headers["lambda-runtime-function-response-mode"] == "streaming"
+    assert first.headers["content-type"] == "text/plain" and first.body == b"abc"
+    assert first.trailers["lambda-runtime-function-error-type"] == "Function.Late"
+    assert json.loads(base64.b64decode(first.trailers["lambda-runtime-function-error-body"]))["errorType"] == "Function.Late"
+    assert second.body == b"ok" and second.trailers == {}
+    assert second.headers["content-type"] == "application/octet-stream"
+
+
+@pytest.mark.parametrize("status", [413, None], ids=["answered-413", "reset"])
+def test_api_gives_up_mid_stream_then_the_next_event_is_served(faulty_run, status: int | None) -> None:  # type: ignore[no-untyped-def]
+    from faulty_api import Event, MidStream
+
+    api, proc, log = faulty_run
+    api.stream_actions.put(MidStream(status, after=300_000))
+    api.next_actions.put(Event("r1", _event([["open", None], ["bulk", 3 * MIB, 128 * 1024], ["end"]])))
+    api.next_actions.put(Event("r2", _event([["open", None], ["chunk", "next"], ["end"]])))
+    assert api.wait_for(lambda a: any(r.path.endswith("/r2/response") and r.answered == 202 for r in a.received)), log.read_text()
+    cut = [r for r in api.received if "/r1/" in r.path]
+    assert len(cut) == 1 and 300_000 <= len(cut[0].body) < 3 * MIB  # not retried: a stream cannot be replayed
+    text = log.read_text()
+    # Noticed mid-stream, or (when the worker was faster) as the answer to the whole post.
+    assert ("answered 413" in text and "for r1" in text) if status else ("for r1" in text), text
+    assert proc.poll() is None
