@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["relay_stream"]
 
-_HIGH_WATER = 1  # read the worker again only once everything queued is sent
-
 
 def relay_stream(
     host: RelayHost, api: ApiClient, w: WorkerSession, inv: Invocation, events: list[Event], deadline: float,

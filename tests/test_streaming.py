@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, WORKERS, require_tool
-from harness import Function, pid_alive, wait_gone
+from harness import Function, wait_gone
 from stream_client import post
 
 from dispatcher.emulator import InvokeResult, StreamStart
