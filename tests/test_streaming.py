@@ -486,3 +486,17 @@ def test_api_gives_up_mid_stream_then_the_next_event_is_served(faulty_run, statu
     # Noticed mid-stream, or (when the worker was faster) as the answer to the whole post.
     assert ("answered 413" in text and "for r1" in text) if status else ("for r1" in text), text
     assert proc.poll() is None
+
+
+def test_sigterm_mid_stream_ends_it_with_trailers_within_the_grace(streamer: Served) -> None:
+    emu = streamer.fn.emu
+    items = emu.invoke_stream(_event([["open", None], ["chunk", "first;"], ["hang"]]))
+    assert isinstance(next(items), StreamStart)
+    assert next(items) == b"first;"  # the stream is under way
+    sup = streamer.supervisor_pid()
+    (worker,) = streamer.worker_pids()
+    os.kill(sup, 15)
+    result = next(items)
+    assert isinstance(result, InvokeResult) and result.stream_error_type == "Runtime.ExitError"
+    assert b"shutting down" in (result.stream_error_body or b"")
+    assert wait_gone(worker) and wait_gone(sup)
