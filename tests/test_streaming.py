@@ -144,6 +144,33 @@ def test_python_adapter_20mb_stream_arrives_byte_for_byte(pystream: Served) -> N
     assert len(reply.pieces) > 10, "the body came in one piece: it was buffered, not streamed"
 
 
+def test_a_slow_caller_slows_the_function_instead_of_filling_memory(pystream: Served, tmp_path: Path) -> None:
+    """Back-pressure end to end: the emulator stops reading the supervisor, the
+    supervisor stops reading the worker, the worker blocks in its write."""
+    progress = tmp_path / "progress"
+    size = 60 * 1000 * 1000
+    items = pystream.fn.emu.invoke_stream(json.dumps({"mode": "big", "size": size, "progress": str(progress)}).encode())
+    assert isinstance(next(items), StreamStart)
+    got = len(next(items))  # type: ignore[arg-type]
+    # The caller stalls.  The function gets a few MiB ahead (emulator queue,
+    # sockets, the pipe), then waits: poll until its progress stops moving.
+    last, still_since = -1, time.monotonic()
+    deadline = time.monotonic() + 10
+    while time.monotonic() - still_since < 0.5:
+        assert time.monotonic() < deadline, "the function never stopped: nothing held it back"
+        now = int(progress.read_text() or 0) if progress.exists() else 0
+        if now != last:
+            last, still_since = now, time.monotonic()
+        time.sleep(0.05)
+    assert last < 20 * 1000 * 1000, f"the function ran {last} bytes ahead of a stalled caller"
+    for item in items:  # the caller reads again: everything arrives
+        if isinstance(item, bytes):
+            got += len(item)
+        else:
+            assert isinstance(item, InvokeResult) and item.ok
+    assert got == size
+
+
 def test_first_chunk_reaches_the_serve_caller_while_the_handler_sleeps(pystream: Served) -> None:
     reply = pystream.post({"mode": "slow", "pause": 1.0})
     arrived_first = reply.pieces[0][0]

@@ -221,8 +221,8 @@ class Emulator:
         body).  For any other answer: only the InvokeResult.
         """
         sink: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._submit(event, timeout, client_context, trace_id, tenant_id, cognito_identity, sink)
-        loop, _ = self._running()
+        inv = self._submit(event, timeout, client_context, trace_id, tenant_id, cognito_identity, sink)
+        loop, sandbox = self._running()
         while True:
             try:
                 item = sink.get(timeout=1.0)
@@ -232,6 +232,10 @@ class Emulator:
                 continue
             if isinstance(item, BaseException):
                 raise item
+            if isinstance(item, bytes):
+                # Taken: the loop may read the runtime again (back-pressure, sandbox.STREAM_HIGH).
+                n = len(item)
+                loop.call_soon_threadsafe(lambda n=n: sandbox.stream_taken(inv, n))
             yield item  # type: ignore[misc]
             if isinstance(item, InvokeResult):
                 return

@@ -29,7 +29,7 @@ class Invoke:
     __slots__ = (
         "event", "timeout", "headers", "request_id", "rid", "invocation_id", "resp_path", "err_path",
         "deadline", "handed_at", "init_ms", "next_response", "answer", "answer_type", "error_header",
-        "echoed", "outcome", "answered_at", "done", "result", "exc", "sink", "streamed", "trailers",
+        "echoed", "outcome", "answered_at", "done", "result", "exc", "sink", "streamed", "trailers", "queued",
     )  # fmt: skip
 
     def __init__(self, event: bytes, timeout: float, headers: bytes, done: Any) -> None:
@@ -60,6 +60,7 @@ class Invoke:
         self.sink: Any = None
         self.streamed = False
         self.trailers: dict[bytes, bytes] | None = None
+        self.queued = 0  # bytes put in `sink` and not yet taken by the caller
 
 
 def render_optional_headers(

@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 NEXT_PATH = b"/2018-06-01/runtime/invocation/next"
 INIT_ERROR_PATH = b"/2018-06-01/runtime/init/error"
 TIMEOUT_GRACE = 0.1  # the RIE answers about 100 ms after the deadline
+# A streamed answer waiting for a slow caller: stop reading the runtime above
+# STREAM_HIGH queued bytes, read again below STREAM_LOW (back-pressure up to
+# the function, so `serve` holds a few MiB, not the whole stream).
+STREAM_HIGH = 4 * 1024 * 1024
+STREAM_LOW = 1024 * 1024
 
 ACCEPTED = render_response(202, b'{"status":"OK"}')
 _HDR_INVOCATION_ID = b"lambda-runtime-invocation-id"
@@ -453,8 +458,18 @@ class Sandbox:
             self._fire(st.STREAM_END, conn, part.request)
         elif inv.sink is not None:
             inv.sink.put(part.data)
+            inv.queued += len(part.data)
+            if inv.queued > STREAM_HIGH:
+                self.loop.pause_reading(conn)
         else:
             inv.answer += part.data  # type: ignore[operator]
+
+    def stream_taken(self, inv: Invoke, n: int) -> None:
+        """The caller took `n` bytes of a streamed answer (called on the loop thread)."""
+        inv.queued -= n
+        conn = self.stream_conn
+        if conn is not None and conn.paused and inv is self.current and inv.queued < STREAM_LOW:
+            self.loop.resume_reading(conn)
 
     def _a_end_stream(self, conn: Connection | None, req: Request | None) -> None:
         assert conn is not None and req is not None and self.current is not None

@@ -11,6 +11,7 @@ def handler(event, context):
     if mode == "big":  # `size` bytes of a fixed pattern, in pieces of 100 000 bytes
         size = event["size"]
         pattern = bytes(range(256)) * 400
+        progress = event.get("progress")  # a file: how many bytes were handed over so far
 
         def big():
             left = size
@@ -18,6 +19,9 @@ def handler(event, context):
                 piece = pattern[: min(left, 100_000)]
                 left -= len(piece)
                 yield piece
+                if progress:
+                    with open(progress, "w") as f:
+                        f.write(str(size - left))
 
         return big()
     if mode == "slow":  # a chunk, a pause, a chunk; each says when it was written
