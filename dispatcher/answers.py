@@ -20,7 +20,7 @@ else:
 
 __all__ = ["Success", "Failure", "Streamed", "convert_result", "timeout_failure", "say", "MAX_RESPONSE"]
 
-MAX_RESPONSE = 6 * 1024 * 1024  # Lambda's buffered response limit (6,291,456)
+MAX_RESPONSE = 6 * 1024 * 1024 + 100  # what RAPID accepts in a buffered /response: 6,291,556 bytes (6 MiB + 100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ def convert_result(payload: Any) -> Success | Failure:
 
 
 def timeout_failure(seconds: float) -> Failure:
-    """Lambda's own words; the header type is one RAPID keeps (runtime-api.md section 3)."""
+    """Lambda's own words; the header type is one RAPID keeps (docs/runtime-api.md, "Error reporting")."""
     return Failure(E.SANDBOX_TIMEDOUT, f"Task timed out after {seconds:.2f} seconds", header_type=E.INVOKE_TIMEOUT)
 
 

@@ -1,4 +1,4 @@
-"""Command line: `dispatcher run | invoke | serve | check`.
+"""Command line: `dispatcher run | invoke | serve | check | init | package`.
 
 Thin on purpose.  `run` is the Lambda bootstrap and is parsed by hand (argparse
 costs milliseconds of cold start); the other commands use argparse and import
@@ -7,6 +7,7 @@ the emulator lazily.
 Exit statuses of `invoke`: 0 success; 1 invocation error (the error document
 on stdout); 2 usage or config error; 3 init failure (the init error on
 stdout); 4 internal error; 130 interrupted.
+`init` and `package` live in dispatcher/cli_deploy.py (exit statuses there).
 """
 
 from __future__ import annotations
@@ -28,8 +29,25 @@ commands:
   invoke   run the function locally against an embedded Runtime API emulator
   serve    serve the RIE invoke endpoint (POST /2015-03-31/functions/function/invocations)
   check    validate dispatcher.yaml and print the resolved configuration
+  init     write dispatcher.yaml, bootstrap, Dockerfile and template.yaml for a worker
+  package  build layer.zip, function.zip or the container Dockerfile for deployment
 
-`dispatcher COMMAND --help` describes each command.
+options:
+  -h, --help     show this help; `dispatcher COMMAND --help` describes each command
+  -V, --version  print `dispatcher VERSION` and exit
+
+exit status:
+  run      0 after a normal shutdown (SIGTERM); 1 init failed, or the Runtime API
+           asked the runtime to exit or could not be reached; 2 usage error
+           (or AWS_LAMBDA_RUNTIME_API not set)
+  invoke   0 success; 1 invocation error (the error document on stdout);
+           2 usage or config error; 3 init failure (the init error on stdout);
+           4 internal error; 130 interrupted
+  serve    0 stopped (Ctrl-C, SIGTERM); 2 usage or config error; 4 internal error
+  check    0 the configuration is valid; 2 it is not, or the cache cannot be written
+  init     0 written; 2 bad arguments or a file exists (nothing written); 4 internal error
+  package  0 written; 2 usage or config error; 3 refused (nothing written); 4 internal error
+  any      2 unknown command or bad options; 4 internal error; 130 interrupted
 """
 
 
@@ -273,7 +291,20 @@ def cmd_check(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "invoke": cmd_invoke, "serve": cmd_serve, "check": cmd_check}
+# -- init / package (dispatcher/cli_deploy.py) -----------------------------------
+def cmd_init(argv: Sequence[str]) -> int:
+    from dispatcher.cli_deploy import cmd_init as run
+
+    return run(argv)
+
+
+def cmd_package(argv: Sequence[str]) -> int:
+    from dispatcher.cli_deploy import cmd_package as run
+
+    return run(argv)
+
+
+COMMANDS = {"run": cmd_run, "invoke": cmd_invoke, "serve": cmd_serve, "check": cmd_check, "init": cmd_init, "package": cmd_package}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -281,6 +312,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE)
         return EXIT_OK if args else EXIT_USAGE
+    if args[0] in ("-V", "--version"):
+        from dispatcher import __version__  # the package is imported already: costs nothing
+
+        sys.stdout.write(f"dispatcher {__version__}\n")
+        return EXIT_OK
     cmd = COMMANDS.get(args[0])
     if cmd is None:
         _err(f"unknown command {args[0]!r}\n{USAGE}")

@@ -1,7 +1,7 @@
 """A small HTTP/1.1 keep-alive client for the Runtime API, on a raw socket.
 
 Why not http.client: it costs ~30 ms to import and ~100 us per request pair
-(runtime-api.md section 10); this client sends pre-built request buffers with
+(docs/runtime-api.md, "Cost reference points"); this client sends pre-built request buffers with
 one sendmsg and parses with the sans-IO ResponseParser, reading with recv_into.
 
 Responses may be framed by Content-Length, chunked, or by the connection
@@ -49,7 +49,7 @@ def parse_address(value: str) -> tuple[str, int]:
 
 def _connect(host: str, port: int) -> socket.socket:
     # An IPv4 literal connects directly: the first getaddrinfo() with a name
-    # imports encodings.idna and costs ~4 ms (runtime-api.md section 10).
+    # imports encodings.idna and costs ~4 ms (docs/runtime-api.md, "Cost reference points").
     if host.replace(".", "").isdigit():
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.settimeout(CONNECT_TIMEOUT)

@@ -31,6 +31,7 @@ MAX_BODY = 64 * 1024 * 1024  # far above Lambda's 6 MB event limit
 MAX_CHUNK_LINE = 4096  # a chunk-size line with its extensions, as Go's net/http
 _SCRATCH = 64 * 1024
 _SHOW = 60  # bytes of offending input quoted in an error
+_HEX = b"0123456789abcdefABCDEF"
 
 # Body framing of the response being received (once its head is parsed).
 _LENGTH = 0  # Content-Length (or no body)
@@ -40,7 +41,8 @@ _INTERIM = object()  # a 1xx response was skipped
 
 
 class Response:
-    """One parsed response.  `headers` keys are lower-case."""
+    """One parsed response.  `headers` keys are lower-case; `body` is a bytearray
+    (`b""` for a 204 or 304, which have none)."""
 
     __slots__ = ("status", "reason", "headers", "body", "keep_alive")
 
@@ -68,7 +70,8 @@ def _show(data: bytes | bytearray | memoryview) -> str:
     return shown if len(data) <= _SHOW else f"{shown}... ({len(data)} bytes)"
 
 
-def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
+def _parse_head(head: bytes | bytearray) -> tuple[int, str, dict[str, str], bool]:
+    """Status, reason, lower-cased headers, and whether the connection stays open."""
     text = head.decode("latin-1")  # latin-1 decodes every byte
     lines = text.split("\r\n")
     status_line = lines[0]
@@ -94,25 +97,25 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
             if key == "transfer-encoding":  # a list split over fields: one list
                 value = f"{headers[key]}, {value}"
         headers[key] = value
-    return int(code), parts[2] if len(parts) > 2 else "", headers
-
-
-def _keep_alive(head: bytes | bytearray, headers: dict[str, str]) -> bool:
-    """May the connection carry another response after this one?"""
-    http10 = head[5:8] == b"1.0"
     conn = headers.get("connection")
-    if conn is None:
-        return not http10
-    tokens = [t.strip(" \t") for t in conn.lower().split(",")]
+    keep = parts[0] != "HTTP/1.0" if conn is None else _keep_alive(parts[0], conn)
+    return int(code), parts[2] if len(parts) > 2 else "", headers, keep
+
+
+def _keep_alive(version: str, connection: str) -> bool:
+    """May the connection carry another response after this one?"""
+    tokens = [t.strip(" \t") for t in connection.lower().split(",")]
     if "close" in tokens:
         return False
-    return not http10 or "keep-alive" in tokens
+    return version != "HTTP/1.0" or "keep-alive" in tokens
 
 
-def _chunk_size(line: bytes) -> int:
+def _chunk_size(line: bytes | bytearray) -> int:
     """The size on a chunk-size line (`1*HEXDIG [BWS ; chunk-ext]`)."""
+    if line and len(line) <= 15 and not line.strip(_HEX):
+        return int(line, 16)  # the common case: hex digits alone
     digits = line.split(b";", 1)[0].rstrip(b" \t")
-    if not digits or digits.strip(b"0123456789abcdefABCDEF") or len(digits.lstrip(b"0")) > 15:
+    if not digits or digits.strip(_HEX) or len(digits.lstrip(b"0")) > 15:
         raise HttpError(f"bad chunk size line {_show(line)}: expected hex digits, then optional ;extensions")
     return int(digits, 16)
 
@@ -193,7 +196,7 @@ class ResponseParser:
                 return None
             if end > self.max_head:
                 raise HttpError(f"response header block exceeds {self.max_head} bytes")
-            head = _parse_head(bytes(buf[:end]))
+            head = _parse_head(buf[:end])
             status, headers = head[0], head[2]
             start = end + 4
             cl = headers.get("content-length")
@@ -209,13 +212,12 @@ class ResponseParser:
                 raise HttpError(f"response body of {n} bytes exceeds {self.max_body}")
             if len(buf) - start >= n:
                 # The common case: the whole response arrived in one read.
-                small = bytes(buf[start : start + n])
-                keep = _keep_alive(buf, headers) if "connection" in headers or buf[5:8] != b"1.1" else True
+                small = buf[start : start + n]  # one copy (a bytearray, like every other body)
                 del buf[: start + n]
-                return Response(status, head[1], headers, small, keep)
-            self._keep = _keep_alive(buf, headers)
+                return Response(status, head[1], headers, small, head[3])
+            self._keep = head[3]
             del buf[:start]
-            self._head = head
+            self._head = head[:3]
             body = bytearray(n)
             take = min(n, len(buf))
             body[:take] = buf[:take]
@@ -223,9 +225,9 @@ class ResponseParser:
             self._body, self._have = body, take
             break
         else:
-            if self._mode == _CHUNKED:
-                return self._chunks()
-            if self._mode == _UNTIL_CLOSE:
+            if self._mode:  # not _LENGTH (0): the Content-Length path pays one test
+                if self._mode == _CHUNKED:
+                    return self._chunks()
                 self._take_until_close()
                 return None
         assert self._body is not None
@@ -255,7 +257,7 @@ class ResponseParser:
         self._mode, self._crlf, self._trailer = _LENGTH, False, False
         return Response(status, reason, headers, body, keep)
 
-    def _other_framing(self, head: tuple[int, str, dict[str, str]], start: int) -> Response | object | None:
+    def _other_framing(self, head: tuple[int, str, dict[str, str], bool], start: int) -> Response | object | None:
         """Start a response not framed by Content-Length; _INTERIM when it was
         a 1xx, skipped (the caller then parses the final response)."""
         buf = self._buf
@@ -265,7 +267,7 @@ class ResponseParser:
                 raise HttpError(f"unexpected {status} {head[1]!r}: no protocol switch was requested")
             del buf[:start]  # an interim response: the final one follows
             return _INTERIM
-        self._keep = _keep_alive(buf, headers)
+        self._keep = head[3]
         te = headers.get("transfer-encoding")
         if status == 204 or status == 304:  # never a body (RFC 9112 section 6.3)
             del buf[:start]
@@ -276,14 +278,14 @@ class ResponseParser:
                     f"response has both Transfer-Encoding {te[:40]!r} and Content-Length "
                     f"{headers['content-length'][:40]!r}; RFC 9112 section 6.3 allows only one"
                 )
-            if te.strip(" \t").lower() != "chunked":
+            if te != "chunked" and te.strip(" \t").lower() != "chunked":
                 raise HttpError(f"unsupported Transfer-Encoding {te[:40]!r}: only 'chunked' is understood")
             mode = _CHUNKED
         else:
             mode = _UNTIL_CLOSE
             self._keep = False
         del buf[:start]
-        self._head, self._mode = head, mode
+        self._head, self._mode = head[:3], mode
         self._body, self._have = bytearray(), 0
         return self._chunks() if mode == _CHUNKED else self._take_until_close()
 
@@ -305,56 +307,62 @@ class ResponseParser:
         buf = self._buf
         body = self._body
         assert body is not None
-        while self._have == len(body):
-            if self._crlf:
-                if buf[:2] != b"\r\n"[: len(buf)]:
-                    raise HttpError(
-                        f"chunk data longer than its declared size, or not followed by CRLF: "
-                        f"after {len(body)} body bytes came {_show(buf)}"
-                    )
-                if len(buf) < 2:
-                    return None
-                del buf[:2]
-                self._crlf = False
-            if self._trailer:
-                if buf[:2] == b"\r\n":
-                    del buf[:2]
+        pos = 0  # bytes of buf consumed, deleted once on the way out
+        try:
+            while self._have == len(body):
+                if self._crlf:
+                    if len(buf) - pos < 2 or buf[pos] != 13 or buf[pos + 1] != 10:
+                        if len(buf) - pos < 2 and buf[pos:] in (b"", b"\r"):
+                            return None
+                        raise HttpError(
+                            f"chunk data longer than its declared size, or not followed by CRLF: "
+                            f"after {len(body)} body bytes came {_show(buf[pos:])}"
+                        )
+                    pos += 2
+                    self._crlf = False
+                if self._trailer:
+                    if buf.startswith(b"\r\n", pos):
+                        pos += 2
+                        return self._done()
+                    end = buf.find(b"\r\n\r\n", pos)
+                    if end < 0:
+                        if len(buf) - pos > self.max_head + 3:
+                            raise HttpError(f"trailer section exceeds {self.max_head} bytes: {_show(buf[pos:])}")
+                        return None
+                    _check_trailers(bytes(buf[pos:end]))  # read and ignored
+                    pos = end + 4
                     return self._done()
-                end = buf.find(b"\r\n\r\n")
-                if end < 0:
-                    if len(buf) > self.max_head + 3:
-                        raise HttpError(f"trailer section exceeds {self.max_head} bytes: {_show(buf)}")
+                eol = buf.find(b"\r\n", pos)
+                if eol < 0 or eol - pos > MAX_CHUNK_LINE:
+                    if eol >= 0 or len(buf) - pos > MAX_CHUNK_LINE:
+                        raise HttpError(f"chunk size line longer than {MAX_CHUNK_LINE} bytes: {_show(buf[pos:])}")
                     return None
-                _check_trailers(bytes(buf[:end]))  # read and ignored
-                del buf[: end + 4]
-                return self._done()
-            eol = buf.find(b"\r\n")
-            if eol < 0:
-                if len(buf) > MAX_CHUNK_LINE:
-                    raise HttpError(f"chunk size line longer than {MAX_CHUNK_LINE} bytes: {_show(buf)}")
-                return None
-            if eol > MAX_CHUNK_LINE:
-                raise HttpError(f"chunk size line longer than {MAX_CHUNK_LINE} bytes: {_show(buf)}")
-            size = _chunk_size(bytes(buf[:eol]))
-            del buf[: eol + 2]
-            if size == 0:
-                self._trailer = True
-                continue
-            total = len(body) + size
-            if total > self.max_body:
-                raise HttpError(
-                    f"chunked response body exceeds {self.max_body} bytes: {len(body)} bytes, "
-                    f"then a chunk of {size}"
-                )
-            take = min(size, len(buf))
-            if not body:
-                self._body = body = bytearray(size)  # one chunk: one allocation
-                body[:take] = buf[:take]
-            else:
-                body += buf[:take]
-                if take < size:
-                    body += bytes(size - take)
-            del buf[:take]
-            self._have = total - size + take
-            self._crlf = True
-        return None
+                size = _chunk_size(buf[pos:eol])
+                pos = eol + 2
+                if size == 0:
+                    self._trailer = True
+                    continue
+                total = len(body) + size
+                if total > self.max_body:
+                    raise HttpError(
+                        f"chunked response body exceeds {self.max_body} bytes: {len(body)} bytes, "
+                        f"then a chunk of {size}"
+                    )
+                take = min(size, len(buf) - pos)
+                if not body:  # the first chunk: one allocation (RAPID sends a single one)
+                    if take == size:
+                        self._body = body = buf[pos : pos + size]
+                    else:
+                        self._body = body = bytearray(size)
+                        body[:take] = memoryview(buf)[pos : pos + take]
+                else:
+                    body += memoryview(buf)[pos : pos + take]
+                    if take < size:
+                        body += bytes(size - take)
+                pos += take
+                self._have = total - size + take
+                self._crlf = True
+            return None
+        finally:
+            if pos:
+                del buf[:pos]

@@ -1,6 +1,6 @@
 """Everything the supervisor tells the Runtime API: answers, init errors, and
 the no-op extension registration.  The loop decides; this module posts and
-applies the contract's rules for each status (runtime-api.md sections 1, 5).
+applies the contract's rules for each status (docs/runtime-api.md, "Status codes").
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Reporter:
         The answer and the next GET /next go out together (HTTP/1.1
         pipelining; the Runtime API answers them in order).  That saves a
         round trip, two context switches, per invocation; an invoke completes
-        only at /next anyway (runtime-api.md section 7).  After a reset the
+        only at /next anyway (docs/runtime-api.md, "Lifecycle").  After a reset the
         post is retried once on a new connection, alone; 400 or 403 to that
         retry mean the first attempt got through.
         """
@@ -90,7 +90,7 @@ class Reporter:
 
     def register_extension(self) -> None:
         """A no-op internal extension makes Lambda send SIGTERM before a shutdown
-        (runtime-api.md section 7; Go and Rust do the same)."""
+        (docs/runtime-api.md, "Lifecycle"; Go and Rust do the same)."""
         api = self.api
         try:
             resp = api.request(ExtensionRegisterRequest(EXTENSION_NAME).encode(api.address), timeout=2.0)

@@ -1,7 +1,7 @@
 """Runtime API requests as values, the invocation they deliver, error documents.
 
-Each call of the Lambda Runtime API (docs: ../shared/reference/runtime-api.md
-sections 1-3) is a frozen dataclass that knows how to become HTTP/1.1 request
+Each call of the Lambda Runtime API (docs/runtime-api.md: "Endpoints",
+"Headers on /next", "Error reporting") is a frozen dataclass that knows how to become HTTP/1.1 request
 bytes; the client only sends them.  Nothing here does IO, so the tests assert
 method, path and headers without a network.
 
@@ -40,6 +40,7 @@ __all__ = [
     "error_document",
     "error_type_header",
     "MAX_ERROR_TEXT",
+    "MAX_TIMEOUT_MS",
 ]
 
 API_VERSION = "/2018-06-01/runtime"
@@ -53,6 +54,7 @@ MAX_STREAMED_RESPONSE = 200 * 1024 * 1024
 HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
 STREAM_DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _ERROR_TRAILERS = "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
+MAX_TIMEOUT_MS = 900_000  # Lambda's longest function timeout: no deadline is further ahead
 _CUT_MARK = " [cut by lambda-dispatcher: {} more characters]"
 
 Buffers = list  # list of bytes-like objects, for socket.sendmsg
@@ -73,20 +75,50 @@ class Invocation:
     content_type: str
     payload: bytes | bytearray = field(repr=False)
     received_at: float = 0.0  # wall clock (time.time()) when /next answered
+    note: str | None = None  # what was unusable in the headers and what was done instead, for the log
 
     @classmethod
-    def from_headers(cls, headers: dict[str, str], body: bytes | bytearray, now: float) -> "Invocation":
-        """Build from lower-cased /next headers.  Raises ProtocolError when unusable."""
+    def from_headers(
+        cls, headers: dict[str, str], body: bytes | bytearray, now: float, timeout: float | None = None
+    ) -> "Invocation":
+        """Build from lower-cased /next headers.  Raises ProtocolError when unusable.
+
+        Every consumer sees a deadline within 900 s (Lambda's longest
+        function timeout) of `now` (docs/runtime-api.md, "Values the
+        supervisor cannot use"): one further ahead is clamped to now + 900 s;
+        one that is missing, not a whole number of milliseconds, or not in the
+        future is replaced by now + `timeout` (the function's timeout in
+        seconds when known, AWS_LAMBDA_FUNCTION_TIMEOUT, else 900 s): the event
+        is served, as AWS's runtimes (which never enforce the header) serve it.
+        `note` then says what was wrong, for the log.
+        """
         rid = headers.get("lambda-runtime-aws-request-id")
         if not rid:
-            raise ProtocolError("GET /next answered without Lambda-Runtime-Aws-Request-Id")
-        dl = headers.get("lambda-runtime-deadline-ms", "")
-        try:
-            deadline = int(dl)
-        except ValueError:
-            # Without a usable deadline, behave like Lambda's longest limit
-            # rather than failing an event that may be perfectly fine.
-            deadline = int(now * 1000) + 900_000
+            raise ProtocolError(
+                f"GET /next answered an event of {len(body)} bytes without a Lambda-Runtime-Aws-Request-Id header; "
+                "its answer cannot be posted (the id is part of the URL), so it is dropped"
+            )
+        now_ms = int(now * 1000)
+        raw = headers.get("lambda-runtime-deadline-ms")
+        deadline = int(raw) if raw is not None and raw.isascii() and raw.isdigit() and len(raw) <= 30 else -1
+        note = None
+        if deadline > now_ms + MAX_TIMEOUT_MS:
+            if deadline > now_ms + MAX_TIMEOUT_MS + 1000:  # beyond clock jitter: say so
+                note = (
+                    f"Lambda-Runtime-Deadline-Ms {raw!r} is {(deadline - now_ms) / 1000:.0f} s ahead, beyond "
+                    f"Lambda's longest timeout; clamped to now + {MAX_TIMEOUT_MS // 1000} s"
+                )
+            deadline = now_ms + MAX_TIMEOUT_MS
+        elif deadline <= now_ms:
+            if raw is None:
+                why = "Lambda-Runtime-Deadline-Ms is missing"
+            elif deadline < 0:
+                why = f"Lambda-Runtime-Deadline-Ms {raw[:40]!r} is not a usable number of milliseconds since the epoch"
+            else:
+                why = f"Lambda-Runtime-Deadline-Ms {raw!r} is {(now_ms - deadline) / 1000:.3f} s in the past"
+            budget = int(min(timeout, MAX_TIMEOUT_MS / 1000) * 1000) if timeout and timeout > 0 else MAX_TIMEOUT_MS
+            deadline = now_ms + budget
+            note = f"{why}; serving it with the function timeout, a deadline of now + {budget / 1000:g} s"
         return cls(
             request_id=rid,
             deadline_ms=deadline,
@@ -99,6 +131,7 @@ class Invocation:
             content_type=headers.get("content-type", "application/json"),
             payload=body,
             received_at=now,
+            note=note,
         )
 
 
@@ -229,7 +262,7 @@ class InitErrorRequest:
 @dataclass(frozen=True, slots=True)
 class ExtensionRegisterRequest:
     """Register an internal no-op extension so that Lambda delivers SIGTERM
-    (runtime-api.md section 7: with no extension the runtime is SIGKILLed)."""
+    (docs/runtime-api.md, "Lifecycle": with no extension the runtime is SIGKILLed)."""
 
     name: str
 

@@ -39,6 +39,7 @@ from dispatcher.worker import Event, WorkerSession
 __all__ = ["Supervisor", "worker_environment", "run_from_environment"]
 
 _STREAM = object()  # _on_invoke_event: the worker opened a stream
+_POLL_MAX_MS = 2**31 - 1  # about 24.8 days; deadlines are at most 900 s ahead (runtime_api.Invocation)
 NEXT_RETRIES = 5  # GET /next on a dead connection: PyRIC retries 5 times
 _DROP_FROM_WORKER_ENV = ("AWS_LAMBDA_RUNTIME_API", "_LAMBDA_TELEMETRY_LOG_FD", "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET")
 
@@ -133,7 +134,7 @@ class Supervisor:
                     )
                 # GET /next goes out before the worker is stopped or recycled:
                 # an invoke only completes when /next is called again
-                # (runtime-api.md section 7), so housekeeping must not delay it.
+                # (docs/runtime-api.md, "Lifecycle"), so housekeeping must not delay it.
                 self._send_next()
                 self._after_invocation(answer)
             return self._shutdown()
@@ -233,7 +234,8 @@ class Supervisor:
                     registered[fd] = ev
         if self.stop_at is not None:
             deadline = self.stop_at if deadline is None else min(deadline, self.stop_at)
-        timeout = None if deadline is None else max(0.0, deadline - self.clock()) * 1000
+        # Capped: poll() refuses more than a C int of milliseconds (OverflowError).
+        timeout = None if deadline is None else min(max(0.0, deadline - self.clock()) * 1000, _POLL_MAX_MS)
         ready = self._poll.poll(timeout)
         if not ready:
             got.timed_out = True
@@ -315,9 +317,13 @@ class Supervisor:
                     continue
                 if resp.status == 200:
                     try:
-                        return Invocation.from_headers(resp.headers, resp.body, self.wall())
+                        inv = Invocation.from_headers(resp.headers, resp.body, self.wall(), self.function_timeout)
                     except ProtocolError as exc:
-                        raise FatalError(str(exc)) from None
+                        say(f"{exc}; going on to the next event")  # no id: nothing can be posted for it
+                        break
+                    if inv.note is not None:
+                        say(f"invocation {inv.request_id}: {inv.note}")
+                    return inv
                 body = bytes(resp.body[:500]).decode("utf-8", "replace")
                 if resp.status >= 500:
                     raise FatalError(f"GET /next answered {resp.status}: {body} (the Runtime API asks the runtime to exit)")
@@ -332,7 +338,7 @@ class Supervisor:
         if head is None or head[0] != 200 or "lambda-runtime-aws-request-id" not in head[2]:
             return None
         try:
-            inv = Invocation.from_headers(head[2], b"", self.wall())
+            inv = Invocation.from_headers(head[2], b"", self.wall(), self.function_timeout)
         except ProtocolError:
             return None
         self._preanswer = Failure(

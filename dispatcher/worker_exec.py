@@ -40,7 +40,7 @@ from dispatcher.worker import Event, WorkerSession
 
 __all__ = ["ExecWorker", "MAX_RESPONSE", "EXIT_DRAIN", "INVOCATION_ENV"]
 
-MAX_RESPONSE = 6 * 1024 * 1024  # Lambda's buffered response limit; = supervisor.MAX_RESPONSE
+MAX_RESPONSE = 6 * 1024 * 1024 + 100  # RAPID's buffered response limit, 6,291,556 bytes; = answers.MAX_RESPONSE
 EXIT_DRAIN = 0.05  # seconds stdout is still read after the script exited
 _READ = 1024 * 1024
 _SIGKILL = 9  # Linux; `signal` would import enum for one constant

@@ -49,15 +49,17 @@ class Event:
     chunk: int = 0  # chunked: at most this many bytes per chunk (0: one single chunk, as RAPID classic)
     chunk_tail: bytes = b"0\r\n\r\n"  # chunked: the last chunk and trailer section
     close: bool = False  # say `Connection: close`, and close after the answer
+    send_deadline: bool = True  # False: no Lambda-Runtime-Deadline-Ms header at all
 
     def render(self) -> bytes:
         deadline = self.deadline_ms if self.deadline_ms is not None else int((time.time() + 10) * 1000)
         head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
         if self.request_id:
             head += b"Lambda-Runtime-Aws-Request-Id: " + self.request_id.encode() + b"\r\n"
+        if self.send_deadline:
+            head += b"Lambda-Runtime-Deadline-Ms: %s\r\n" % str(deadline).encode()
         head += (
-            b"Lambda-Runtime-Deadline-Ms: %s\r\n" % str(deadline).encode()
-            + b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:012345678912:function:f\r\n"
+            b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:012345678912:function:f\r\n"
             + self.extra_headers
         )
         if self.close:

@@ -42,15 +42,15 @@ def node() -> str:
     return node
 
 
-def _config(tmp_path: Path, node: str, *args: str) -> Path:
-    """A dispatcher.yaml running `node bin.mjs ARGS...` in the fixtures folder."""
+def _config(tmp_path: Path, node: str, *args: str, cwd: Path = FIXTURES) -> Path:
+    """A dispatcher.yaml running `node bin.mjs ARGS...` in the fixtures folder (or `cwd`)."""
     path = tmp_path / "dispatcher.yaml"
     command = [node, str(BIN), *args]
     path.write_text(
         "workers:\n"
         "  node:\n"
         f"    command: {json.dumps(command)}\n"
-        f"    cwd: {json.dumps(str(FIXTURES))}\n"
+        f"    cwd: {json.dumps(str(cwd))}\n"
         "default: node\n",
         encoding="utf-8",
     )
@@ -195,3 +195,48 @@ def test_six_megabyte_event_is_echoed_byte_for_byte_by_a_raw_handler(tmp_path: P
     assert done.returncode == 0, _explain(done)
     assert len(done.stdout) == len(event), _explain(done)
     assert done.stdout == event
+
+
+# -- a function moved from AWS's Node.js runtime, unchanged ------------------------
+
+LAMBDA_ROOT = FIXTURES / "lambda_root"  # index.mjs, src/app.mjs, cjs/index.js, legacy.mjs
+
+
+def test_lambda_handler_string_as_the_worker_argument(tmp_path: Path, node: str) -> None:
+    done = _invoke(_config(tmp_path, node, "src/app.handler", cwd=LAMBDA_ROOT), '{"k":1}')
+    assert (done.returncode, json.loads(done.stdout)) == (0, {"from": "src/app.mjs", "event": {"k": 1}}), _explain(done)
+
+
+def test_handler_from_HANDLER_when_the_command_names_none(tmp_path: Path, node: str) -> None:
+    # `_HANDLER=index.handler` names no worker, so the supervisor runs the
+    # default one; the adapter, given no argument, loads what _HANDLER names.
+    config = _config(tmp_path, node, cwd=LAMBDA_ROOT)
+    done = _invoke(config, '{"name":"Ada"}', "--handler", "index.handler")
+    assert done.returncode == 0, _explain(done)
+    assert json.loads(done.stdout)["from"] == "index.mjs", _explain(done)
+    nested = _invoke(config, "{}", "--handler", "index.nested.deeper.fn")
+    assert json.loads(nested.stdout) == {"from": "index.mjs nested.deeper.fn"}, _explain(nested)
+
+
+@pytest.mark.parametrize(
+    ("handler", "error_type", "message"),
+    [
+        ("nowhere.handler", "Runtime.ImportModuleError", "Cannot find module 'nowhere'"),
+        ("index.missing", "Runtime.HandlerNotFound", 'does not export a function named "missing"'),
+        ("../lambda_root/index.handler", "Runtime.MalformedHandlerName", "Use absolute paths"),
+    ],
+)
+def test_lambda_handler_load_failures_are_init_errors(
+    tmp_path: Path, node: str, handler: str, error_type: str, message: str
+) -> None:
+    done = _invoke(_config(tmp_path, node, handler, cwd=LAMBDA_ROOT), "{}")
+    assert done.returncode == 3, _explain(done)
+    doc = _error_doc(done)
+    assert (doc["errorType"], message in str(doc["errorMessage"])) == (error_type, True), _explain(done)
+
+
+def test_callback_handler_waits_for_its_background_work_over_the_supervisor(tmp_path: Path, node: str) -> None:
+    waits = _invoke(_config(tmp_path, node, "legacy.callbackWaits", cwd=LAMBDA_ROOT), "{}", "--repeat", "3")
+    assert (waits.returncode, json.loads(waits.stdout)) == (0, {"waits": True, "background": True}), _explain(waits)
+    succeed = _invoke(_config(tmp_path, node, "legacy.succeedLater", cwd=LAMBDA_ROOT), "{}")
+    assert (succeed.returncode, json.loads(succeed.stdout)) == (0, {"via": "succeed"}), _explain(succeed)

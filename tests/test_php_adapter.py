@@ -155,3 +155,15 @@ def test_legacy_script_served_three_times_without_leaking_globals(php: str) -> N
     # calls would be 2, 3 (or the second include would die on "Cannot redeclare greet()") if state leaked.
     assert json.loads(res.stdout) == {"message": "Hello, Ada!", "calls": 1}
     assert b"3 invocations, 0 failed" in res.stderr
+
+
+def test_bref_handler_class_and_bref_context_over_the_supervisor(php: str, tmp_path: Path) -> None:
+    res = _invoke(_config(tmp_path, "bref_handler.php"), "--repeat", "2", '{"name":"Ada"}')
+    assert res.returncode == 0, _explain(res)
+    body = json.loads(res.stdout)
+    assert (body["greeting"], body["calls"]) == ("Hello, Ada!", 2), _explain(res)  # one warm worker, two calls
+    closure = _invoke(_config(tmp_path, "bref_closure.php"), "{}")
+    assert closure.returncode == 0, _explain(closure)
+    got = json.loads(closure.stdout)
+    assert got["awsRequestId"] == got["requestIdEnv"] == got["invocationContext"]["awsRequestId"], _explain(closure)
+    assert got["remainingPositive"] is True and got["invokedFunctionArn"].startswith("arn:aws:lambda:"), _explain(closure)

@@ -312,6 +312,23 @@ def test_context_fields(app) -> None:
     assert w.finish() == 0
 
 
+def test_w3c_trace_context_from_the_client_context_as_awslambdaric(app) -> None:
+    app.write("app.py", """
+        def handler(event, context):
+            cc = context.client_context
+            return {"w3c": context.w3c(), "has_w3c_attr": hasattr(cc, "w3c") if cc else None}
+    """)
+    w = app.start("app.handler")
+    w.read()
+    client_context = json.dumps({"custom": {}, "w3c": {"traceparent": "00-abc-def-01", "tracestate": "k=v",
+                                                      "baggage": 7, "other": "dropped"}})
+    got = json.loads(w.invoke(client_context=client_context)["payload"])
+    assert got == {"w3c": {"traceparent": "00-abc-def-01", "tracestate": "k=v"}, "has_w3c_attr": False}
+    assert json.loads(w.invoke()["payload"]) == {"w3c": {}, "has_w3c_attr": None}
+    assert json.loads(w.invoke(client_context='{"w3c": "not an object"}')["payload"])["w3c"] == {}
+    assert w.finish() == 0
+
+
 def test_bad_client_context_is_an_unmarshal_error_and_the_worker_goes_on(app) -> None:
     app.write("app.py", HELLO)
     w = app.start("app:handler")
@@ -602,18 +619,54 @@ def test_exception_at_import_is_reported_with_its_class_name(app) -> None:
     assert not any("importlib" in line or "dispatcher_worker" in line for line in stack)
 
 
-def test_no_handler_argument_is_a_usage_error_with_init_error(app) -> None:
-    w = app.start_argv([sys.executable, "-m", "dispatcher_worker"])
+def test_no_handler_argument_and_no_HANDLER_is_a_usage_error_with_init_error(app) -> None:
+    w = app.start_argv([sys.executable, "-m", "dispatcher_worker"], env={"_HANDLER": ""})
     msg = w.read()
     assert msg["type"] == "init_error" and msg["error_type"] == "Runtime.MalformedHandlerName"
+    assert "no HANDLER argument and _HANDLER is not set" in msg["error_message"]
     assert w.proc.wait(timeout=READ_TIMEOUT) == 2
-    assert "usage: python -m dispatcher_worker MODULE:FUNCTION" in w.stderr()
+    assert "usage: python -m dispatcher_worker [HANDLER] [--raw]" in w.stderr()
+
+
+def test_without_an_argument_HANDLER_names_the_handler_as_on_aws(app) -> None:
+    app.write("pkg/__init__.py", "")
+    app.write("pkg/api.py", HELLO)
+    w = app.start_argv([sys.executable, "-m", "dispatcher_worker"], env={"_HANDLER": "pkg.api.handler"})
+    assert w.read()["type"] == "ready"
+    assert w.invoke()["payload"] == b'{"message":"Hello, Ada!"}'
+    assert w.finish() == 0
+    # an argument wins over _HANDLER
+    app.write("other.py", "def main(event, context):\n    return 'other'\n")
+    w = app.start("other.main", env={"_HANDLER": "pkg.api.handler"})
+    assert w.read()["type"] == "ready"
+    assert w.invoke()["payload"] == b'"other"'
+    assert w.finish() == 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "error_type", "message"),
+    [
+        ("my-module.handler", "Runtime.ImportModuleError", "Unable to import module 'my-module': No module named 'my-module'"),
+        ("app.handle", "Runtime.HandlerNotFound", "Handler 'handle' missing on module 'app'"),
+        ("src/nowhere.handler", "Runtime.ImportModuleError", "Unable to import module 'src.nowhere': No module named 'src'"),
+        ("handler", "Runtime.MalformedHandlerName", "Bad handler 'handler': expected 'module.function'"),
+        (".handler", "Runtime.MalformedHandlerName", "Bad handler '.handler'"),
+        ("app.", "Runtime.MalformedHandlerName", "Bad handler 'app.'"),
+        ("sys.exit", "Runtime.BuiltInModuleConflict", "Cannot use built-in module sys as a handler module"),
+    ],
+)
+def test_lambda_handler_form_fails_as_awslambdaric_does(app, spec: str, error_type: str, message: str) -> None:
+    app.write("app.py", HELLO)
+    msg = _init_error(app.start(spec))
+    assert (msg["error_type"], msg["error_message"].startswith(message)) == (error_type, True), msg
 
 
 @pytest.mark.parametrize(
     ("files", "spec"),
     [
-        ({"app.py": HELLO}, "app.handler"),  # awslambdaric's _HANDLER form
+        ({"app.py": HELLO}, "app.handler"),  # Lambda's Handler setting, awslambdaric's rules
+        ({"pkg/__init__.py": "", "pkg/mod.py": HELLO}, "pkg.mod.handler"),  # the last dot splits
+        ({"src/app.py": HELLO}, "src/app.handler"),  # "/" is a package separator (namespace package src)
         ({"src/hello.py": HELLO}, "src/hello.py:handler"),  # a file path
         ({"pkg/__init__.py": "", "pkg/mod.py": HELLO}, "pkg.mod:handler"),
         (

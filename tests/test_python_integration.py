@@ -66,3 +66,23 @@ def test_six_mb_non_canonical_event_echoed_byte_for_byte(tmp_path: Path) -> None
         res = run_cli("invoke", "--config", str(EXAMPLES / "python-echo" / "dispatcher.yaml"), "--event-file", str(event))
         assert res.returncode == 0, res.stderr[-2000:]
         assert res.stdout == event.read_bytes()
+
+
+def test_handler_setting_reaches_a_worker_started_without_one(tmp_path: Path) -> None:
+    # As deployed: _HANDLER holds the function's Handler setting ("app.handler"),
+    # names no worker, so the supervisor runs the default one, and the adapter,
+    # given no handler argument, loads what _HANDLER names.
+    (tmp_path / "app.py").write_text(
+        "def handler(event, context):\n    return {'from': 'app.handler', 'id': context.aws_request_id}\n"
+    )
+    (tmp_path / "other.py").write_text("def handler(event, context):\n    return 'other.handler'\n")
+    config = tmp_path / "dispatcher.yaml"
+    config.write_text('workers:\n  py:\n    command: ["${DISPATCHER_PYTHON}", "-m", "dispatcher_worker"]\ndefault: py\n')
+    res = run_cli("invoke", "--config", str(config), "--handler", "app.handler", "{}")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["from"] == "app.handler"
+    other = run_cli("invoke", "--config", str(config), "--handler", "other.handler", "{}")
+    assert (other.returncode, other.stdout) == (0, b'"other.handler"'), other.stderr
+    missing = run_cli("invoke", "--config", str(config), "{}")  # no _HANDLER at all
+    assert missing.returncode == 3, missing.stderr
+    assert json.loads(missing.stdout)["errorType"] == "Runtime.MalformedHandlerName"

@@ -1,7 +1,7 @@
 """Unit tests for dispatcher/runtime_api.py: Runtime API requests as values.
 
 No network: each request value is encoded and the bytes are read back to
-check method, path and headers (runtime-api.md sections 1-3); the invocation
+check method, path and headers (docs/runtime-api.md); the invocation
 context is built from /next headers; the /error body and the error-type
 header follow docs/protocol.md.
 """
@@ -97,7 +97,7 @@ def test_response_request(req: ResponseRequest, content_type: str, invocation_id
     assert r.header("Content-Type") == content_type
     assert r.header("Lambda-Runtime-Invocation-Id") == invocation_id
     assert r.header("Lambda-Runtime-Function-Error-Type") is None
-    # Buffered responses must not name a mode: `buffered` is rejected (runtime-api.md section 1).
+    # Buffered responses must not name a mode: `buffered` is rejected (docs/runtime-api.md, "Status codes").
     assert r.header("Lambda-Runtime-Function-Response-Mode") is None
     assert r.body == bytes(req.body)
 
@@ -152,7 +152,7 @@ def test_extension_register_request() -> None:
     r.check_framing()
     assert (r.method, r.path) == ("POST", "/2020-01-01/extension/register")
     assert r.header("Lambda-Extension-Name") == "lambda-dispatcher"
-    # An internal extension may not subscribe to SHUTDOWN (runtime-api.md section 1).
+    # An internal extension may not subscribe to SHUTDOWN (docs/runtime-api.md, "Lifecycle").
     assert json.loads(r.body) == {"events": []}
 
 
@@ -208,19 +208,62 @@ def test_invocation_from_all_headers() -> None:
 
 
 def test_invocation_from_minimal_headers() -> None:
-    inv = Invocation.from_headers({"lambda-runtime-aws-request-id": "r1", "lambda-runtime-deadline-ms": "5"}, b"", NOW)
-    assert (inv.request_id, inv.deadline_ms, inv.function_arn) == ("r1", 5, "")
+    deadline = str(int(NOW * 1000) + 5)
+    inv = Invocation.from_headers({"lambda-runtime-aws-request-id": "r1", "lambda-runtime-deadline-ms": deadline}, b"", NOW)
+    assert (inv.request_id, inv.deadline_ms, inv.function_arn, inv.note) == ("r1", int(deadline), "", None)
     assert (inv.trace_id, inv.client_context, inv.cognito_identity, inv.tenant_id, inv.invocation_id) == (None,) * 5
     assert inv.content_type == "application/json"
 
 
-@pytest.mark.parametrize("deadline", ["", "soon", "1.5e12", "0x10"])
-def test_unusable_deadline_falls_back_to_fifteen_minutes(deadline: str) -> None:
+NOW_MS = int(NOW * 1000)
+
+
+@pytest.mark.parametrize(
+    "deadline, note",
+    [
+        (None, "Lambda-Runtime-Deadline-Ms is missing"),
+        ("", "'' is not a usable number"),
+        ("soon", "'soon' is not a usable number"),
+        ("1.5e12", "'1.5e12' is not a usable number"),
+        ("0x10", "'0x10' is not a usable number"),
+        ("-1", "'-1' is not a usable number"),
+        ("\xb2", "is not a usable number"),  # str.isdigit() says yes, int() says no
+        ("9" * 31, "is not a usable number"),
+        ("0", "'0' is 1700000000.250 s in the past"),
+        (str(NOW_MS), "s in the past"),
+        (str(NOW_MS - 1), "'%d' is 0.001 s in the past" % (NOW_MS - 1)),
+    ],
+)
+def test_unusable_deadline_gets_the_function_timeout(deadline: str | None, note: str) -> None:
+    """docs/runtime-api.md, "Values the supervisor cannot use": served, with
+    now + the function timeout (900 s when unknown), and a note for the log."""
     headers = {"lambda-runtime-aws-request-id": "r1"}
-    if deadline:
+    if deadline is not None:
         headers["lambda-runtime-deadline-ms"] = deadline
-    inv = Invocation.from_headers(headers, b"", NOW)
-    assert inv.deadline_ms == int(NOW * 1000) + 900_000
+    for timeout, budget in [(None, 900_000), (0.0, 900_000), (3.0, 3000), (0.25, 250), (5000.0, 900_000), (float("inf"), 900_000)]:
+        inv = Invocation.from_headers(headers, b"", NOW, timeout)
+        assert inv.deadline_ms == NOW_MS + budget, timeout
+        assert inv.note is not None and note in inv.note, inv.note
+        assert inv.note.endswith(f"a deadline of now + {budget / 1000:g} s")
+
+
+@pytest.mark.parametrize("ahead_ms", [900_001, 901_000, 10**15, 3 * 10**11, 2**63])
+def test_deadline_beyond_fifteen_minutes_is_clamped(ahead_ms: int) -> None:
+    """RIE's Managed-Instances mode sends now + timeout x 10^9 ms."""
+    inv = Invocation.from_headers(
+        {"lambda-runtime-aws-request-id": "r1", "lambda-runtime-deadline-ms": str(NOW_MS + ahead_ms)}, b"", NOW, 2.0)
+    assert inv.deadline_ms == NOW_MS + 900_000
+    if ahead_ms <= 901_000:
+        assert inv.note is None  # clock jitter, not worth a log line
+    else:
+        assert inv.note is not None and "beyond Lambda's longest timeout; clamped to now + 900 s" in inv.note
+
+
+@pytest.mark.parametrize("ahead_ms", [1, 2_000, 899_999, 900_000])
+def test_usable_deadline_is_kept(ahead_ms: int) -> None:
+    inv = Invocation.from_headers(
+        {"lambda-runtime-aws-request-id": "r1", "lambda-runtime-deadline-ms": str(NOW_MS + ahead_ms)}, b"", NOW, 1.0)
+    assert (inv.deadline_ms, inv.note) == (NOW_MS + ahead_ms, None)
 
 
 @pytest.mark.parametrize("headers", [{}, {"lambda-runtime-aws-request-id": ""},
@@ -384,7 +427,7 @@ def test_stack_within_the_cap_is_not_cut() -> None:
 
 # The cap is on bytes as posted (UTF-8, escapes included): docs/protocol.md's
 # 256 KiB, well under the 1 MiB /error limit of Lambda Managed Instances
-# (runtime-api.md section 5).  Allowance: keys, type, cut marks.
+# (docs/runtime-api.md, "Limits").  Allowance: keys, type, cut marks.
 OVERHEAD = 256
 
 

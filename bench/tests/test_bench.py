@@ -238,3 +238,32 @@ def test_markdown_names_the_machine_and_failed_contenders() -> None:
     assert "ratios measured in one run" in md and f"{os.cpu_count()} cores" in md
     assert "| X | failed | exited with status 3 \\| boom |" in md
     assert "not measured: absent" in md and "- a note" in md
+
+
+# -- the parser micro-benchmark (bench/parser_bench.py) -------------------------
+
+
+def test_parser_bench_runs_ab_and_reports_refusals(tmp_path: Path) -> None:
+    """A/B against a copy of a parser that refuses chunked framing: every case
+    is measured for the current parser, the old one's refusals are reported,
+    and a ratio is given where both ran.  (No speed is asserted.)"""
+    from bench import parser_bench
+
+    old = tmp_path / "old_http_parse.py"
+    src = (ROOT / "dispatcher" / "http_parse.py").read_text()
+    # A parser that knows only Content-Length, as before issue 9.
+    old.write_text(src.replace('            if "transfer-encoding" in headers or cl is None or status < 200:',
+                               '            if "transfer-encoding" in headers:\n'
+                               '                raise HttpError("unsupported Transfer-Encoding")\n'
+                               '            if cl is None or status < 200:'))
+    out = tmp_path / "bench.json"
+    assert parser_bench.main(["--against", str(old), "--rounds", "2", "--scale", "0.001", "--cpu", "-1", "--json", str(out)]) == 0
+    cases = json.loads(out.read_text())["cases"]
+    assert set(cases) == set(parser_bench.CASES)
+    for name, row in cases.items():
+        assert row["current"]["median_ns"] > 0, name
+        if "chunk" in name:
+            assert "unsupported Transfer-Encoding" in row["against"]["refused"]
+            assert "ratio_against_over_current" not in row
+        else:
+            assert row["against"]["median_ns"] > 0 and row["ratio_against_over_current"] > 0

@@ -38,6 +38,7 @@ __all__ = [
     "load",
     "load_fast",
     "write_cache",
+    "compile_file",
     "describe",
 ]
 
@@ -110,6 +111,12 @@ def write_cache(path: str) -> str:
     """
     source = _read_source(path)
     return _cache.write(path, source, _compile(source, path))
+
+
+def compile_file(path: str) -> tuple[bytes, dict[str, object]]:
+    """The YAML's bytes and its checked, compiled form (build time: `dispatcher package`)."""
+    source = _read_source(path)
+    return source, _compile(source, path)
 
 
 def describe(config: Config) -> str:

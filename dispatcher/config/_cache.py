@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import marshal
 import os
+import sys
 
 from dispatcher import __version__
 
-__all__ = ["cache_path", "read", "write", "FORMAT"]
+__all__ = ["cache_path", "read", "write", "dumps", "FORMAT"]
 
-FORMAT = 1  # bump when the compiled form changes shape
-_MAGIC = "lambda-dispatcher-config-cache"
+FORMAT = 2  # bump when the compiled form changes shape
+# marshal's format belongs to one Python version: a cache names the interpreter
+# that wrote it and any other reads it as stale.
+_MAGIC = "lambda-dispatcher-config-cache/py%d.%d" % sys.version_info[:2]
 _MAX_CACHE_BYTES = 4 << 20  # the YAML is at most 1 MiB; its compiled form is smaller
 
 
@@ -55,12 +58,17 @@ def read(config_path: str, source: bytes) -> dict[str, object] | None:
     return None
 
 
+def dumps(source: bytes, compiled: dict[str, object]) -> bytes:
+    """The cache's bytes for `compiled` from `source`, valid for this interpreter's Python version."""
+    return marshal.dumps((_MAGIC, FORMAT, __version__, source, compiled))
+
+
 def write(config_path: str, source: bytes, compiled: dict[str, object]) -> str:
     """Store `compiled` for `source` next to the YAML, atomically; return the cache's path."""
     import tempfile  # build time only
 
     target = cache_path(config_path)
-    data = marshal.dumps((_MAGIC, FORMAT, __version__, source, compiled))
+    data = dumps(source, compiled)
     fd, tmp = tempfile.mkstemp(prefix=".dispatcher-cache-", dir=os.path.dirname(os.path.abspath(target)))
     try:
         with os.fdopen(fd, "wb") as f:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["resolve", "startup_timeout_default"]
 
 # Lambda's init limit is 10 s on demand and 130 s for provisioned concurrency
-# and SnapStart (runtime-api.md §7); each default leaves room for the
+# and SnapStart (docs/runtime-api.md, "Limits"); each default leaves room for the
 # supervisor's own start and the report of a failed init.
 STARTUP_TIMEOUT = 9.0
 STARTUP_TIMEOUT_LONG_INIT = 120.0

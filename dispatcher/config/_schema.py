@@ -21,9 +21,10 @@ from dispatcher.config.model import PROTOCOLS, READY_MODES
 from dispatcher.errors import ConfigError
 from dispatcher.units import DURATION_HINT, SIZE_HINT, format_size, parse_duration, parse_size
 
-__all__ = ["compile_tree", "WORKER_KEYS", "TOP_KEYS", "DEFAULTS"]
+__all__ = ["compile_tree", "WORKER_KEYS", "TOP_KEYS", "PACKAGE_KEYS", "DEFAULTS"]
 
-TOP_KEYS = ("workers", "default")
+TOP_KEYS = ("workers", "default", "package")
+PACKAGE_KEYS = ("include", "exclude")
 
 # Defaults a worker gets for each key left out.  startup_timeout's default
 # depends on AWS_LAMBDA_INITIALIZATION_TYPE, so it is chosen in _resolve.
@@ -32,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "env": (),
     "startup_timeout": None,
     "timeout_margin": 0.1,
-    "shutdown_grace": 0.3,  # Lambda gives a runtime ~300 ms at shutdown (runtime-api.md §7)
+    "shutdown_grace": 0.3,  # Lambda gives a runtime ~300 ms at shutdown (docs/runtime-api.md, "Limits")
     "max_invocations": 0,
     "max_rss": 0,
     "max_frame": 16 << 20,  # docs/protocol.md: default 16 MiB
@@ -332,4 +333,40 @@ def compile_tree(tree: Value | None, path: str) -> dict[str, Any]:
             hint = _suggest(node.text, names) or f"known workers: {', '.join(names)}"
             ck.fail(f"{node.text!r} names no worker", node.line, "default", hint)
         default = node.text
-    return {"default": default, "workers": tuple(compiled)}
+    package = _package(ck, given["package"][1]) if "package" in given else None
+    return {"default": default, "workers": tuple(compiled), "package": package}
+
+
+_PATTERN_HINT = "patterns are relative to this file's folder, e.g. include: [bin/, templates/*.html]"
+
+
+def _package(ck: _Checker, node: Value) -> dict[str, Any]:
+    """`package: {include: [...], exclude: [...]}`: what `dispatcher package --function` ships.
+
+    Only the syntax is checked here (the rules live in dispatcher.package); a
+    pattern may not leave the folder: no absolute path, no `..`.
+    """
+    example = "e.g. package: {include: [my-binary, assets/], exclude: ['*.md']}"
+    if not isinstance(node, Map):
+        ck.fail(f"must be a mapping with include and/or exclude, got {_shown(node)}", node.line, "package", example)
+    compiled: dict[str, Any] = {"include": None, "exclude": ()}
+    for key_node, value in node.items:
+        if key_node.text not in PACKAGE_KEYS:
+            ck.unknown(key_node, "package", PACKAGE_KEYS)
+        key = f"package.{key_node.text}"
+        if not isinstance(value, Seq):
+            ck.fail(f"must be a list of paths or patterns, got {_shown(value)}", value.line, key, example)
+        patterns = []
+        for i, item in enumerate(value.items):
+            where = f"{key}[{i}]"
+            text = ck.text(item, where)
+            parts = text.replace("\\", "/").split("/")
+            if not text.strip():
+                ck.fail("is empty", item.line, where, _PATTERN_HINT)
+            if text.startswith(("/", "~")):
+                ck.fail(f"{text!r} is an absolute path: the package holds only files under this file's folder", item.line, where, _PATTERN_HINT)
+            if ".." in parts:
+                ck.fail(f"{text!r} leaves this file's folder (..)", item.line, where, "copy the file into the folder, " + _PATTERN_HINT)
+            patterns.append(text)
+        compiled[key_node.text] = tuple(patterns)
+    return compiled

@@ -11,6 +11,7 @@ import {
   encodeRawResult,
   encodeResult,
 } from "./invocation.mjs";
+import { callHandler } from "./settle.mjs";
 import { takeChannel, writeAllSync } from "./stdio.mjs";
 import { HANDLER_HIGHWATERMARK, ResponseStream, isStreamingHandler } from "./streaming.mjs";
 import { finished } from "node:stream/promises";
@@ -79,27 +80,13 @@ function setTraceId(traceId) {
   else process.env._X_AMZN_TRACE_ID = traceId;
 }
 
-/**
- * Call the handler; a three-parameter handler gets a Node-style callback as
- * in AWS's Node.js runtime (the callback or a returned Promise, whichever
- * settles first, decides).
- */
-function callHandler(handler, event, context) {
-  if (handler.length < 3) return handler(event, context);
-  return new Promise((resolve, reject) => {
-    const returned = handler(event, context, (err, value) => (err != null ? reject(err) : resolve(value)));
-    if (typeof returned?.then === "function") returned.then(resolve, reject);
-  });
-}
-
 async function answer(invoke, handler, raw, maxFrame) {
   setTraceId(invoke.trace_id);
   let reply;
   try {
-    const context = buildContext(invoke, process.env);
     const p = invoke.payload;
     const event = raw ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : decodeEvent(p);
-    const value = await callHandler(handler, event, context);
+    const value = await callHandler(handler, event, (control) => buildContext(invoke, process.env, control));
     reply = messages.result(invoke.id, raw ? encodeRawResult(value) : encodeResult(value));
   } catch (err) {
     reply = messages.error(invoke.id, asReply(err));

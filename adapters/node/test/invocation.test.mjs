@@ -110,3 +110,24 @@ test("non-Error throws: typeof as the type (as AWS's runtime), the value as the 
   const errorLike = describeError({ name: "Remote", message: "from another realm" });
   assert.equal(errorLike.type, "Remote");
 });
+
+test("callbackWaitsForEmptyEventLoop is true by default and settable; done/succeed/fail are there", () => {
+  const calls = [];
+  const control = {
+    waitsForEmptyLoop: true,
+    done: (...args) => calls.push(["done", ...args]),
+    succeed: (...args) => calls.push(["succeed", ...args]),
+    fail: (...args) => calls.push(["fail", ...args]),
+  };
+  const ctx = buildContext(invoke, env, control);
+  assert.equal(ctx.callbackWaitsForEmptyEventLoop, true);
+  ctx.callbackWaitsForEmptyEventLoop = false;
+  assert.equal(control.waitsForEmptyLoop, false);
+  assert.equal(ctx.callbackWaitsForEmptyEventLoop, false);
+  const { done, succeed, fail } = ctx; // detached, as legacy code passes them around
+  done(null, 1);
+  succeed(2);
+  fail("e");
+  assert.deepEqual(calls, [["done", null, 1], ["succeed", 2], ["fail", "e"]]);
+  assert.throws(() => buildContext(invoke, env).succeed(1), /no running invocation/);
+});

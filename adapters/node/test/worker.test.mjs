@@ -237,7 +237,7 @@ describe("init errors", () => {
     assert.equal(missing.error_type, "Runtime.HandlerNotFound");
     assert.match(missing.error_message, /"nope".*exports: handler/);
     assert.equal((await initError([BIN, "./not_a_function.mjs"])).error_type, "Runtime.HandlerNotFound");
-    const usage = await initError([BIN]);
+    const usage = await initError([BIN], { _HANDLER: "" });
     assert.equal(usage.error_type, "Runtime.InvalidEntrypoint");
     assert.match(usage.error_message, /usage: node bin\.mjs/);
   });

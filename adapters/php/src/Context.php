@@ -3,6 +3,11 @@
 /*
  * What a handler knows about its invocation: the Runtime API headers of this
  * invoke and the function's settings from the environment (read once).
+ *
+ * It also offers Bref's API (getAwsRequestId(), getInvokedFunctionArn(),
+ * getTraceId(), getRemainingTimeInMillis(), jsonSerialize(), fake(), and
+ * the same first four constructor parameters), so that when Bref is not
+ * installed this class can stand in for Bref\Context\Context (BrefCompat).
  */
 
 declare(strict_types=1);
@@ -11,7 +16,7 @@ namespace Dispatcher\Worker;
 
 use Dispatcher\Worker\Protocol\Invoke;
 
-final class Context
+final class Context implements \JsonSerializable
 {
     /** @var \Closure(): int */
     private readonly \Closure $nowMs;
@@ -26,14 +31,14 @@ final class Context
         public readonly int $deadlineMs,
         public readonly string $invokedFunctionArn,
         public readonly ?string $traceId,
-        public readonly ?string $clientContext,
-        public readonly ?string $identity,
-        public readonly ?string $tenantId,
-        public readonly string $functionName,
-        public readonly string $functionVersion,
-        public readonly int $memoryLimitInMb,
-        public readonly string $logGroupName,
-        public readonly string $logStreamName,
+        public readonly ?string $clientContext = null,
+        public readonly ?string $identity = null,
+        public readonly ?string $tenantId = null,
+        public readonly string $functionName = '',
+        public readonly string $functionVersion = '',
+        public readonly int $memoryLimitInMb = 0,
+        public readonly string $logGroupName = '',
+        public readonly string $logStreamName = '',
         ?\Closure $nowMs = null,
     ) {
         $this->nowMs = $nowMs ?? static fn (): int => (int) floor(microtime(true) * 1000);
@@ -58,9 +63,50 @@ final class Context
         );
     }
 
+    /** A context for tests, as Bref's Context::fake(): five minutes left. */
+    public static function fake(): self
+    {
+        return new self('fake-aws-request-id', (time() + 300) * 1000, 'fake-invoked-function-arn', 'fake-trace-id');
+    }
+
     public function getRemainingTimeInMillis(): int
     {
         return max(0, $this->deadlineMs - ($this->nowMs)());
+    }
+
+    /** Bref's name for $requestId. */
+    public function getAwsRequestId(): string
+    {
+        return $this->requestId;
+    }
+
+    /** Bref's name for $invokedFunctionArn. */
+    public function getInvokedFunctionArn(): string
+    {
+        return $this->invokedFunctionArn;
+    }
+
+    /** The X-Ray trace header; '' when the invocation has none (Bref's getter returns a string). */
+    public function getTraceId(): string
+    {
+        return $this->traceId ?? '';
+    }
+
+    /** The deadline, in Unix milliseconds. */
+    public function getDeadlineMs(): int
+    {
+        return $this->deadlineMs;
+    }
+
+    /** @return array{awsRequestId: string, deadlineMs: int, invokedFunctionArn: string, traceId: string} Bref's keys */
+    public function jsonSerialize(): array
+    {
+        return [
+            'awsRequestId' => $this->requestId,
+            'deadlineMs' => $this->deadlineMs,
+            'invokedFunctionArn' => $this->invokedFunctionArn,
+            'traceId' => $this->getTraceId(),
+        ];
     }
 
     /** @return array<mixed>|null the client context, decoded; null when the invoke had none */

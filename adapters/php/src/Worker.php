@@ -42,6 +42,7 @@ final class Worker
             $session->failInit(new ErrorReport(LambdaError::INVALID_ENTRYPOINT, $e->getMessage()));
         }
 
+        BrefCompat::register();
         $loading = true;
         register_shutdown_function(static function () use (&$loading, $session): void {
             if ($loading) {
@@ -114,12 +115,18 @@ final class Worker
         if ($handler instanceof RawHandler) {
             return $handler(...);
         }
+        if (BrefCompat::isBrefShaped($handler)) {
+            $call = BrefCompat::isHandler($handler) ? $handler->handle(...) : \Closure::fromCallable($handler);
+            $bref = BrefCompat::contextMaker();
+            return static fn (string $payload, Context $context): string => Json::encodeResult($call(Json::decodeEvent($payload), $bref($context)));
+        }
         if (is_callable($handler)) {
             return static fn (string $payload, Context $context): string => Json::encodeResult($handler(Json::decodeEvent($payload), $context));
         }
         throw new LambdaError(LambdaError::HANDLER_NOT_FOUND, sprintf(
-            'the handler must be a callable (or a %s), got %s; a handler file ends with `return function (mixed $event, %s $context) { ... };`',
+            'the handler must be a callable (or a %s, or a %s), got %s; a handler file ends with `return function (mixed $event, %s $context) { ... };`',
             RawHandler::class,
+            BrefCompat::HANDLER,
             get_debug_type($handler),
             Context::class,
         ));

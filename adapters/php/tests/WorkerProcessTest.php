@@ -152,7 +152,8 @@ final class WorkerProcessTest extends TestCase
             'no return' => [[$f . 'not_callable.php'], [], 'Runtime.HandlerNotFound', 'got int'],
             'exit' => [[$f . 'init_exit.php'], [], 'Runtime.ExitError', 'exit()'],
             'missing file' => [[$f . 'nope.php'], [], 'Runtime.ImportModuleError', 'not found'],
-            'no argument' => [[], [], 'Runtime.InvalidEntrypoint', 'usage:'],
+            'no argument, no _HANDLER' => [[], ['_HANDLER' => ''], 'Runtime.InvalidEntrypoint', '$_HANDLER, which is not set'],
+            '_HANDLER names a missing file' => [[], ['_HANDLER' => $f . 'nope.php'], 'Runtime.ImportModuleError', '(from _HANDLER) not found'],
             'bad codec' => [[$f . 'behaviours.php'], ['DISPATCHER_PHP_CODEC' => 'fast'], 'Runtime.InvalidEntrypoint', 'DISPATCHER_PHP_CODEC'],
             'bad max frame' => [[$f . 'behaviours.php'], ['DISPATCHER_MAX_FRAME' => '16MB'], 'Runtime.InvalidEntrypoint', 'DISPATCHER_MAX_FRAME'],
         ];
@@ -266,5 +267,58 @@ final class WorkerProcessTest extends TestCase
         $this->assertSame('init_error', $frame['type']);
         $this->assertSame('ParseError', $frame['error_type']);
         $this->assertStringContainsString('syntax error', $frame['error_message']);
+    }
+
+    public function testBrefFunctionHandlerGetsBrefsContextApiAndVariables(): void
+    {
+        $w = WorkerProcess::handler('bref_closure.php');
+        self::assertReady($w);
+        $reply = self::call($w, '{}', 'req-bref', 'Root=1-bref');
+        $this->assertSame('result', $reply['type'], json_encode($reply) . $w->stderr());
+        $got = json_decode($reply['payload'], true);
+        $this->assertSame('Dispatcher\\Worker\\Context', $got['class'], 'Bref\\Context\\Context is the adapter\'s class when Bref is absent');
+        $this->assertSame(['req-bref', 'arn:aws:lambda:us-east-1:123456789012:function:test', 'Root=1-bref', true],
+            [$got['awsRequestId'], $got['invokedFunctionArn'], $got['traceId'], $got['remainingPositive']]);
+        $this->assertSame(['req-bref', 'req-bref'], [$got['requestIdEnv'], $got['requestIdServer']]);
+        $this->assertSame(['awsRequestId' => 'req-bref', 'deadlineMs' => $got['deadlineMs'],
+            'invokedFunctionArn' => 'arn:aws:lambda:us-east-1:123456789012:function:test', 'traceId' => 'Root=1-bref'], $got['invocationContext']);
+        $second = json_decode(self::call($w, '{}', 'req-2')['payload'], true);
+        $this->assertSame(['req-2', '', 'req-2'], [$second['awsRequestId'], $second['traceId'], $second['requestIdEnv']]);
+        $this->assertSame(0, $w->finish());
+    }
+
+    public function testBrefHandlerClassIsServed(): void
+    {
+        $w = WorkerProcess::handler('bref_handler.php');
+        self::assertReady($w);
+        self::assertResult('{"greeting":"Hello, Ada!","calls":1,"id":"req-1"}', self::call($w, '{"name":"Ada"}'));
+        self::assertResult('{"greeting":"Hello, world!","calls":2,"id":"req-2"}', self::call($w, '{}', 'req-2'));
+        $this->assertSame(0, $w->finish());
+    }
+
+    public function testWithBrefInstalledAHandlerTypedWithItsContextGetsARealOne(): void
+    {
+        $w = WorkerProcess::handler('bref_installed.php');
+        self::assertReady($w);
+        $reply = self::call($w, '{}', 'req-real', 'Root=1-real');
+        $this->assertSame('result', $reply['type'], json_encode($reply) . $w->stderr());
+        $got = json_decode($reply['payload'], true);
+        $this->assertSame(['Bref\\Context\\Context', false, 'req-real', 'Root=1-real'],
+            [$got['class'], $got['isAdapters'], $got['awsRequestId'], $got['traceId']]);
+        $this->assertTrue($got['invocationContext']['standIn'], 'LAMBDA_INVOCATION_CONTEXT is the Bref context\'s own JSON');
+        $this->assertSame(0, $w->finish());
+    }
+
+    public function testWithoutAnArgumentTheHandlerFileIsHandlerAsInBref(): void
+    {
+        $w = new WorkerProcess('dispatcher-worker.php', [], ['_HANDLER' => WorkerProcess::FIXTURES . 'bref_handler.php']);
+        self::assertReady($w);
+        self::assertResult('{"greeting":"Hello, Ada!","calls":1,"id":"req-1"}', self::call($w, '{"name":"Ada"}'));
+        $this->assertSame(0, $w->finish());
+        // an argument wins over _HANDLER
+        $arg = new WorkerProcess('dispatcher-worker.php', [WorkerProcess::FIXTURES . 'behaviours.php'], ['_HANDLER' => 'nope.php']);
+        self::assertReady($arg);
+        self::assertResult('{"message":"Hello, Ada!"}', self::call($arg, '{"name":"Ada"}'));
+        $this->assertSame(0, $arg->finish());
     }
 }

@@ -1,20 +1,24 @@
-"""`python -m dispatcher_worker MODULE:FUNCTION [--raw]`: the launcher.
+"""`python -m dispatcher_worker [HANDLER] [--raw]`: the launcher.
 
 The command line is parsed by hand: argparse would cost more import time
 than the rest of the adapter, and there is one argument and one flag.
 """
 
+import os
 import sys
 
 from dispatcher_worker._errors import MALFORMED_HANDLER_NAME
 from dispatcher_worker._serve import report_usage_error, serve_spec
 
 USAGE = """\
-usage: python -m dispatcher_worker MODULE:FUNCTION [--raw]
+usage: python -m dispatcher_worker [HANDLER] [--raw]
 
-Serves FUNCTION(event, context) from MODULE to the lambda-dispatcher supervisor
-over stdin/stdout (wire protocol v1). MODULE is imported with the working
-directory importable; 'src/app.py:handler' and 'app.handler' work too.
+Serves a handler(event, context) to the lambda-dispatcher supervisor over
+stdin/stdout (wire protocol v1). HANDLER is Lambda's 'app.handler' (as in the
+function's Handler setting: 'pkg.mod.handler', 'src/app.handler') or
+'module:function' ('app:handler', 'app:Api.handle', 'src/app.py:handler').
+The working directory is importable. Without HANDLER, $_HANDLER is used, as
+AWS's Python runtime does.
   --raw   pass the event as bytes and send the returned bytes untouched (no JSON)
 """
 
@@ -25,11 +29,13 @@ def main(argv: list) -> int:
     if args in (["-h"], ["--help"]):
         sys.stderr.write(USAGE)
         return 0
+    if not args and os.environ.get("_HANDLER"):
+        args = [os.environ["_HANDLER"]]
     if len(args) != 1 or args[0].startswith("-"):
-        problem = "no handler given" if not args else f"unexpected arguments {args!r}"
+        problem = "no HANDLER argument and _HANDLER is not set" if not args else f"unexpected arguments {args!r}"
         sys.stderr.write(f"dispatcher_worker: {problem}\n{USAGE}")
         report_usage_error(MALFORMED_HANDLER_NAME, f"dispatcher_worker: {problem}; usage: "
-                           "python -m dispatcher_worker MODULE:FUNCTION [--raw]")
+                           "python -m dispatcher_worker [HANDLER] [--raw], HANDLER like app.handler or app:handler")
         return 2
     return serve_spec(args[0], raw=raw)
 

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["FunctionInfo", "LambdaContext", "ClientContext", "Client", "CognitoIdentity"]
 
+# The W3C trace-context fields context.w3c() may return, as in awslambdaric:
+# other keys of the client context's "w3c" object, and values that are not
+# strings, are left out.
+W3C_ALLOWED_FIELDS = ("traceparent", "tracestate", "baggage")
+
 
 class FunctionInfo:
     """Function-wide context values, the same for every invocation of a worker."""
@@ -85,6 +90,7 @@ class LambdaContext:
         "identity",
         "tenant_id",
         "trace_id",
+        "_w3c",
         "_deadline_ms",
         "_clock",
     )
@@ -106,7 +112,13 @@ class LambdaContext:
         self.tenant_id: str | None = invoke["tenant_id"]
         self.trace_id: str | None = invoke["trace_id"]
         text = invoke["client_context"]
-        self.client_context = ClientContext(_json_object(parse_json, text, "client_context")) if text else None
+        if text:
+            data = _json_object(parse_json, text, "client_context")
+            self.client_context = ClientContext(data)
+            self._w3c = _w3c_fields(data.get("w3c"))
+        else:
+            self.client_context = None
+            self._w3c = None
         # As on AWS, `identity` is always an object: code written for Lambda
         # reads context.identity.cognito_identity_id without a None check.
         text = invoke["cognito_identity"]
@@ -116,6 +128,10 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self._deadline_ms - int(self._clock() * 1000))
+
+    def w3c(self) -> dict[str, str]:
+        """The W3C trace context the invoker sent in the client context ("w3c"), as awslambdaric offers it."""
+        return dict(self._w3c) if self._w3c else {}
 
     def log(self, msg: str) -> None:
         """awslambdaric's context.log: to the function's log (stderr here)."""
@@ -128,6 +144,12 @@ class LambdaContext:
             f"invoked_function_arn={self.invoked_function_arn!r}, "
             f"function_name={self.function_name!r}, trace_id={self.trace_id!r})"
         )
+
+
+def _w3c_fields(value: Any) -> dict[str, str] | None:
+    if not isinstance(value, dict):
+        return None
+    return {key: value[key] for key in W3C_ALLOWED_FIELDS if isinstance(value.get(key), str)}
 
 
 class ContextError(ValueError):

@@ -6,7 +6,13 @@ Accepted forms:
     app:handler          module `app`, attribute `handler`
     pkg.mod:Cls.method   dotted attribute path after the colon
     src/app.py:handler   a file: its folder becomes importable, module `app`
-    app.handler          awslambdaric's form (last dot splits), for copied _HANDLER values
+    app.handler          Lambda's Handler setting, read by awslambdaric's rules:
+    pkg.mod.handler      the last dot splits module and function, and "/" in
+    src/app.handler      the module path is a package separator (`src.app`)
+The colon forms are this adapter's and are checked to be Python names; the
+Lambda form is checked as awslambdaric checks it (a module that is not a name
+fails to import: Runtime.ImportModuleError; a missing function:
+Runtime.HandlerNotFound).
 """
 
 from __future__ import annotations
@@ -35,24 +41,27 @@ __all__ = ["split_spec", "load_handler"]
 
 def split_spec(spec: str) -> tuple[str, str, str | None]:
     """(module name, attribute path, folder to make importable or None)."""
-    if ":" in spec:
+    colon = ":" in spec
+    if colon:
         module, _, attr = spec.partition(":")
     else:
         module, _, attr = spec.rpartition(".")
     folder = None
-    if module.endswith(".py"):
+    if colon and module.endswith(".py"):
         folder = os.path.dirname(os.path.abspath(module))
         module = os.path.basename(module)[:-3]
     else:
         module = module.replace("/", ".")
-    parts = module.split(".")
-    if not module or not attr or not all(p.isidentifier() for p in parts) or not all(
-        a.isidentifier() for a in attr.split(".")
-    ):
+    malformed = not module or not attr or module.startswith(".")
+    if colon and not malformed:
+        malformed = not all(p.isidentifier() for p in module.split(".")) or not all(
+            a.isidentifier() for a in attr.split(".")
+        )
+    if malformed:
         raise Failure(
             MALFORMED_HANDLER_NAME,
-            f"Bad handler '{spec}': expected 'module:function' (e.g. 'app:handler' for "
-            "def handler(event, context) in app.py)",
+            f"Bad handler '{spec}': expected 'module.function' as in Lambda's Handler setting, or "
+            "'module:function' (e.g. 'app.handler' or 'app:handler' for def handler(event, context) in app.py)",
         )
     return module, attr, folder
 

@@ -28,7 +28,7 @@ background) # leaves jobs holding stdout: one in the group, one that left it wit
 no_stdin)   printf '"did not read"' ;;
 close_stdin) exec 0<&- ; sleep 0.1 ; printf '"closed"' ;;
 flood)      cat >/dev/null ; exec cat /dev/zero ;;
-exact)      cat >/dev/null ; head -c 6291456 /dev/zero | tr '\0' x ;;
+exact)      cat >/dev/null ; head -c 6291556 /dev/zero | tr '\0' x ;;
 stderr_flood) cat >/dev/null
             head -c 3000000 /dev/zero | tr '\0' e | fold -w 1000 >&2 ; printf '"flooded"' ;;
 hang)       cat >/dev/null ; exec sleep 1000 ;;
