@@ -40,7 +40,7 @@ if TYPE_CHECKING:
         def wake_fd(self) -> int: ...  # readable when a signal came
         def on_wake(self) -> None: ...  # handle the signals
         def invocation_limit(self, deadline: float) -> tuple[float, bool]: ...  # (limit, True if it is the shutdown's)
-        def stopping(self) -> bool: ...  # a shutdown is under way: no GET /next behind the stream
+        def stopping_now(self) -> bool: ...  # a shutdown is under way: no GET /next behind the stream
         def exit_message(self, w: WorkerSession, ev: Event) -> str: ...
         def timeout_answer(self, inv: Invocation) -> Failure: ...
 
@@ -215,7 +215,7 @@ class _Relay:
         stream = self.stream
         if (
             self.pipeline_next and not self.next_queued and stream is not None and stream.state is ENDED
-            and stream.started and not self.host.stopping()
+            and stream.started and not self.host.stopping_now()
         ):
             # The stream's end and the next GET /next leave together (pipelined).
             out.append(memoryview(self.api.next_request))

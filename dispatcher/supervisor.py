@@ -537,7 +537,7 @@ class Supervisor:
                 return stop, True
         return deadline, False
 
-    def stopping(self) -> bool:
+    def stopping_now(self) -> bool:
         return self.stop_at is not None
 
     def exit_message(self, w: WorkerSession, ev: Event) -> str:
