@@ -527,3 +527,36 @@ def test_sigterm_mid_stream_ends_it_with_trailers_within_the_grace(streamer: Ser
     assert isinstance(result, InvokeResult) and result.stream_error_type == "Runtime.ExitError"
     assert b"shutting down" in (result.stream_error_body or b"")
     assert wait_gone(worker) and wait_gone(sup)
+
+
+# -- `dispatcher invoke` ---------------------------------------------------------------
+
+
+def test_invoke_writes_the_body_to_stdout_and_the_prelude_to_stderr(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    config = _config(tmp_path, [sys.executable, "-m", "dispatcher_worker", "app:handler"], str(WORKERS / "pystream"))
+    done = run_cli("invoke", "--config", str(config), json.dumps({"mode": "http"}))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"<h1>hello</h1> streamed"
+    assert b"HTTP 201; content-type: text/html; x-custom: yes; Set-Cookie: a=1; Path=/; Set-Cookie: b=2" in done.stderr
+
+
+def test_invoke_reports_an_error_after_the_first_byte_with_status_1(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    config = _config(tmp_path, [sys.executable, STREAMER])
+    done = run_cli("invoke", "--config", str(config), json.dumps({"steps": [["open", None], ["chunk", "part;"], ["error", "Function.Late", "broke"]]}))
+    assert done.returncode == 1
+    assert done.stdout == b"part;"
+    assert b"the stream ended with an error (Function.Late)" in done.stderr and b"broke" in done.stderr
+
+
+def test_node_stream_example_runs_under_invoke() -> None:
+    from conftest import EXAMPLES, run_cli
+
+    require_tool("node", "apt-get install nodejs npm")
+    done = run_cli("invoke", "--config", str(EXAMPLES / "node-stream" / "dispatcher.yaml"), '{"count":2}')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"line 1 of 2\nline 2 of 2\n"
+    assert b"HTTP 200; content-type: text/plain; charset=utf-8" in done.stderr and b"Set-Cookie: visited=yes; Path=/" in done.stderr
