@@ -6,8 +6,8 @@ then next() until it returns None.  The "socket" is a memory copy of at
 most `read` bytes per call, so the figures are parser + copy, no kernel.
 
     .venv/bin/python bench/parser_bench.py
-    git show c39a607:dispatcher/http_parse.py > /tmp/http_parse_before.py  # before chunked support
-    .venv/bin/python bench/parser_bench.py --against /tmp/http_parse_before.py
+    git show c39a607:dispatcher/http_parse.py > ../http_parse_before.py  # before chunked support
+    .venv/bin/python bench/parser_bench.py --against ../http_parse_before.py
 
 With --against, that file is loaded as a second parser module and both are
 measured in the same run, rounds interleaved A B B A, so that the machine's

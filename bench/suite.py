@@ -108,8 +108,10 @@ class Suite:
                 self.status[c.name] = {"label": c.label, "status": "skipped", "note": note}
                 log(f"bench: skip {c.name}: {note}")
                 continue
-            self.status[c.name] = {"label": c.label, "status": "ok", "note": "", "config": got.config,
-                                   "argv": got.argv}
+            # Paths relative to the repository: the report is committed, and a
+            # checkout's absolute path means nothing on another machine.
+            self.status[c.name] = {"label": c.label, "status": "ok", "note": "", "config": _rel(got.config),
+                                   "argv": [_rel(a) for a in got.argv]}
             for argv in got.builds:
                 why = run_build_step(argv, ROOT, got.env)
                 if why:
@@ -241,3 +243,11 @@ class Suite:
             "notes": self.notes,
             "duration_s": time.monotonic() - self.start,
         }
+
+
+def _rel(value):  # type: ignore[no-untyped-def]
+    """`value` with this checkout's root (and the interpreter's venv) made relative."""
+    if not isinstance(value, str):
+        return value
+    root = str(ROOT) + "/"
+    return value.replace(root, "") if value.startswith(root) else value

@@ -57,6 +57,11 @@ class _Pending:
         self.timed_out = False
 
 
+def _framing(headers: Mapping[str, str]) -> str:
+    cl = headers.get("content-length")
+    return f"Content-Length {cl}" if cl is not None else f"Transfer-Encoding {headers.get('transfer-encoding', '?')}"
+
+
 def worker_environment(config: WorkerConfig, environ: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in environ.items() if k not in _DROP_FROM_WORKER_ENV}
     env.update(config.env)
@@ -343,7 +348,7 @@ class Supervisor:
             return None
         self._preanswer = Failure(
             E.UNMARSHAL_ERROR,
-            f"the event body was cut short (Content-Length {head[2].get('content-length', '?')}); the connection closed before it all arrived",
+            f"the event body was cut short ({_framing(head[2])}); the connection closed before it all arrived",
         )
         return inv
 

@@ -117,3 +117,22 @@ def test_malformed_framing_ends_the_supervisor_with_the_bytes(api, runtime, fram
     assert rt.wait(10) != 0
     logs = rt.logs()
     assert "malformed response to GET /next" in logs and quoted in logs, logs
+
+
+def test_chunked_body_cut_short_is_unmarshal_error(api, runtime) -> None:  # type: ignore[no-untyped-def]
+    """Never a silent truncation: a chunked event whose connection closes
+    mid-chunk is answered Runtime.UnmarshalError, not served short."""
+    a = api()
+    rt = runtime(a.address)
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: cut\r\n"
+        b"Lambda-Runtime-Deadline-Ms: %d\r\nTransfer-Encoding: chunked\r\n\r\n" % ((time.time() + 10) * 1000)
+    )
+    a.next_actions.put(Raw(head + b"bb8\r\n" + b"x" * 1000, close=True))
+    a.events("r2")
+    wait_accepted(a, "cut", "r2")
+    (post,) = a.posts("cut")
+    doc = json.loads(post.body)
+    assert post.path.endswith("/error") and doc["errorType"] == "Runtime.UnmarshalError", doc
+    assert "(Transfer-Encoding chunked)" in doc["errorMessage"]
+    assert rt.alive

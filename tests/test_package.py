@@ -198,11 +198,11 @@ def test_dangling_symlink_is_refused(tmp_path: Path) -> None:
 
 
 def test_dotdot_in_package_include_is_a_config_error_with_file_line_key(tmp_path: Path) -> None:
-    config = "workers:\n  echo:\n    command: [./echo.sh]\n    protocol: exec\npackage:\n  include:\n    - echo.sh\n    - ../shared/lib.sh\n"
+    config = "workers:\n  echo:\n    command: [./echo.sh]\n    protocol: exec\npackage:\n  include:\n    - echo.sh\n    - ../common/lib.sh\n"
     make_function(tmp_path / "fn", config)
     rc, err = package("--function", cwd=tmp_path / "fn")
     assert rc == 2
-    assert "dispatcher.yaml:8: package.include[1]: '../shared/lib.sh' leaves this file's folder (..)" in err, err
+    assert "dispatcher.yaml:8: package.include[1]: '../common/lib.sh' leaves this file's folder (..)" in err, err
 
 
 def test_dotdot_in_a_worker_command_is_refused(tmp_path: Path) -> None:
