@@ -560,3 +560,49 @@ def test_node_stream_example_runs_under_invoke() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"line 1 of 2\nline 2 of 2\n"
     assert b"HTTP 200; content-type: text/plain; charset=utf-8" in done.stderr and b"Set-Cookie: visited=yes; Path=/" in done.stderr
+
+
+def test_emulator_refuses_a_streamed_answer_over_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A runtime that streams past the limit (the supervisor never does: it cuts
+    first) gets 413, and the caller Function.ResponseSizeTooLarge."""
+    import socket
+
+    from dispatcher.emulator import Emulator
+    from dispatcher.emulator import sandbox as sandbox_module
+
+    monkeypatch.setattr(sandbox_module, "MAX_STREAMED", 1000)  # the limit, scaled down for the test
+    with Emulator(runtime_argv=[]) as emu:
+        host, port = emu.address.split(":")
+        results: list[InvokeResult] = []
+        caller = threading.Thread(target=lambda: results.append(emu.invoke(b"{}")))
+        caller.start()
+        sock = socket.create_connection((host, int(port)))
+        sock.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(65536)
+        rid = next(line.split(b": ")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"lambda-runtime-aws-request-id"))
+        sock.sendall(
+            b"POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: x\r\n"
+            b"Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n" % rid
+        )
+        answer = b""
+        try:
+            for _ in range(10):
+                sock.sendall(b"200\r\n" + b"x" * 512 + b"\r\n")
+        except OSError:
+            pass  # the emulator answered and closed: the rest is not read
+        sock.settimeout(5)
+        while b"\r\n\r\n" not in answer:
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+        assert answer.startswith(b"HTTP/1.1 413 "), answer
+        sock.close()
+        sock = socket.create_connection((host, int(port)))
+        sock.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")  # completes the invoke
+        caller.join(10)
+        sock.close()
+    (result,) = results
+    assert result.outcome == "too_large" and result.error_type == "Function.ResponseSizeTooLarge"

@@ -29,7 +29,7 @@ class Invoke:
     __slots__ = (
         "event", "timeout", "headers", "request_id", "rid", "invocation_id", "resp_path", "err_path",
         "deadline", "handed_at", "init_ms", "next_response", "answer", "answer_type", "error_header",
-        "echoed", "outcome", "answered_at", "done", "result", "exc", "sink", "streamed", "trailers", "queued",
+        "echoed", "outcome", "answered_at", "done", "result", "exc", "sink", "streamed", "trailers", "queued", "stream_size",
     )  # fmt: skip
 
     def __init__(self, event: bytes, timeout: float, headers: bytes, done: Any) -> None:
@@ -61,6 +61,7 @@ class Invoke:
         self.streamed = False
         self.trailers: dict[bytes, bytes] | None = None
         self.queued = 0  # bytes put in `sink` and not yet taken by the caller
+        self.stream_size = 0  # body bytes of a streamed answer so far
 
 
 def render_optional_headers(

@@ -48,6 +48,7 @@ TIMEOUT_GRACE = 0.1  # the RIE answers about 100 ms after the deadline
 # the function, so `serve` holds a few MiB, not the whole stream).
 STREAM_HIGH = 4 * 1024 * 1024
 STREAM_LOW = 1024 * 1024
+MAX_STREAMED = 200 * 1024 * 1024  # a streamed answer's limit, as the supervisor enforces it (docs/streaming.md)
 
 ACCEPTED = render_response(202, b'{"status":"OK"}')
 _HDR_INVOCATION_ID = b"lambda-runtime-invocation-id"
@@ -456,6 +457,10 @@ class Sandbox:
             return  # the rest of a post that was refused, or of a failed invoke
         if part.end:
             self._fire(st.STREAM_END, conn, part.request)
+            return
+        inv.stream_size += len(part.data)
+        if inv.stream_size > MAX_STREAMED:
+            self._fire(st.TOO_LARGE, conn, part.request)
         elif inv.sink is not None:
             inv.sink.put(part.data)
             inv.queued += len(part.data)
@@ -481,6 +486,24 @@ class Sandbox:
         self.stream_conn = None
         self.answered += 1
         self.loop.send(conn, ACCEPTED)
+
+    def _a_reject_stream_too_large(self, conn: Connection | None, req: Request | None) -> None:
+        """A streamed answer over the limit: 413, the rest of it is not read."""
+        assert conn is not None and self.current is not None
+        inv = self.current
+        inv.answered_at = time.monotonic()
+        inv.outcome = "too_large"
+        inv.answer = error_document(
+            RESPONSE_SIZE_TOO_LARGE,
+            f"Response payload size (more than {MAX_STREAMED} bytes) exceeded maximum allowed payload size ({MAX_STREAMED} bytes).",
+        )
+        self.stream_conn = None
+        self.rejected += 1
+        self.loop.send(
+            conn,
+            render_error(413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_STREAMED} bytes)."),
+            close=True,
+        )
 
     def _a_reject_too_large(self, conn: Connection | None, req: Request | None) -> None:
         assert conn is not None and req is not None and self.current is not None

@@ -77,6 +77,7 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
     # A streamed answer: its chunks reach the caller as they come (RIE buffers them).
     (INVOKING, STREAM_OPEN): (STREAMING, "open_stream"),
     (STREAMING, STREAM_END): (RESPONDED, "end_stream"),
+    (STREAMING, TOO_LARGE): (RESPONDED, "reject_stream_too_large"),
     (STREAMING, EXIT): (NO_RUNTIME, "fail_exit"),
     (STREAMING, DEADLINE): (NO_RUNTIME, "fail_timeout"),
     # The caller gets its answer only when the runtime asks for more (or dies: 502).
