@@ -568,9 +568,9 @@ def test_emulator_refuses_a_streamed_answer_over_the_limit(monkeypatch: pytest.M
     import socket
 
     from dispatcher.emulator import Emulator
-    from dispatcher.emulator import sandbox as sandbox_module
+    from dispatcher.emulator import streamed as streamed_module
 
-    monkeypatch.setattr(sandbox_module, "MAX_STREAMED", 1000)  # the limit, scaled down for the test
+    monkeypatch.setattr(streamed_module, "MAX_STREAMED", 1000)  # the limit, scaled down for the test
     with Emulator(runtime_argv=[]) as emu:
         host, port = emu.address.split(":")
         results: list[InvokeResult] = []

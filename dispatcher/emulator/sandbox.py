@@ -26,7 +26,6 @@ from .model import (
     EmulatorError,
     InvokeResult,
     Outcome,
-    StreamStart,
     body_error_type,
     error_document,
     sanitize_error_type,
@@ -35,6 +34,7 @@ from .extensions import Extensions
 from .invoke import INVOCATION_PREFIX, Invoke
 from .runtime import OutputSink, RuntimeProcess, build_env, describe_exit, function_arn
 from .server import Connection, Loop
+from .streamed import StreamedAnswers, decode_error_body
 
 __all__ = ["Sandbox", "SandboxConfig"]
 
@@ -43,12 +43,6 @@ log = logging.getLogger(__name__)
 NEXT_PATH = b"/2018-06-01/runtime/invocation/next"
 INIT_ERROR_PATH = b"/2018-06-01/runtime/init/error"
 TIMEOUT_GRACE = 0.1  # the RIE answers about 100 ms after the deadline
-# A streamed answer waiting for a slow caller: stop reading the runtime above
-# STREAM_HIGH queued bytes, read again below STREAM_LOW (back-pressure up to
-# the function, so `serve` holds a few MiB, not the whole stream).
-STREAM_HIGH = 4 * 1024 * 1024
-STREAM_LOW = 1024 * 1024
-MAX_STREAMED = 200 * 1024 * 1024  # a streamed answer's limit, as the supervisor enforces it (docs/streaming.md)
 
 ACCEPTED = render_response(202, b'{"status":"OK"}')
 _HDR_INVOCATION_ID = b"lambda-runtime-invocation-id"
@@ -69,7 +63,7 @@ class SandboxConfig:
     autoinvoke: bytes | None = None  # serve this event forever, with no callers (self-benchmark)
 
 
-class Sandbox:
+class Sandbox(StreamedAnswers):
     """Implements the actions of state.TRANSITIONS against one loop and one runtime at a time."""
 
     def __init__(self, loop: Loop, config: SandboxConfig) -> None:
@@ -242,7 +236,7 @@ class Sandbox:
             invocation_id_echoed=inv.echoed,
             streamed=inv.streamed,
             stream_error_type=None if raw_type is None else sanitize_error_type(raw_type.decode("latin-1")),
-            stream_error_body=_decode_error_body(trailers.get(b"lambda-runtime-function-error-body")),
+            stream_error_body=decode_error_body(trailers.get(b"lambda-runtime-function-error-body")),
         )
         if inv.sink is not None:
             inv.sink.put(inv.result)
@@ -435,76 +429,6 @@ class Sandbox:
         inv.error_header = sanitize_error_type(None if raw is None else raw.decode("latin-1"))
         self.errors += 1
 
-    def _a_open_stream(self, conn: Connection | None, req: Request | None) -> None:
-        assert conn is not None and req is not None and self.current is not None
-        inv = self.current
-        inv.echoed = self._echo == inv.invocation_id
-        if not inv.echoed:
-            self.no_echo += 1
-        ctype = req.header(b"content-type")
-        inv.answer_type = None if ctype is None else ctype.decode("latin-1")
-        inv.streamed = True
-        self.stream_conn = conn
-        if inv.sink is not None:
-            inv.sink.put(StreamStart(inv.request_id, inv.answer_type))
-        else:
-            inv.answer = bytearray()  # type: ignore[assignment]
-
-    def _stream_part(self, conn: Connection, part: BodyPart) -> None:
-        """A piece of the streamed answer: straight on to the caller."""
-        inv = self.current
-        if conn is not self.stream_conn or inv is None or self.state != st.STREAMING:
-            return  # the rest of a post that was refused, or of a failed invoke
-        if part.end:
-            self._fire(st.STREAM_END, conn, part.request)
-            return
-        inv.stream_size += len(part.data)
-        if inv.stream_size > MAX_STREAMED:
-            self._fire(st.TOO_LARGE, conn, part.request)
-        elif inv.sink is not None:
-            inv.sink.put(part.data)
-            inv.queued += len(part.data)
-            if inv.queued > STREAM_HIGH:
-                self.loop.pause_reading(conn)
-        else:
-            inv.answer += part.data  # type: ignore[operator]
-
-    def stream_taken(self, inv: Invoke, n: int) -> None:
-        """The caller took `n` bytes of a streamed answer (called on the loop thread)."""
-        inv.queued -= n
-        conn = self.stream_conn
-        if conn is not None and conn.paused and inv is self.current and inv.queued < STREAM_LOW:
-            self.loop.resume_reading(conn)
-
-    def _a_end_stream(self, conn: Connection | None, req: Request | None) -> None:
-        assert conn is not None and req is not None and self.current is not None
-        inv = self.current
-        inv.answered_at = time.monotonic()
-        inv.outcome = "success"
-        inv.trailers = req.trailers
-        inv.answer = bytes(inv.answer) if inv.sink is None else b""
-        self.stream_conn = None
-        self.answered += 1
-        self.loop.send(conn, ACCEPTED)
-
-    def _a_reject_stream_too_large(self, conn: Connection | None, req: Request | None) -> None:
-        """A streamed answer over the limit: 413, the rest of it is not read."""
-        assert conn is not None and self.current is not None
-        inv = self.current
-        inv.answered_at = time.monotonic()
-        inv.outcome = "too_large"
-        inv.answer = error_document(
-            RESPONSE_SIZE_TOO_LARGE,
-            f"Response payload size (more than {MAX_STREAMED} bytes) exceeded maximum allowed payload size ({MAX_STREAMED} bytes).",
-        )
-        self.stream_conn = None
-        self.rejected += 1
-        self.loop.send(
-            conn,
-            render_error(413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_STREAMED} bytes)."),
-            close=True,
-        )
-
     def _a_reject_too_large(self, conn: Connection | None, req: Request | None) -> None:
         assert conn is not None and req is not None and self.current is not None
         inv = self.current
@@ -660,15 +584,3 @@ class Sandbox:
     def _reject(self, conn: Connection, status: int, error_type: str, message: str) -> None:
         self.rejected += 1
         self.loop.send(conn, render_error(status, error_type, message))
-
-
-def _decode_error_body(value: bytes | None) -> bytes | None:
-    """The Lambda-Runtime-Function-Error-Body trailer: base64 of the error document (RAPID decodes it)."""
-    if value is None:
-        return None
-    import binascii
-
-    try:
-        return binascii.a2b_base64(value)
-    except binascii.Error:
-        return value  # not base64: shown as sent
