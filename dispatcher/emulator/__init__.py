@@ -10,7 +10,7 @@ Runtime.ExitError), without the RIE's crash on concurrent invokes.
         result = emu.invoke(b'{"name": "Ada"}')
 
 Modules: `_http` (sans-IO HTTP), `state` (the state table), `server` (the
-epoll loop), `sandbox` (routes and actions), `runtime` (the runtime process),
+epoll loop), `sandbox` (routes and actions; `streamed`: its streamed answers), `runtime` (the runtime process),
 `model` (result values), `frontdoor` (the RIE-compatible invoke endpoint).
 """
 

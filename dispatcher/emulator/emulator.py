@@ -233,7 +233,7 @@ class Emulator:
             if isinstance(item, BaseException):
                 raise item
             if isinstance(item, bytes):
-                # Taken: the loop may read the runtime again (back-pressure, sandbox.STREAM_HIGH).
+                # Taken: the loop may read the runtime again (back-pressure, streamed.STREAM_HIGH).
                 n = len(item)
                 loop.call_soon_threadsafe(lambda n=n: sandbox.stream_taken(inv, n))
             yield item  # type: ignore[misc]
