@@ -20,9 +20,12 @@
 
 use std::io::{self, Write};
 
-use crate::channel::Channel;
-use crate::error::Error;
-use crate::protocol::{self, ToSupervisor};
+use crate::channel::{Channel, ReadError};
+use crate::context::{Context, FunctionEnv};
+use crate::error::{Error, MARSHAL_ERROR};
+use crate::panic;
+use crate::protocol::{self, ToSupervisor, ToWorker};
+use crate::worker::{fail, flush_std, EX_IOERR, EX_OK, EX_SOFTWARE};
 
 /// The content type of a function-URL response: JSON prelude, 8 NULs, body.
 pub const HTTP_INTEGRATION_CONTENT_TYPE: &str =
@@ -187,6 +190,82 @@ impl Write for ResponseStream<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(()) // every write is sent at once
+    }
+}
+
+/// The invoke loop of a streaming worker (`run_streaming`): the handler's
+/// ResponseStream writes the frames; a failure is one `error` frame.
+pub(crate) fn serve_invokes<H>(
+    channel: &mut Channel,
+    handler: &H,
+    function: &FunctionEnv,
+    can_stream: bool,
+) -> i32
+where
+    H: Fn(&[u8], Context, &mut ResponseStream<'_>) -> Result<(), Error>,
+{
+    loop {
+        // The response stream writes to the channel while the handler runs,
+        // so the invoke is copied out of the channel's read buffer first.
+        let body = match channel.read_frame() {
+            Ok(Some(body)) => body.to_vec(),
+            Ok(None) => return EX_OK,
+            Err(ReadError::Protocol(err)) => fail(
+                EX_SOFTWARE,
+                &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
+            ),
+            Err(ReadError::Io(err)) => fail(EX_IOERR, &format!("cannot read frames: {err}")),
+        };
+        let invoke = match protocol::decode_to_worker(&body) {
+            Ok(ToWorker::Invoke(invoke)) => invoke,
+            Ok(ToWorker::Shutdown) => return EX_OK,
+            Err(err) => fail(
+                EX_SOFTWARE,
+                &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
+            ),
+        };
+        let mut io_error = None;
+        let outcome = if can_stream {
+            match invoke.trace_id {
+                Some(trace) => std::env::set_var("_X_AMZN_TRACE_ID", trace),
+                None => std::env::remove_var("_X_AMZN_TRACE_ID"),
+            }
+            let ctx = Context::new(&invoke, function);
+            let mut out = ResponseStream::new(channel, invoke.id);
+            let outcome = panic::catch(|| handler(invoke.payload, ctx, &mut out));
+            flush_std();
+            match outcome {
+                Ok(()) => {
+                    if let Err(err) = out.finish() {
+                        io_error = Some(err);
+                    }
+                    Ok(())
+                }
+                Err(err) => Err(err),
+            }
+        } else {
+            Err(Error::new(
+                MARSHAL_ERROR,
+                "this worker streams (run_streaming), but the supervisor did not announce feature \
+                 `stream` in DISPATCHER_FEATURES; run it under a supervisor that streams",
+            ))
+        };
+        if let Some(err) = io_error {
+            fail(EX_IOERR, &format!("cannot write a frame: {err}"));
+        }
+        if let Err(err) = outcome {
+            // Ends an open stream with the error, or answers the invoke.
+            let msg = ToSupervisor::Error {
+                id: invoke.id,
+                error_type: &err.error_type,
+                error_message: &err.message,
+                stack_trace: &err.stack_trace,
+            };
+            let frame = protocol::encode(&msg);
+            if let Err(err) = channel.write_frame(&frame) {
+                fail(EX_IOERR, &format!("cannot write a frame: {err}"));
+            }
+        }
     }
 }
 

@@ -12,19 +12,18 @@ use std::io::{self, Write};
 use crate::channel::{Channel, ReadError};
 use crate::context::{Context, FunctionEnv};
 use crate::error::Error;
-use crate::error::MARSHAL_ERROR;
 use crate::panic;
 use crate::protocol::{
     self, Invoke, ToSupervisor, ToWorker, DEFAULT_MAX_FRAME, FEATURES, PROTOCOL_VERSION,
 };
 use crate::stream::ResponseStream;
 
-const EX_OK: i32 = 0;
+pub(crate) const EX_OK: i32 = 0;
 const EX_INIT_FAILED: i32 = 1;
 const EX_USAGE: i32 = 64;
-const EX_SOFTWARE: i32 = 70;
+pub(crate) const EX_SOFTWARE: i32 = 70;
 const EX_OSERR: i32 = 71;
-const EX_IOERR: i32 = 74;
+pub(crate) const EX_IOERR: i32 = 74;
 
 /// `error_type` of a setup problem the supervisor caused (bad environment).
 const CONFIG_ERROR: &str = "Runtime.ConfigError";
@@ -87,7 +86,12 @@ where
     let can_stream = std::env::var("DISPATCHER_FEATURES")
         .map(|v| v.split(',').any(|f| f.trim() == "stream"))
         .unwrap_or(false);
-    exit(worker.serve_stream_invokes(&handler, &function, can_stream))
+    exit(crate::stream::serve_invokes(
+        &mut worker.channel,
+        &handler,
+        &function,
+        can_stream,
+    ))
 }
 
 /// Everything before the first invocation: the stream, init, `ready`.
@@ -176,80 +180,6 @@ impl Worker {
             // `invoke` borrowed the read buffer; from here only `out` is used.
             if let Err(err) = self.channel.write_frame(&self.out) {
                 fail(EX_IOERR, &format!("cannot write a frame: {err}"));
-            }
-        }
-    }
-
-    fn serve_stream_invokes<H>(
-        &mut self,
-        handler: &H,
-        function: &FunctionEnv,
-        can_stream: bool,
-    ) -> i32
-    where
-        H: Fn(&[u8], Context, &mut ResponseStream<'_>) -> Result<(), Error>,
-    {
-        loop {
-            // The response stream writes to the channel while the handler runs,
-            // so the invoke is copied out of the channel's read buffer first.
-            let body = match self.channel.read_frame() {
-                Ok(Some(body)) => body.to_vec(),
-                Ok(None) => return EX_OK,
-                Err(ReadError::Protocol(err)) => fail(
-                    EX_SOFTWARE,
-                    &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
-                ),
-                Err(ReadError::Io(err)) => fail(EX_IOERR, &format!("cannot read frames: {err}")),
-            };
-            let invoke = match protocol::decode_to_worker(&body) {
-                Ok(ToWorker::Invoke(invoke)) => invoke,
-                Ok(ToWorker::Shutdown) => return EX_OK,
-                Err(err) => fail(
-                    EX_SOFTWARE,
-                    &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
-                ),
-            };
-            let mut io_error = None;
-            let outcome = if can_stream {
-                match invoke.trace_id {
-                    Some(trace) => std::env::set_var("_X_AMZN_TRACE_ID", trace),
-                    None => std::env::remove_var("_X_AMZN_TRACE_ID"),
-                }
-                let ctx = Context::new(&invoke, function);
-                let mut out = ResponseStream::new(&mut self.channel, invoke.id);
-                let outcome = panic::catch(|| handler(invoke.payload, ctx, &mut out));
-                flush_std();
-                match outcome {
-                    Ok(()) => {
-                        if let Err(err) = out.finish() {
-                            io_error = Some(err);
-                        }
-                        Ok(())
-                    }
-                    Err(err) => Err(err),
-                }
-            } else {
-                Err(Error::new(
-                    MARSHAL_ERROR,
-                    "this worker streams (run_streaming), but the supervisor did not announce feature \
-                     `stream` in DISPATCHER_FEATURES; run it under a supervisor that streams",
-                ))
-            };
-            if let Some(err) = io_error {
-                fail(EX_IOERR, &format!("cannot write a frame: {err}"));
-            }
-            if let Err(err) = outcome {
-                // Ends an open stream with the error, or answers the invoke.
-                let msg = ToSupervisor::Error {
-                    id: invoke.id,
-                    error_type: &err.error_type,
-                    error_message: &err.message,
-                    stack_trace: &err.stack_trace,
-                };
-                let frame = protocol::encode(&msg);
-                if let Err(err) = self.channel.write_frame(&frame) {
-                    fail(EX_IOERR, &format!("cannot write a frame: {err}"));
-                }
             }
         }
     }
@@ -345,7 +275,7 @@ fn truncate_chars(text: &str, max_bytes: usize) -> String {
 
 /// User output written with print! (no newline) sits in std's buffer; it
 /// belongs in the log before the reply, not after the next invocation.
-fn flush_std() {
+pub(crate) fn flush_std() {
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
 }
@@ -355,7 +285,7 @@ fn exit(code: i32) -> ! {
     std::process::exit(code)
 }
 
-fn fail(code: i32, message: &str) -> ! {
+pub(crate) fn fail(code: i32, message: &str) -> ! {
     flush_std();
     eprintln!("dispatcher-worker: {message}");
     std::process::exit(code)
