@@ -7,9 +7,8 @@ as Lambda's own.
 
 from __future__ import annotations
 
-import os
-
 from dispatcher import errors as E
+from dispatcher.logs import say
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,20 +65,3 @@ def convert_result(payload: Any) -> Success | Failure:
 def timeout_failure(seconds: float) -> Failure:
     """Lambda's own words; the header type is one RAPID keeps (docs/runtime-api.md, "Error reporting")."""
     return Failure(E.SANDBOX_TIMEDOUT, f"Task timed out after {seconds:.2f} seconds", header_type=E.INVOKE_TIMEOUT)
-
-
-_QUIET = os.environ.get("DISPATCHER_LOG_LEVEL", "info").lower() in ("warn", "warning", "error")
-
-
-def say(msg: str, *, info: bool = False) -> None:
-    """Lifecycle lines, in one fixed form, on the supervisor's stderr.
-
-    `info` lines (a normal shutdown) are left out when DISPATCHER_LOG_LEVEL is
-    warn or error, as `dispatcher invoke` sets it; everything that reports a
-    problem is always written."""
-    if info and _QUIET:
-        return
-    try:
-        os.write(2, f"[dispatcher] {msg}\n".encode("utf-8", "replace"))
-    except OSError:
-        pass

@@ -130,6 +130,7 @@ def _make_emulator(config_path: str, handler: str | None, timeout: float):  # ty
         function_timeout=timeout,
         handler=handler,
         task_root=os.path.dirname(os.path.abspath(config_path)),
+        lifecycle_log=2,  # START/END/REPORT on stderr, as Lambda and the RIE print them
     )
 
 

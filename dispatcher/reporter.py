@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dispatcher.answers import Failure, Streamed, Success, say
 from dispatcher.client import ApiClient, ConnectionLost, _connect
+from dispatcher import errors as E
 from dispatcher.errors import FatalError, HttpError
+from dispatcher.xray import error_cause
 from dispatcher.runtime_api import (
     ErrorRequest,
     ExtensionNextRequest,
@@ -24,11 +26,16 @@ if TYPE_CHECKING:
 __all__ = ["Reporter", "EXTENSION_NAME"]
 
 EXTENSION_NAME = "lambda-dispatcher"
+# Failures only the supervisor makes: nothing else logged them, so the
+# supervisor does (at ERROR, with the request id), as Lambda logs its own
+# "Task timed out" line.  The stderr tail of an exit message is already in the log.
+_OWN_FAILURES = (E.SANDBOX_TIMEDOUT, E.EXIT_ERROR)
 
 
 class Reporter:
-    def __init__(self, api: ApiClient) -> None:
+    def __init__(self, api: ApiClient, working_directory: str = ".") -> None:
         self.api = api
+        self.working_directory = working_directory  # the worker's: the X-Ray cause names it
         self._ext_sock: Any = None  # kept open: its event/next never returns
 
     def post(self, inv: Invocation, answer: Success | Failure | Streamed, *, pipeline_next: bool) -> bool:
@@ -48,9 +55,12 @@ class Reporter:
         if isinstance(answer, Success):
             req: Any = ResponseRequest(inv.request_id, answer.body, answer.content_type, inv.invocation_id)
         else:
+            if answer.error_type in _OWN_FAILURES:
+                say(answer.message.split("; last stderr lines:", 1)[0], level="ERROR", request_id=inv.request_id)
             req = ErrorRequest(
                 inv.request_id, answer.error_type, answer.message, answer.stack_trace,
                 inv.invocation_id, answer.header_type,
+                error_cause(self.working_directory, answer.error_type, answer.message, answer.stack_trace),
             )
         buffers = req.encode(api.address)
         for attempt in (1, 2):

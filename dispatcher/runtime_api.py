@@ -177,6 +177,7 @@ class ErrorRequest:
     stack_trace: tuple[str, ...] = ()
     invocation_id: str | None = None
     header_type: str | None = None  # None: derived with error_type_header()
+    xray_cause: str | None = None  # ASCII JSON (dispatcher/xray.py); None: no header
 
     def encode(self, host: str) -> Buffers:
         headers = [
@@ -185,6 +186,8 @@ class ErrorRequest:
         ]
         if self.invocation_id is not None:
             headers.append(("Lambda-Runtime-Invocation-Id", self.invocation_id))
+        if self.xray_cause is not None:
+            headers.append(("Lambda-Runtime-Function-XRay-Error-Cause", self.xray_cause))
         body = error_document(self.error_type, self.message, self.stack_trace)
         return _request("POST", f"{API_VERSION}/invocation/{self.request_id}/error", host, headers, body)
 

@@ -30,6 +30,7 @@ from dispatcher.http_parse import Response
 from dispatcher.process import SpawnError, become_subreaper, group_rss, reap_orphans
 from dispatcher.runtime_api import Invocation
 from dispatcher.kinds import make_worker
+from dispatcher.logs import configure as configure_logs
 from dispatcher.reporter import Reporter
 from dispatcher.restart import RestartPolicy
 from dispatcher.signals import SignalWatcher
@@ -96,7 +97,7 @@ class Supervisor:
         self.signals: SignalWatcher | None = None
         self.stop_at: float | None = None  # monotonic end of the shutdown budget
         self.restarts = RestartPolicy(config.name, clock)
-        self.reporter = Reporter(api)
+        self.reporter = Reporter(api, config.cwd)
         self._preanswer: Failure | None = None  # an event answered without the worker
         self._next_sent = False  # GET /next already on the wire
         self._poll = poll()
@@ -144,7 +145,7 @@ class Supervisor:
                 self._after_invocation(answer)
             return self._shutdown()
         except FatalError as exc:
-            say(f"fatal: {exc}")
+            say(f"fatal: {exc}", level="ERROR")
             self._kill_everything()
             return 1
         finally:
@@ -632,4 +633,5 @@ def run_from_environment(config: WorkerConfig, environ: Mapping[str, str]) -> in
             file=sys.stderr,
         )
         return 2
+    configure_logs(environ)  # AWS_LAMBDA_LOG_FORMAT/LEVEL, _LAMBDA_TELEMETRY_LOG_FD
     return Supervisor(config, ApiClient(address), environ).run()

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 from dispatcher import errors as E
 from dispatcher.config import WorkerConfig
-from dispatcher.logs import LogForwarder
+from dispatcher.logs import LogForwarder, say
 from dispatcher.process import SpawnError, WorkerProcess, describe_status, reap_orphans
 from dispatcher.runtime_api import Invocation
 from dispatcher.worker import Event, WorkerSession
@@ -261,8 +261,4 @@ class ExecWorker(WorkerSession):
         return Event("message", message=msg)
 
     def _say(self, text: str) -> None:
-        prefix = f"{self.log.request_id}\t" if self.log.request_id else ""
-        try:
-            os.write(self._log_fd, f"{prefix}[dispatcher] {text}\n".encode("utf-8", "replace"))
-        except OSError:
-            pass
+        say(text, request_id=self.log.request_id)

@@ -29,7 +29,7 @@ CRATE = ADAPTERS / "rust"
 TARGET = CRATE / "target"
 OFFLINE_CONFIG = ROOT / ".ci" / "cargo-offline.toml"
 DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
-DEBIAN_CRATES = ("serde", "serde_derive", "serde_json", "rmp-serde", "serde_bytes", "libc")
+DEBIAN_CRATES = ("serde", "serde_derive", "serde_json", "rmp-serde", "serde_bytes", "libc", "log")
 CARGO_HINT = (
     "curl --proto '=https' -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal"
     " (the rustup toolchain; Debian's rustc is too old)"

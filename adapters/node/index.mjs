@@ -3,6 +3,7 @@
 // Importing this module takes the frame channel (fds 0/1) away from user code
 // at once (see src/stdio.mjs), so import it before anything that may log.
 
+import { patchConsole } from "./src/logging.mjs";
 import { takeChannel } from "./src/stdio.mjs";
 import { RAW, serve } from "./src/worker.mjs";
 import { RuntimeError } from "./src/invocation.mjs";
@@ -10,6 +11,7 @@ import { HttpResponseStream, installGlobal, streamifyResponse } from "./src/stre
 
 takeChannel();
 installGlobal(); // awslambda.streamifyResponse / HttpResponseStream, as AWS's runtime provides
+patchConsole(process.env);
 
 export { RuntimeError, HttpResponseStream, streamifyResponse };
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from types import TracebackType
 
 from .model import EmulatorClosedError, EmulatorError, EmulatorStats, InvokeResult, StreamStart
+from .report import Lifecycle
 from .runtime import OutputSink
 from .invoke import Invoke, render_optional_headers
 from .sandbox import Sandbox, SandboxConfig
@@ -40,6 +41,8 @@ class Emulator:
 
     `runtime_argv=[]` means the runtime is started by someone else against
     `address` (the emulator then never launches or kills anything).
+    `lifecycle_log=FD` writes Lambda's START/END/REPORT lines for each invoke
+    to FD (JSON platform records when the env says AWS_LAMBDA_LOG_FORMAT=JSON).
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class Emulator:
         runtime_stderr: OutputSink = None,
         init_timeout: float = 10.0,
         shutdown_grace: float = 0.5,
+        lifecycle_log: int | None = None,
         _autoinvoke: bytes | None = None,
     ) -> None:
         if isinstance(runtime_argv, (str, bytes)) or not all(isinstance(a, str) for a in runtime_argv):
@@ -80,6 +84,9 @@ class Emulator:
             init_timeout=_check_timeout(init_timeout, "init_timeout"),
             shutdown_grace=_check_timeout(shutdown_grace, "shutdown_grace"),
             autoinvoke=_autoinvoke,
+            lifecycle=None if lifecycle_log is None else Lifecycle(
+                lifecycle_log, json=(dict(os.environ if env is None else env).get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
+            ),
         )
         self._host = host
         self._port = port

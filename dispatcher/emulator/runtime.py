@@ -31,6 +31,8 @@ __all__ = ["RuntimeProcess", "build_env", "OutputSink", "descendants", "kill_tre
 
 OutputSink = Union[int, IO[bytes], IO[str], None]
 
+MEMORY_SIZE_MB = 3008  # what the RIE configures
+
 # Only these may be overridden by the caller's env (RIE-LMI rapidcore/env, cloneAndFilterCustomerEnvVars).
 _OVERRIDABLE_DEFAULTS = {"TZ": ":UTC"}
 
@@ -54,7 +56,7 @@ def build_env(
             "AWS_LAMBDA_RUNTIME_API": api_address,
             "AWS_LAMBDA_FUNCTION_NAME": function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3008",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(MEMORY_SIZE_MB),
             # Lambda configures whole seconds; round a fractional test timeout up.
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(max(1, math.ceil(function_timeout))),
             "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/" + function_name,

@@ -32,6 +32,7 @@ from .model import (
 )
 from .extensions import Extensions
 from .invoke import INVOCATION_PREFIX, Invoke
+from .report import Lifecycle
 from .runtime import OutputSink, RuntimeProcess, build_env, describe_exit, function_arn
 from .server import Connection, Loop
 from .streamed import StreamedAnswers, decode_error_body
@@ -61,6 +62,7 @@ class SandboxConfig:
     init_timeout: float = 10.0
     shutdown_grace: float = 0.5
     autoinvoke: bytes | None = None  # serve this event forever, with no callers (self-benchmark)
+    lifecycle: Lifecycle | None = None  # writes START/END/REPORT (dispatcher invoke/serve)
 
 
 class Sandbox(StreamedAnswers):
@@ -238,6 +240,10 @@ class Sandbox(StreamedAnswers):
             stream_error_type=None if raw_type is None else sanitize_error_type(raw_type.decode("latin-1")),
             stream_error_body=decode_error_body(trailers.get(b"lambda-runtime-function-error-body")),
         )
+        life = self.config.lifecycle
+        if life is not None and inv.handed_at:  # written before the caller goes on
+            rt = self.runtime
+            life.end(inv.request_id, duration, inv.init_ms, outcome, error_type, None if rt is None else rt.pid)
         if inv.sink is not None:
             inv.sink.put(inv.result)
         inv.done.set()
@@ -262,6 +268,8 @@ class Sandbox(StreamedAnswers):
         if rt is not None:
             self.loop.remove_reader(rt.pidfd)
             if kill:
+                if self.config.lifecycle is not None:
+                    self.config.lifecycle.measure(rt.pid)  # its peak, before it is gone
                 rt.kill()
         self.current = None
         self.parked = None
@@ -398,6 +406,8 @@ class Sandbox(StreamedAnswers):
         self.wake_at = inv.deadline + TIMEOUT_GRACE
         parked, self.parked = self.parked, None
         assert parked is not None
+        if self.config.lifecycle is not None:
+            self.config.lifecycle.start(inv.request_id)
         self.loop.send(parked, inv.next_response)
 
     def _a_redeliver(self, conn: Connection | None, req: Request | None) -> None:

@@ -123,6 +123,12 @@ def handle(msg):
         sys.stderr.write("no newline at the end")
         sys.stderr.flush()
         send({"type": "result", "id": rid, "payload": b'"logged"'})
+    elif fault == "lines":
+        # Exactly these lines on stderr (no newline added inside a line: a
+        # `\r` in one stands for a newline of a multi-line record).
+        sys.stderr.write("".join(line + "\n" for line in event["lines"]))
+        sys.stderr.flush()
+        send({"type": "result", "id": rid, "payload": b'"logged"'})
     elif fault == "stderr_flood":
         chunk = b"x" * 1023 + b"\n"
         for _ in range(int(event.get("mb", 10)) * 1024):

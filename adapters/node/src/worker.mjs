@@ -12,6 +12,7 @@ import {
   encodeResult,
 } from "./invocation.mjs";
 import { callHandler } from "./settle.mjs";
+import { logInvokeError, patchConsole, setRequest } from "./logging.mjs";
 import { takeChannel, writeAllSync } from "./stdio.mjs";
 import { HANDLER_HIGHWATERMARK, ResponseStream, isStreamingHandler } from "./streaming.mjs";
 import { finished } from "node:stream/promises";
@@ -82,6 +83,7 @@ function setTraceId(traceId) {
 
 async function answer(invoke, handler, raw, maxFrame) {
   setTraceId(invoke.trace_id);
+  setRequest(invoke.id, invoke.tenant_id);
   let reply;
   try {
     const p = invoke.payload;
@@ -89,6 +91,7 @@ async function answer(invoke, handler, raw, maxFrame) {
     const value = await callHandler(handler, event, (control) => buildContext(invoke, process.env, control));
     reply = messages.result(invoke.id, raw ? encodeRawResult(value) : encodeResult(value));
   } catch (err) {
+    if (!(err instanceof RuntimeError)) logInvokeError(err);
     reply = messages.error(invoke.id, asReply(err));
   }
   let frame = encodeFrame(reply);
@@ -111,8 +114,25 @@ async function answer(invoke, handler, raw, maxFrame) {
  * failure (an `error` frame ends the stream, or answers the invoke when
  * nothing was written).
  */
+// A streaming handler's context has no done/succeed/fail (neither has AWS's):
+// the response stream is how it ends.
+const STREAMING_CONTROL = {
+  waitsForEmptyLoop: false,
+  done: noCallbacks,
+  succeed: noCallbacks,
+  fail: noCallbacks,
+};
+
+function noCallbacks() {
+  throw new RuntimeError(
+    "Runtime.InvalidStreamingOperation",
+    "context.done/succeed/fail are not available to a streaming handler: write to the responseStream and end() it",
+  );
+}
+
 async function answerStreaming(invoke, handler, raw, writeFrame, canStream) {
   setTraceId(invoke.trace_id);
+  setRequest(invoke.id, invoke.tenant_id);
   const hwm = handler[HANDLER_HIGHWATERMARK];
   const stream = new ResponseStream(invoke.id, (m) => writeFrame(encodeFrame(m)), { highWaterMark: hwm });
   stream.on("error", () => {}); // reported through the handler's rejection or finished() below
@@ -124,7 +144,7 @@ async function answerStreaming(invoke, handler, raw, writeFrame, canStream) {
           "in DISPATCHER_FEATURES; run it under a supervisor that streams",
       );
     }
-    const context = buildContext(invoke, process.env);
+    const context = buildContext(invoke, process.env, STREAMING_CONTROL);
     const p = invoke.payload;
     const event = raw ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : decodeEvent(p);
     const returned = handler(event, stream, context);
@@ -143,6 +163,7 @@ async function answerStreaming(invoke, handler, raw, writeFrame, canStream) {
       logLine(`the handler failed after its response stream ended: ${asReply(err).type}: ${asReply(err).message}`);
       return;
     }
+    if (!(err instanceof RuntimeError)) logInvokeError(err);
     stream.destroy();
     writeFrame(encodeFrame(messages.error(invoke.id, asReply(err))));
   }
@@ -156,6 +177,7 @@ async function answerStreaming(invoke, handler, raw, writeFrame, canStream) {
  */
 export async function serve(load, initErrorOf = describeError) {
   const channel = takeChannel();
+  patchConsole(process.env);
   const send = (message) => channel.writeFrame(encodeFrame(message));
 
   let maxFrame;
@@ -194,6 +216,7 @@ export async function serve(load, initErrorOf = describeError) {
     if (message.type !== "invoke") break; // shutdown or EOF
     if (streaming) await answerStreaming(message, loaded.handler, loaded.raw, writeFrame, canStream);
     else channel.writeFrame(await answer(message, loaded.handler, loaded.raw, maxFrame));
+    setRequest(undefined, undefined);
   }
   process.exit(0);
 }

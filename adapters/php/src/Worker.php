@@ -43,6 +43,7 @@ final class Worker
         }
 
         BrefCompat::register();
+        Logging::configure();
         $loading = true;
         register_shutdown_function(static function () use (&$loading, $session): void {
             if ($loading) {
@@ -146,6 +147,7 @@ final class Worker
                 exit(0);
             }
             TraceEnv::apply($invoke->traceId);
+            Logging::setRequest($invoke->id);
             $level = ob_get_level();
             try {
                 $body = $handler($invoke->payload, Context::fromInvoke($invoke, $env));
@@ -155,6 +157,10 @@ final class Worker
                 $error = ErrorReport::fromThrowable($e);
             }
             self::flushUserBuffers($level);
+            if ($error !== null) {
+                Logging::invokeError($error);
+            }
+            Logging::setRequest(null);
             if ($error === null) {
                 $session->result($invoke->id, $body);
             } else {

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 from dispatcher_worker import _stream, _wire
 from dispatcher_worker._channel import Channel
 from dispatcher_worker._context import ContextError, FunctionInfo, LambdaContext
+from dispatcher_worker._logging import Logs
 from dispatcher_worker._errors import (
     MARSHAL_ERROR,
     RESPONSE_SIZE_TOO_LARGE,
@@ -44,12 +45,14 @@ def serve(
     channel = _open_channel()
     if channel is None:
         return EX_SOFTWARE
+    logs = Logs(os.environ)
+    logs.watch_imports()
     if init is not None:
         try:
             init()
         except Exception as exc:
             return _init_failed(channel, exc)
-    return _Server(channel, handler, raw, os.environ).run()
+    return _Server(channel, handler, raw, os.environ, logs).run()
 
 
 def serve_spec(spec: str, *, raw: bool = False) -> int:
@@ -59,11 +62,13 @@ def serve_spec(spec: str, *, raw: bool = False) -> int:
     channel = _open_channel()
     if channel is None:
         return EX_SOFTWARE
+    logs = Logs(os.environ)
+    logs.watch_imports()  # before user code: its logging setup sees the Lambda handler
     try:
         handler = load_handler(spec)
     except Exception as exc:
         return _init_failed(channel, exc)
-    return _Server(channel, handler, raw, os.environ).run()
+    return _Server(channel, handler, raw, os.environ, logs).run()
 
 
 def report_usage_error(error_type: str, message: str) -> None:
@@ -89,7 +94,9 @@ def _open_channel() -> Channel | None:
 
 
 def _init_failed(channel: Channel, exc: Exception) -> int:
-    _send_init_error(channel, *describe(exc))
+    error = describe(exc)
+    Logs(os.environ).log_error(*error)  # as awslambdaric logs an init failure
+    _send_init_error(channel, *error)
     return EX_INIT
 
 
@@ -120,16 +127,19 @@ def _flush_stdio() -> None:
 
 
 class _Server:
-    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "_loads", "_dumps", "_can_stream")
+    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_dumps", "_can_stream")
 
     def __init__(
-        self, channel: Channel, handler: Callable[[Any, LambdaContext], Any], raw: bool, env: Mapping[str, str]
+        self, channel: Channel, handler: Callable[[Any, LambdaContext], Any], raw: bool, env: Mapping[str, str],
+        logs: Logs | None = None,
     ) -> None:
         self.channel = channel
         self.handler = handler
         self.raw = raw
         self.function = FunctionInfo(env)
         self.max_frame = channel.max_frame
+        self.logs = Logs(env) if logs is None else logs
+        self.logs.maybe_install()
         self._can_stream = "stream" in env.get("DISPATCHER_FEATURES", "").split(",")
         self._loads: Callable[[Any], Any] = _lazy_loads
         self._dumps: Callable[[Any], str] = str
@@ -164,6 +174,10 @@ class _Server:
     def answer(self, msg: dict[str, Any]) -> list[Any]:
         """The reply frame to one invoke, as buffers."""
         request_id = msg["id"]
+        logs = self.logs
+        logs.request_id = request_id
+        logs.tenant_id = msg.get("tenant_id")
+        logs.maybe_install()
         trace_id = msg["trace_id"]
         if trace_id is None:
             os.environ.pop("_X_AMZN_TRACE_ID", None)
@@ -182,7 +196,9 @@ class _Server:
                     f"({self.max_frame} bytes); raise max_frame in dispatcher.yaml or return less",
                 )
         except Exception as exc:
-            parts = [_wire.error("error", request_id, *describe(exc))]
+            error = describe(exc)
+            logs.log_error(*error)
+            parts = [_wire.error("error", request_id, *error)]
         _flush_stdio()
         return parts
 

@@ -114,6 +114,15 @@ fn handle(state: &State, event: Event, ctx: Context) -> Result<Reply, Error> {
             return Err(HandlerError::new("InvalidOrder", "order has no items").into())
         }
         "panic" => panic!("deliberate panic"),
+        "log" => {
+            log::trace!("trace line");
+            log::debug!("debug line");
+            log::info!("info line {}", 7);
+            log::warn!("warn line");
+            log::error!("two\nlines");
+            eprintln!("eprintln line");
+            json!({"logged": true})
+        }
         "abort" => std::process::abort(),
         "exit" => std::process::exit(3),
         "marshal" => return Ok(Reply::Unserialisable(BTreeMap::from([(vec![1], 1)]))),

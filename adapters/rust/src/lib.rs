@@ -30,6 +30,7 @@ pub mod protocol;
 
 mod context;
 mod error;
+pub mod logging;
 mod panic;
 mod stream;
 mod worker;

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use crate::channel::{Channel, ReadError};
 use crate::context::{Context, FunctionEnv};
 use crate::error::Error;
+use crate::logging;
 use crate::panic;
 use crate::protocol::{
     self, Invoke, ToSupervisor, ToWorker, DEFAULT_MAX_FRAME, FEATURES, PROTOCOL_VERSION,
@@ -118,6 +119,7 @@ where
             &format!("cannot move the frame stream off fds 0/1: {err}"),
         ),
     };
+    logging::install();
     let mut worker = Worker {
         channel,
         out: Vec::new(),
@@ -174,7 +176,12 @@ impl Worker {
                     &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
                 ),
             };
+            logging::set_request(Some(invoke.id));
             let outcome = answer(&invoke, handler, function);
+            if let Err(err) = &outcome {
+                logging::log_error(err);
+            }
+            logging::set_request(None);
             flush_std();
             encode_reply(&invoke, outcome, max_frame, &mut self.out);
             // `invoke` borrowed the read buffer; from here only `out` is used.
