@@ -218,7 +218,9 @@ class _Server:
             raise
         except Exception as exc:
             _flush_stdio()
-            return [_wire.error("error", request_id, *describe(exc))]
+            error = describe(exc)
+            self.logs.log_error(*error)
+            return [_wire.error("error", request_id, *error)]
         _flush_stdio()
         write([_wire.stream_end(request_id)])
         return []
