@@ -116,10 +116,14 @@ def _load_config(explicit: str | None, handler: str | None = None):  # type: ign
     return path, config
 
 
-def _make_emulator(config_path: str, handler: str | None, timeout: float):  # type: ignore[no-untyped-def]
+def _make_emulator(config_path: str | None, handler: str | None, timeout: float, bootstrap: list[str] | None = None):  # type: ignore[no-untyped-def]
+    """The emulator running `dispatcher run` on the config, or the `--bootstrap` command in the current directory."""
     from dispatcher.emulator import Emulator
 
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
+    if bootstrap is not None:
+        return Emulator(runtime_argv=bootstrap, env=env, function_timeout=timeout, handler=handler, task_root=os.getcwd())
+    assert config_path is not None
     env["DISPATCHER_CONFIG"] = os.path.abspath(config_path)
     # Locally, the emulator stops the runtime after every run: its normal
     # shutdown lines would only be noise under the response.
@@ -152,25 +156,36 @@ def _duration(text: str) -> float:
 def cmd_invoke(argv: Sequence[str]) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="dispatcher invoke", description="Run one event (or --repeat N) through the function locally.")
+    from dispatcher.cli_bootstrap import BOOTSTRAP_HELP, bootstrap_or_none, split_bootstrap_args
+
+    ap = argparse.ArgumentParser(
+        prog="dispatcher invoke",
+        usage="%(prog)s [options] [EVENT] [-- BOOTSTRAP-ARGS...]",
+        description="Run one event (or --repeat N) through the function locally.",
+    )
     ap.add_argument("event", nargs="?", help="the event, as JSON text; `-` reads all of stdin; default {}")
+    ap.add_argument("--bootstrap", metavar="PATH", help=BOOTSTRAP_HELP)
     ap.add_argument("--event-file", metavar="F", help="read the event from file F (byte for byte)")
     ap.add_argument("--config", metavar="PATH", help="dispatcher.yaml (default: $DISPATCHER_CONFIG, $LAMBDA_TASK_ROOT/dispatcher.yaml, ./dispatcher.yaml)")
     ap.add_argument("--handler", metavar="NAME", help="worker to run (sets _HANDLER)")
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N", help="send the event N times over one warm runtime")
+    argv, bootstrap_args = split_bootstrap_args(argv)
     args = ap.parse_args(argv)
+    bootstrap = bootstrap_or_none(ap, args, bootstrap_args)
     if args.event is not None and args.event_file:
         ap.error("give the event either as an argument or with --event-file, not both")
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
-    from dispatcher.errors import ConfigError
+    path = None
+    if bootstrap is None:
+        from dispatcher.errors import ConfigError
 
-    try:
-        path, _ = _load_config(args.config, args.handler)
-    except ConfigError as exc:
-        _err(str(exc))
-        return EXIT_USAGE
+        try:
+            path, _ = _load_config(args.config, args.handler)
+        except ConfigError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
     if args.event_file:
         try:
             with open(args.event_file, "rb") as f:
@@ -184,7 +199,7 @@ def cmd_invoke(argv: Sequence[str]) -> int:
         event = os.fsencode(args.event)
     else:
         event = b"{}"
-    emu = _make_emulator(path, args.handler, args.timeout)
+    emu = _make_emulator(path, args.handler, args.timeout, bootstrap)
     try:
         with emu:
             emu.start()
@@ -234,23 +249,34 @@ def cmd_serve(argv: Sequence[str]) -> int:
     import argparse
     import signal
 
-    ap = argparse.ArgumentParser(prog="dispatcher serve", description="Serve the function behind the RIE invoke endpoint.")
+    from dispatcher.cli_bootstrap import BOOTSTRAP_HELP, bootstrap_or_none, split_bootstrap_args
+
+    ap = argparse.ArgumentParser(
+        prog="dispatcher serve",
+        usage="%(prog)s [options] [-- BOOTSTRAP-ARGS...]",
+        description="Serve the function behind the RIE invoke endpoint.",
+    )
     ap.add_argument("--config", metavar="PATH")
+    ap.add_argument("--bootstrap", metavar="PATH", help=BOOTSTRAP_HELP)
     ap.add_argument("--handler", metavar="NAME")
     ap.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
-    ap.add_argument("--port", type=int, default=9000)
+    ap.add_argument("--port", type=int, default=9000, help="invoke endpoint port (default 9000; 0 picks a free one)")
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
+    argv, bootstrap_args = split_bootstrap_args(argv)
     args = ap.parse_args(argv)
-    from dispatcher.errors import ConfigError
+    bootstrap = bootstrap_or_none(ap, args, bootstrap_args)
+    path = None
+    if bootstrap is None:
+        from dispatcher.errors import ConfigError
 
-    try:
-        path, _ = _load_config(args.config, args.handler)
-    except ConfigError as exc:
-        _err(str(exc))
-        return EXIT_USAGE
+        try:
+            path, _ = _load_config(args.config, args.handler)
+        except ConfigError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
     from dispatcher.emulator.frontdoor import serve_frontdoor
 
-    emu = _make_emulator(path, args.handler, args.timeout)
+    emu = _make_emulator(path, args.handler, args.timeout, bootstrap)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         with emu:

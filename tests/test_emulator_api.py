@@ -55,11 +55,33 @@ class Client:
         head, _, rest = self.buf.partition(b"\r\n\r\n")
         status_line, *lines = head.decode("latin-1").split("\r\n")
         hdrs = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-        n = int(hdrs.get("content-length", "0"))
-        while len(rest) < n:
-            rest += self.sock.recv(65536)
-        self.buf = rest[n:]
-        return int(status_line.split()[1]), hdrs, rest[:n]
+        self.buf = rest
+        if hdrs.get("transfer-encoding") == "chunked":
+            body = b""
+            while True:
+                size = int(self._line(), 16)
+                body += self._take(size + 2)[:size]
+                if size == 0:
+                    return int(status_line.split()[1]), hdrs, body
+        return int(status_line.split()[1]), hdrs, self._take(int(hdrs.get("content-length", "0")))
+
+    def _fill(self, n: int) -> None:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+
+    def _take(self, n: int) -> bytes:
+        self._fill(n)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            self._fill(len(self.buf) + 1)
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
 
     def closed_by_peer(self) -> bool:
         self.sock.settimeout(5)
@@ -103,14 +125,85 @@ def test_next_blocks_until_an_invoke_then_keep_alive_round_trips(emu: Emulator) 
         status, hdrs, body = c.read()
         assert status == 200 and body == b'{"i":%d}' % i
         rid = hdrs["lambda-runtime-aws-request-id"]
-        assert c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"[%d]" % i,
-                         {"Lambda-Runtime-Invocation-Id": hdrs["lambda-runtime-invocation-id"]}) == (
-            202, {"content-type": "application/json", "content-length": "15"}, b'{"status":"OK"}')
+        status, reply_headers, reply = c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"[%d]" % i,
+                                                 {"Lambda-Runtime-Invocation-Id": hdrs["lambda-runtime-invocation-id"]})
+        assert (status, reply) == (202, b'{"status":"OK"}\n')
+        assert list(reply_headers) == ["content-type", "date", "content-length"]
         c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")  # completes the invoke
         t.join(10)
         got = out[0]
         assert isinstance(got, InvokeResult) and got.body == b"[%d]" % i and got.outcome == "success"
         assert got.init_duration_ms is None  # external runtime: not launched by the emulator
+
+
+def read_raw_head(c: Client) -> list[bytes]:
+    while b"\r\n\r\n" not in c.buf:
+        c.buf += c.sock.recv(65536)
+    return c.buf.partition(b"\r\n\r\n")[0].split(b"\r\n")
+
+
+def test_next_headers_in_gos_order_with_every_optional_header(emu: Emulator) -> None:
+    c = Client(emu.address)
+    t, out = start_invoke(emu, b"{}", client_context='{"c":1}', trace_id="Root=1-a", tenant_id="t-1", cognito_identity='{"i":2}')
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
+    head = read_raw_head(c)
+    names = [line.split(b":")[0] for line in head[1:]]
+    assert names == [
+        b"Content-Type", b"Lambda-Runtime-Aws-Request-Id", b"Lambda-Runtime-Aws-Tenant-Id", b"Lambda-Runtime-Client-Context",
+        b"Lambda-Runtime-Cognito-Identity", b"Lambda-Runtime-Deadline-Ms", b"Lambda-Runtime-Invocation-Id",
+        b"Lambda-Runtime-Invoked-Function-Arn", b"Lambda-Runtime-Trace-Id", b"Date", b"Content-Length",
+    ]  # the handler's headers sorted (Go writes a header map sorted), then Date, then the framing
+    assert names[:9] == sorted(names[:9])
+    _, hdrs, _ = c.read()
+    rid = hdrs["lambda-runtime-aws-request-id"]
+    c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"{}")
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
+    t.join(10)
+    assert isinstance(out[0], InvokeResult) and out[0].outcome == "success"
+
+
+@pytest.mark.parametrize("size, chunked", [(2048, False), (2049, True), (70_000, True)])
+def test_next_body_is_chunked_above_2048_bytes_in_one_chunk(emu: Emulator, size: int, chunked: bool) -> None:
+    c = Client(emu.address)
+    event = b'"' + b"e" * (size - 2) + b'"'
+    t, out = start_invoke(emu, event)
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
+    head = read_raw_head(c)
+    if chunked:
+        assert head[-1] == b"Transfer-Encoding: chunked" and not any(h.startswith(b"Content-Length") for h in head)
+        while not c.buf.endswith(b"0\r\n\r\n"):
+            c.buf += c.sock.recv(65536)
+        raw_after_head = c.buf.partition(b"\r\n\r\n")[2]
+        assert raw_after_head == b"%x\r\n" % size + event + b"\r\n0\r\n\r\n"
+    else:
+        assert head[-1] == b"Content-Length: %d" % size
+    status, hdrs, body = c.read()
+    assert status == 200 and body == event
+    rid = hdrs["lambda-runtime-aws-request-id"]
+    c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"{}")
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
+    t.join(10)
+    assert emu.stats.next_chunked == (1 if chunked else 0)
+
+
+def test_a_request_that_asks_to_close_gets_connection_close_then_the_close(emu: Emulator) -> None:
+    c = Client(emu.address)
+    t, out = start_invoke(emu, b'"' + b"k" * 3000 + b'"')
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    head = read_raw_head(c)
+    assert [line.split(b":")[0] for line in head[-3:]] == [b"Date", b"Connection", b"Transfer-Encoding"]
+    status, hdrs, body = c.read()
+    assert status == 200 and hdrs["connection"] == "close" and len(body) == 3002
+    assert c.closed_by_peer()
+    c = Client(emu.address)
+    rid = hdrs["lambda-runtime-aws-request-id"]
+    status, hdrs, _ = c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"{}", {"Connection": "close"})
+    assert status == 202 and list(hdrs) == ["content-type", "date", "content-length", "connection"]
+    assert c.closed_by_peer()
+    c = Client(emu.address)
+    c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
+    t.join(10)
+    assert isinstance(out[0], InvokeResult) and out[0].outcome == "success"
 
 
 def test_chunked_response_upload(emu: Emulator) -> None:
@@ -142,7 +235,7 @@ def test_state_errors_match_rapid(emu: Emulator) -> None:
     assert c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/error", b'{"errorType":"E","errorMessage":"m"}',
                      {"Lambda-Runtime-Function-Error-Type": "Function.Bad"})[0] == 202
     status, _, body = c.request("POST", f"/2018-06-01/runtime/invocation/{rid}/response", b"{}")
-    assert status == 403 and "ResponseSent" in json.loads(body)["errorMessage"]
+    assert status == 403 and "RuntimeResponseSentState" in json.loads(body)["errorMessage"]
     c.send(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: t\r\n\r\n")
     t.join(10)
     assert isinstance(out[0], InvokeResult)

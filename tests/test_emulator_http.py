@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatcher.emulator._http import BodyPart, HttpRequestError, Request, RequestParser, render_error, render_response
+from dispatcher.emulator._http import BodyPart, HttpRequestError, Request, RequestParser
 
 GET = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
 POST = (
@@ -199,11 +199,3 @@ def test_too_large_chunked_body_is_refused_midway_and_skipped() -> None:
 def test_random_splits(cuts: list[int]) -> None:
     data = GET + POST + CHUNKED
     assert summary(parse_all(data, sorted(cuts))) == summary(parse_all(data, []))
-
-
-def test_render() -> None:
-    assert render_response(202, b'{"status":"OK"}') == (
-        b'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"status":"OK"}'
-    )
-    err = render_error(403, "InvalidStateTransition", 'quote " and \\ and \n')
-    assert err.split(b"\r\n\r\n", 1)[1] == b'{"errorMessage":"quote \\" and \\\\ and \\u000a","errorType":"InvalidStateTransition"}'

@@ -9,7 +9,7 @@ Runtime.ExitError), without the RIE's crash on concurrent invokes.
     with Emulator(runtime_argv=[...], function_timeout=3) as emu:
         result = emu.invoke(b'{"name": "Ada"}')
 
-Modules: `_http` (sans-IO HTTP), `state` (the state table), `server` (the
+Modules: `_http` (sans-IO request parsing), `_render` (responses as RAPID writes them), `state` (the state table), `server` (the
 epoll loop), `sandbox` (routes and actions; `streamed`: its streamed answers), `runtime` (the runtime process),
 `model` (result values), `frontdoor` (the RIE-compatible invoke endpoint).
 """

@@ -7,6 +7,8 @@ on a keep-alive connection, bodies framed by Content-Length or chunked
 (streamed responses).  Everything else is refused with an `HttpRequestError`
 that carries the status to answer before closing the connection.
 
+Responses are rendered by `_render` (re-exported here).
+
 Bodies above `max_body` are refused *early*: as soon as the head (or the
 running chunked total) shows the body is too large, a Request with
 `too_large=True` and an empty body is produced so that the server can answer
@@ -20,6 +22,7 @@ from __future__ import annotations
 import re
 
 from ..errors import HttpError
+from ._render import render_error, render_response  # re-exported: the parser's users answer with them
 
 __all__ = [
     "Request",
@@ -459,52 +462,3 @@ class RequestParser:
                 req.body = bytes(self._chunks)
                 self._chunks = bytearray()
                 return req
-
-
-# -- responses ------------------------------------------------------------
-
-_REASONS = {
-    200: b"OK",
-    202: b"Accepted",
-    400: b"Bad Request",
-    403: b"Forbidden",
-    404: b"Not Found",
-    405: b"Method Not Allowed",
-    413: b"Request Entity Too Large",
-    500: b"Internal Server Error",
-    502: b"Bad Gateway",
-}
-
-
-def render_response(
-    status: int,
-    body: bytes = b"",
-    *,
-    content_type: bytes | None = b"application/json",
-    headers: list[tuple[bytes, bytes]] | tuple[tuple[bytes, bytes], ...] = (),
-    close: bool = False,
-) -> bytes:
-    """Bytes of a complete HTTP/1.1 response with a Content-Length body."""
-    parts = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
-    if content_type is not None:
-        parts.append(b"Content-Type: " + content_type + b"\r\n")
-    for name, value in headers:
-        parts.append(name + b": " + value + b"\r\n")
-    if close:
-        parts.append(b"Connection: close\r\n")
-    parts.append(b"Content-Length: %d\r\n\r\n" % len(body))
-    parts.append(body)
-    return b"".join(parts)
-
-
-def _json_str(text: str) -> bytes:
-    # A tiny JSON string encoder keeps json out of the hot import path.
-    out = text.replace("\\", "\\\\").replace('"', '\\"')
-    out = "".join(c if c >= " " else "\\u%04x" % ord(c) for c in out)
-    return b'"' + out.encode("utf-8") + b'"'
-
-
-def render_error(status: int, error_type: str, message: str, *, close: bool = False) -> bytes:
-    """A RAPID-style error answer: {"errorMessage":..,"errorType":..}."""
-    body = b'{"errorMessage":' + _json_str(message) + b',"errorType":' + _json_str(error_type) + b"}"
-    return render_response(status, body, close=close)

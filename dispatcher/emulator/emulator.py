@@ -177,6 +177,7 @@ class Emulator:
             timeouts=s.timeouts,
             exits=s.exits,
             invokes=s.invokes,
+            next_chunked=s.next_chunked,
         )
 
     # -- invoking --------------------------------------------------------------------

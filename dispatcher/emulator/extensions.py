@@ -4,17 +4,22 @@ Every extension that registers here runs inside the runtime's process tree (the
 emulator launches no external extensions), so each is an *internal* extension
 in RAPID's terms: it may subscribe only to INVOKE (RIE: core
 ValidateInternalAgentEvent).  Registration is open only during init.  An
-`event/next` poll is held open until the emulator shuts down, then answered
-with a SHUTDOWN event; INVOKE events are not emulated.  Registering matters
-for the shutdown: with an extension, the runtime is sent SIGTERM before
-SIGKILL, as Lambda does.
+`event/next` poll of an extension subscribed to INVOKE is answered with one
+INVOKE event per invoke (queued until it polls); any other poll is held open
+and never answered: an internal extension cannot subscribe to SHUTDOWN, and
+RAPID sends it nothing at shutdown.  Registering matters for the shutdown:
+with an extension, the runtime is sent SIGTERM before SIGKILL, as Lambda does.
+(RAPID also waits for every extension to poll again before the next invoke;
+the emulator does not.)
 """
 
 from __future__ import annotations
 
+import collections
 import json
 
-from ._http import Request, render_error, render_response
+from ._http import Request
+from ._render import accepted, render_error, render_response
 from .invoke import new_uuid
 from .server import Connection, Loop
 
@@ -24,8 +29,6 @@ REGISTER_PATH = b"/2020-01-01/extension/register"
 NEXT_PATH = b"/2020-01-01/extension/event/next"
 ERROR_PATHS = (b"/2020-01-01/extension/init/error", b"/2020-01-01/extension/exit/error")
 
-_ACCEPTED = render_response(202, b'{"status":"OK"}')
-
 
 class Extensions:
     """Registrations of one sandbox; runs on the loop thread."""
@@ -34,10 +37,14 @@ class Extensions:
         self.loop = loop
         self.registered: dict[bytes, str] = {}  # identifier -> name
         self.parked: list[Connection] = []
+        self.invoke_subscribers: dict[bytes, collections.deque[bytes]] = {}  # identifier -> INVOKE events not yet polled
+        self._waiting: dict[bytes, Connection] = {}  # identifier -> its open poll, for those subscribers
         self.rejected = 0
+        # Go's json.Encoder: compact, in the struct's field order, and a newline.
         self._register_body = json.dumps(
-            {"functionName": function_name, "functionVersion": "$LATEST", "handler": handler or ""}
-        ).encode()
+            {"functionName": function_name, "functionVersion": "$LATEST", "handler": handler or ""},
+            separators=(",", ":"),
+        ).encode() + b"\n"
 
     def __bool__(self) -> bool:
         return bool(self.registered)
@@ -53,26 +60,40 @@ class Extensions:
             if req.header(b"lambda-extension-identifier") not in self.registered:
                 self._reject(conn, "Extension.UnknownExtensionIdentifier", "Unknown or missing Lambda-Extension-Identifier")
             else:
-                self.loop.send(conn, _ACCEPTED)
+                self.loop.send(conn, accepted())
         else:
             return False
         return True
 
-    def shutdown(self, deadline_ms: int) -> None:
-        """Answer every open event/next poll with SHUTDOWN."""
-        event = b'{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":%d}' % deadline_ms
-        for conn in self.parked:
-            self.loop.send(conn, render_response(200, event))
+    def shutdown(self) -> None:
+        """At shutdown RAPID sends internal extensions nothing: their polls just end with the sandbox."""
         self.parked.clear()
 
     def reset(self) -> None:
         """A new sandbox: forget registrations (their connections are closed by the caller)."""
         self.registered.clear()
         self.parked.clear()
+        self.invoke_subscribers.clear()
+        self._waiting.clear()
+
+    def invoke_event(self, request_id: bytes, deadline_ms: int, arn: bytes) -> None:
+        """Give every INVOKE subscriber the event of an invoke that starts (RAPID's order of fields)."""
+        body = b'{"eventType":"INVOKE","deadlineMs":%d,"requestId":"%s","invokedFunctionArn":"%s"}' % (deadline_ms, request_id, arn)
+        for ext_id, queue in self.invoke_subscribers.items():
+            event = render_response(200, body, headers=[(b"Lambda-Extension-Event-Identifier", new_uuid().encode())])
+            conn = self._waiting.pop(ext_id, None)
+            if conn is None:
+                queue.append(event)
+            else:
+                self.forget(conn)
+                self.loop.send(conn, event)
 
     def forget(self, conn: Connection) -> None:
         if conn in self.parked:
             self.parked.remove(conn)
+            for ext_id, waiting in list(self._waiting.items()):
+                if waiting is conn:
+                    del self._waiting[ext_id]
 
     def _reject(self, conn: Connection, error_type: str, message: str) -> None:
         self.rejected += 1
@@ -91,8 +112,8 @@ class Extensions:
         except ValueError as exc:
             return self._reject(conn, "InvalidRequestFormat", f"bad register body: {exc}")
         for event in events:
-            if event != "INVOKE":
-                reason = "internal extensions may subscribe only to INVOKE" if event == "SHUTDOWN" else "unknown event type"
+            if event != "INVOKE":  # RAPID's words (core/agentutil.go)
+                reason = "ShutdownEventNotSupportedForInternalExtension" if event == "SHUTDOWN" else "ErrorInvalidEventType"
                 return self._reject(conn, "Extension.InvalidEventType", f"{event}: {reason}")
         if not registration_open:
             return self._reject(conn, "Extension.RegistrationClosed", "Extension registration closed already")
@@ -100,6 +121,8 @@ class Extensions:
             return self._reject(conn, "Extension.InvalidExtensionState", "Extension with this name already registered")
         ext_id = new_uuid().encode()
         self.registered[ext_id] = name
+        if "INVOKE" in events:
+            self.invoke_subscribers[ext_id] = collections.deque()
         self.loop.send(conn, render_response(200, self._register_body, headers=[(b"Lambda-Extension-Identifier", ext_id)]))
 
     def _next(self, conn: Connection, req: Request) -> None:
@@ -108,4 +131,13 @@ class Extensions:
             return self._reject(conn, "Extension.MissingHeader", "Missing Lambda-Extension-Identifier header")
         if ext_id not in self.registered:
             return self._reject(conn, "Extension.UnknownExtensionIdentifier", f"Unknown extension {ext_id.decode('latin-1')}")
+        queue = self.invoke_subscribers.get(ext_id)
+        if queue:
+            self.loop.send(conn, queue.popleft())
+            return
+        if queue is not None:
+            old = self._waiting.get(ext_id)
+            if old is not None:
+                self.forget(old)
+            self._waiting[ext_id] = conn
         self.parked.append(conn)

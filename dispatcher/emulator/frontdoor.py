@@ -53,9 +53,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {"Content-Type": "application/json"}).items():
+        # As the RIE's Go server writes it: the handler's headers sorted, then
+        # Date and Content-Length; no Server header.
+        self.log_request(status)
+        self.send_response_only(status)
+        for name, value in sorted((headers or {"Content-Type": "application/json"}).items()):
             self.send_header(name, value)
+        self.send_header("Date", self.date_time_string())
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -189,6 +193,9 @@ def _drain(items: Iterator[object]) -> None:
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of concurrent callers
+    # overflowed it and the kernel reset the extra connections.
+    request_queue_size = 128
     emulator: Emulator
 
 

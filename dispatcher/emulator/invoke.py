@@ -32,10 +32,10 @@ class Invoke:
         "echoed", "outcome", "answered_at", "done", "result", "exc", "sink", "streamed", "trailers", "queued", "stream_size",
     )  # fmt: skip
 
-    def __init__(self, event: bytes, timeout: float, headers: bytes, done: Any) -> None:
+    def __init__(self, event: bytes, timeout: float, headers: tuple[bytes, bytes], done: Any) -> None:
         self.event = event
         self.timeout = timeout
-        self.headers = headers  # optional /next header lines, pre-rendered
+        self.headers = headers  # optional /next header lines, pre-rendered (render_optional_headers)
         self.request_id = new_uuid()
         self.rid = self.request_id.encode()
         self.invocation_id = new_uuid().encode()
@@ -66,18 +66,23 @@ class Invoke:
 
 def render_optional_headers(
     client_context: str | None, trace_id: str | None, tenant_id: str | None, cognito_identity: str | None
-) -> bytes:
-    """The /next header lines RAPID sets only when they have a value."""
-    out = b""
-    for name, value in (
-        (b"Lambda-Runtime-Trace-Id", trace_id),
-        (b"Lambda-Runtime-Client-Context", client_context),
-        (b"Lambda-Runtime-Cognito-Identity", cognito_identity),
-        (b"Lambda-Runtime-Aws-Tenant-Id", tenant_id),
+) -> tuple[bytes, bytes]:
+    """The /next header lines RAPID sets only when they have a value.
+
+    Two groups, so that the /next response keeps Go's sorted header order:
+    those that sort between Aws-Request-Id and Deadline-Ms, and Trace-Id,
+    which sorts after Invoked-Function-Arn.
+    """
+    groups = [b"", b""]
+    for group, name, value in (
+        (0, b"Lambda-Runtime-Aws-Tenant-Id", tenant_id),
+        (0, b"Lambda-Runtime-Client-Context", client_context),
+        (0, b"Lambda-Runtime-Cognito-Identity", cognito_identity),
+        (1, b"Lambda-Runtime-Trace-Id", trace_id),
     ):
         if value is None:
             continue
         if "\r" in value or "\n" in value or "\0" in value:
             raise ValueError(f"{name.decode()} value must not contain CR, LF or NUL: {value[:60]!r}")
-        out += b"\r\n" + name + b": " + value.encode("utf-8")
-    return out
+        groups[group] += b"\r\n" + name + b": " + value.encode("utf-8")
+    return groups[0], groups[1]

@@ -64,7 +64,7 @@ def sanitize_error_type(value: str | None) -> str:
 
 def error_document(error_type: str, message: str) -> bytes:
     """The JSON error document the platform gives the caller."""
-    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+    return json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":")).encode()
 
 
 class EmulatorError(DispatcherError):
@@ -128,6 +128,7 @@ class EmulatorStats:
     timeouts: int
     exits: int  # runtime processes that ended by themselves
     invokes: int  # invokes completed (any outcome)
+    next_chunked: int = 0  # /next answers sent Transfer-Encoding: chunked (bodies over 2,048 bytes)
 
 
 def body_error_type(body: bytes) -> str | None:

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import state as st
-from ._http import MAX_PAYLOAD, BodyPart, Request, render_error, render_response
+from ._http import MAX_PAYLOAD, BodyPart, Request
+from ._render import CLASSIC_CHUNKS, GO_BUFFER, ChunkPolicy, accepted, date_line, frame_body, render_error
 from .model import (
     RESPONSE_SIZE_TOO_LARGE,
     RUNTIME_EXIT_ERROR,
@@ -45,7 +46,6 @@ NEXT_PATH = b"/2018-06-01/runtime/invocation/next"
 INIT_ERROR_PATH = b"/2018-06-01/runtime/init/error"
 TIMEOUT_GRACE = 0.1  # the RIE answers about 100 ms after the deadline
 
-ACCEPTED = render_response(202, b'{"status":"OK"}')
 _HDR_INVOCATION_ID = b"lambda-runtime-invocation-id"
 
 
@@ -63,6 +63,8 @@ class SandboxConfig:
     shutdown_grace: float = 0.5
     autoinvoke: bytes | None = None  # serve this event forever, with no callers (self-benchmark)
     lifecycle: Lifecycle | None = None  # writes START/END/REPORT (dispatcher invoke/serve)
+    # How a /next body above Go's 2,048-byte buffer is cut into chunks (classic RAPID: one chunk).
+    next_chunks: ChunkPolicy = CLASSIC_CHUNKS
 
 
 class Sandbox(StreamedAnswers):
@@ -87,11 +89,12 @@ class Sandbox(StreamedAnswers):
         self.closing = False
         self.on_closed: Callable[[], None] | None = None
         self.address = "%s:%d" % loop.address
-        self._arn_line = b"\r\nLambda-Runtime-Invoked-Function-Arn: " + function_arn(config.function_name).encode()
+        self._arn = function_arn(config.function_name).encode()
+        self._arn_line = b"\r\nLambda-Runtime-Invoked-Function-Arn: " + self._arn
         self._external = not config.runtime_argv
         # counters (read from other threads as a snapshot; ints are safe under the GIL)
         self.handed_out = self.answered = self.errors = self.no_echo = self.rejected = 0
-        self.init_errors = self.launches = self.timeouts = self.exits = self.invokes = 0
+        self.init_errors = self.launches = self.timeouts = self.exits = self.invokes = self.next_chunked = 0
         self._table: dict[tuple[str, str], tuple[str, Callable[[Connection | None, Request | None], None]]] = {
             key: (nxt, getattr(self, "_a_" + action)) for key, (nxt, action) in st.TRANSITIONS.items()
         }
@@ -162,7 +165,7 @@ class Sandbox(StreamedAnswers):
             return
         self.closing = True
         self._fail_all(EmulatorClosedError("the emulator was closed while this invoke was waiting or running"))
-        self.extensions.shutdown(int((time.time() + self.config.shutdown_grace) * 1000))
+        self.extensions.shutdown()
         rt = self.runtime
         if rt is None:
             self._finish_close()
@@ -382,25 +385,36 @@ class Sandbox(StreamedAnswers):
             inv = self.queue.popleft()
         else:
             assert self.config.autoinvoke is not None
-            inv = Invoke(self.config.autoinvoke, self.config.function_timeout, b"", None)
+            inv = Invoke(self.config.autoinvoke, self.config.function_timeout, (b"", b""), None)
         now = time.monotonic()
         inv.handed_at = now
         inv.deadline = now + inv.timeout
-        deadline_ms = int((time.time() + inv.timeout) * 1000)
+        wall = time.time()
+        deadline_ms = int((wall + inv.timeout) * 1000)
         event = inv.event
+        # RAPID's order: the handler's headers sorted by name, then Date, then the framing.
+        mid, late = inv.headers
+        if len(event) <= GO_BUFFER:
+            framing: tuple[bytes, ...] | list[bytes] = (b"Content-Length: %d\r\n\r\n" % len(event), event)
+        else:
+            framing = frame_body(event, self.config.next_chunks)
+            self.next_chunked += 1
         inv.next_response = b"".join(
             (
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: ",
                 inv.rid,
-                b"\r\nLambda-Runtime-Deadline-Ms: %d" % deadline_ms,
-                self._arn_line,
-                b"\r\nLambda-Runtime-Invocation-Id: ",
+                mid,
+                b"\r\nLambda-Runtime-Deadline-Ms: %d\r\nLambda-Runtime-Invocation-Id: " % deadline_ms,
                 inv.invocation_id,
-                inv.headers,
-                b"\r\nContent-Length: %d\r\n\r\n" % len(event),
-                event,
+                self._arn_line,
+                late,
+                b"\r\n",
+                date_line(wall),
+                *framing,
             )
         )
+        if self.extensions.invoke_subscribers:
+            self.extensions.invoke_event(inv.rid, deadline_ms, self._arn)
         self.current = inv
         self.handed_out += 1
         self.wake_at = inv.deadline + TIMEOUT_GRACE
@@ -426,7 +440,7 @@ class Sandbox(StreamedAnswers):
         inv.answer_type = None if ctype is None else ctype.decode("latin-1")
         inv.answer = req.body
         self.answered += 1
-        self.loop.send(conn, ACCEPTED)
+        self.loop.send(conn, accepted())
         return inv
 
     def _a_accept_response(self, conn: Connection | None, req: Request | None) -> None:
@@ -460,7 +474,7 @@ class Sandbox(StreamedAnswers):
     def _a_reject_stale(self, conn: Connection | None, req: Request | None) -> None:
         assert conn is not None and req is not None and self.current is not None
         self.rejected += 1
-        msg = f"Invalid request ID: {req.target.decode('latin-1')} is not for the current invoke {self.current.request_id}"
+        msg = "Invalid request ID"  # RAPID's words, whatever the id
         echo = req.header(_HDR_INVOCATION_ID)
         if echo is not None and echo != self.current.invocation_id:
             msg = f"Invalid invocation ID {echo.decode('latin-1')!r}: this reply belongs to an earlier invoke"
@@ -522,7 +536,7 @@ class Sandbox(StreamedAnswers):
             None if ctype is None else ctype.decode("latin-1"),
         )
         self.init_errors += 1
-        self.loop.send(conn, ACCEPTED)
+        self.loop.send(conn, accepted())
 
     def _a_fail_init_exit(self, conn: Connection | None, req: Request | None) -> None:
         code = self.exit_code or 0

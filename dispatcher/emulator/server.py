@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ._http import HttpRequestError, Request, RequestParser, render_error
+from ._render import with_connection_close
 
 __all__ = ["Connection", "Loop", "Handler"]
 
@@ -154,6 +155,8 @@ class Loop:
         if conn.closed:
             return
         if close or not conn.peer_keep_alive:
+            if not close:  # the peer asked to close: Go says so in the answer
+                data = with_connection_close(data)
             conn.close_after = True
         if not conn.out:
             try:

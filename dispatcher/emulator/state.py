@@ -18,7 +18,7 @@ emulator's own view added (no runtime process at all, init failed):
   INVOKING      invoke handed out, no answer yet           (RAPID: Running)
   STREAMING     a streamed answer is arriving, chunk by chunk (RAPID: Running)
   RESPONDED     answer posted, the invoke completes on the next /next
-                                                           (RAPID: ResponseSent)
+                                                           (RAPID: RuntimeResponseSentState)
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ RAPID_NAMES = {
     INIT_FAILED: "InitError",
     IDLE: "Ready",
     INVOKING: "Running",
-    RESPONDED: "ResponseSent",
+    RESPONDED: "RuntimeResponseSentState",  # sic: RAPID names this one state differently
     STREAMING: "Running",
     NEXT: "Ready",
     RESPONSE: "InvocationResponse",

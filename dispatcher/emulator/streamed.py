@@ -14,7 +14,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import state as st
-from ._http import BodyPart, Request, render_error, render_response
+from ._http import BodyPart, Request
+from ._render import accepted, render_error
 from .model import RESPONSE_SIZE_TOO_LARGE, StreamStart, error_document
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ __all__ = ["StreamedAnswers", "STREAM_HIGH", "STREAM_LOW", "MAX_STREAMED", "deco
 STREAM_HIGH = 4 * 1024 * 1024
 STREAM_LOW = 1024 * 1024
 MAX_STREAMED = 200 * 1024 * 1024  # a streamed answer's limit, as the supervisor enforces it
-_ACCEPTED = render_response(202, b'{"status":"OK"}')  # RAPID's 202 (as sandbox.ACCEPTED)
 
 
 class StreamedAnswers:
@@ -93,7 +93,7 @@ class StreamedAnswers:
         inv.answer = bytes(inv.answer) if inv.sink is None else b""
         self.stream_conn = None
         self.answered += 1
-        self.loop.send(conn, _ACCEPTED)
+        self.loop.send(conn, accepted())
 
     def _a_reject_stream_too_large(self, conn: Connection | None, req: Request | None) -> None:
         """A streamed answer over the limit: 413, the rest of it is not read."""
