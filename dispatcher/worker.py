@@ -105,6 +105,14 @@ class WorkerSession:
             return self.exited()
         return []
 
+    def frame_consumed(self) -> bool:
+        """Did the worker read any of the invoke frame last written to it?  (Asked
+        after its exit: False means the event can go to a fresh worker.)"""
+        return self.bytes_written > 0 and self.unread_at_exit < self.bytes_written
+
+    def pgid(self) -> int:
+        return self.proc.pgid
+
     def exited(self) -> list[Event]:
         """The process is gone: report what it wrote first, then its exit."""
         if self.proc.stdin is not None:

@@ -33,6 +33,15 @@ def wait_gone(pid: int, timeout: float = 3.0) -> bool:
     return False
 
 
+def wait_until(predicate, timeout: float = 10.0, what: str = "the condition") -> None:  # type: ignore[no-untyped-def]
+    """Poll `predicate()` until it holds; fail after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.01)
+
+
 def write_config(tmp_path: Path, command: list[str] | None = None, **opts: object) -> Path:
     worker = {"command": command or [sys.executable, FAULTY]}
     worker.update(opts)

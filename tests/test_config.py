@@ -375,6 +375,39 @@ def test_error_type_must_fit_a_header(tmp_path: Path) -> None:
     assert "printable ASCII" in (err.hint or "")
 
 
+@pytest.mark.parametrize(
+    "value, environ, expected",
+    [
+        (None, {}, 1),  # auto, on classic Lambda
+        (None, {"AWS_LAMBDA_MAX_CONCURRENCY": "8"}, 8),  # auto, on Lambda Managed Instances
+        ("auto", {"AWS_LAMBDA_MAX_CONCURRENCY": "4"}, 4),
+        ("1", {"AWS_LAMBDA_MAX_CONCURRENCY": "4"}, 1),
+        ("4", {"AWS_LAMBDA_MAX_CONCURRENCY": "4"}, 4),
+        ("1", {}, 1),
+    ],
+)
+def test_concurrency(tmp_path: Path, value: str | None, environ: dict[str, str], expected: int) -> None:
+    text = BASE + (f"    concurrency: {value}\n" if value else "")
+    assert load_text(tmp_path, text, environ).workers["w"].concurrency == expected
+
+
+@pytest.mark.parametrize(
+    "value, environ, message",
+    [
+        ("8", {"AWS_LAMBDA_MAX_CONCURRENCY": "4"}, "8 is more than AWS_LAMBDA_MAX_CONCURRENCY (4)"),
+        ("2", {}, "2 is more than AWS_LAMBDA_MAX_CONCURRENCY (not set, so 1"),
+        ("0", {}, "0 is out of range"),
+        ("many", {}, "must be `auto` or a whole number, got the string 'many'"),
+        ("1.5", {}, "must be `auto` or a whole number, got a number 1.5"),
+    ],
+)
+def test_concurrency_errors(tmp_path: Path, value: str, environ: dict[str, str], message: str) -> None:
+    err = error_of(tmp_path, BASE + f"    concurrency: {value}\n", environ)
+    assert (err.line, err.key) == (4, "workers.w.concurrency")
+    assert message in str(err)
+    assert err.hint
+
+
 def test_ready_value_suggests(tmp_path: Path) -> None:
     err = error_of(tmp_path, BASE + "    protocol: jsonl\n    ready: frames\n")
     assert (err.line, err.key, err.hint) == (5, "workers.w.ready", "did you mean 'frame'?")
@@ -868,6 +901,7 @@ def test_describe(tmp_path: Path) -> None:
         "    protocol: msgpack\n"
         "    ready: frame\n"
         "    error_type: null\n"
+        "    concurrency: 1  # invocations at once (auto: AWS_LAMBDA_MAX_CONCURRENCY, else 1)\n"
         "  x:\n"
         '    command: ["./x"]\n'
         f'    cwd: "{tmp_path}"\n'
@@ -881,6 +915,7 @@ def test_describe(tmp_path: Path) -> None:
         "    protocol: exec\n"
         "    ready: null\n"
         '    error_type: "Function.ExitError"\n'
+        "    concurrency: 1  # invocations at once (auto: AWS_LAMBDA_MAX_CONCURRENCY, else 1)\n"
         "default: w\n"
     )
 

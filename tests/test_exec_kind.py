@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import WORKERS, require_tool
+from harness import wait_until
 from workers.kinds_fixture import KindFunction, all_gone, read_pids
 
 FAULTY = str(WORKERS / "exec" / "faulty.sh")
@@ -190,7 +191,7 @@ def test_sigterm_with_a_script_running(function, tmp_path: Path) -> None:  # typ
     out: list[object] = []
     t = threading.Thread(target=lambda: out.append(fn.invoke({})), daemon=True)
     t.start()
-    time.sleep(0.3)
+    wait_until(lambda: fn.emu.stats.handed_out == 2, what="the invocation to be handed out")
     os.kill(fn.emu.runtime_pid, signal.SIGTERM)
     t.join(5)
     doc = json.loads(out[0].body)  # type: ignore[attr-defined]

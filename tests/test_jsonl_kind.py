@@ -202,7 +202,7 @@ def test_sigterm_with_invocation_in_flight(function, tmp_path: Path) -> None:  #
     out: list[object] = []
     t = threading.Thread(target=lambda: out.append(fn.invoke({"fault": "pipeline", "pids": str(tmp_path / "p")})), daemon=True)
     t.start()
-    time.sleep(0.5)
+    read_pids(tmp_path / "p", 3)  # the pipeline runs and the worker ignores SIGTERM
     os.kill(fn.emu.runtime_pid, signal.SIGTERM)
     t.join(5)
     doc = json.loads(out[0].body)  # type: ignore[attr-defined]

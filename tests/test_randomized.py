@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import pytest
 
+from harness import wait_gone, wait_until
 from test_faults import Run, fd_count, wait_no_marked, zombie_children
 from test_supervisor import write_config
 
@@ -111,15 +112,37 @@ def test_randomized_faults(tmp_path: Path) -> None:
     assert not left, f"processes outlived the supervisor: {left}"
 
 
+def _fd_targets(pid: int) -> list[str]:
+    """What each of the supervisor's descriptors is open on, in one listing."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+    return out
+
+
+def _proc_fds(pid: int) -> list[str]:
+    """The supervisor's descriptors open on /proc files (the max_rss scan's)."""
+    return [t for t in _fd_targets(pid) if t.startswith("/proc/")]
+
+
+def _non_proc_fds(pid: int) -> list[str]:
+    return [t for t in _fd_targets(pid) if not t.startswith("/proc/")]
+
+
 def _drive(fn: Run, rng: random.Random, tmp_path: Path) -> None:
     assert fn.invoke({"warm": True}).outcome == "success"
     sup = fn.emu.runtime_pid
     assert sup is not None
     # The answer reaches the caller before the supervisor's housekeeping
     # (GET /next is pipelined with the post), and that housekeeping (the
-    # max_rss scan) briefly opens /proc files: let it settle, then count.
-    time.sleep(0.3)
-    baseline = fd_count(sup)
+    # max_rss scan) briefly opens /proc files, perhaps only after this line
+    # runs: the baseline leaves them out.  _settled() then wants the whole
+    # count back at it, so a /proc file that stayed open would still show.
+    wait_until(lambda: not _proc_fds(sup), what="the supervisor's max_rss scan to close its /proc files")
+    baseline = len(_non_proc_fds(sup))
     wrong: list[str] = []
     seen: Counter[str] = Counter()
     t0 = time.monotonic()
@@ -132,10 +155,10 @@ def _drive(fn: Run, rng: random.Random, tmp_path: Path) -> None:
                 event["mark"] = str(tmp_path / f"gc-{i}.pid")
             res = fn.invoke(event, timeout=HANG_TIMEOUT if f.hang else NORMAL_TIMEOUT)
             seen[f.name] += 1
-            if f.event["fault"] == "exit_after_reply":
+            if f.event["fault"] == "exit_after_reply" and res.outcome == "success":
                 # Let it die while idle (handed over); an invoke sent before
                 # its exit is test_faults.py::test_exit_after_reply_with_next_invoke_unread.
-                time.sleep(0.1)
+                assert wait_gone(int(res.body))
             problem = _check(f, res)
             if problem:
                 wrong.append(f"#{i} {f.name}: {problem}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import FAULTY, Function, pid_alive, wait_gone, write_config  # noqa: F401 (re-exported for other tests)
+from harness import FAULTY, Function, pid_alive, wait_gone, wait_until, write_config  # noqa: F401 (re-exported for other tests)
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_sigkill_of_supervisor_leaves_no_worker(function) -> None:  # type: igno
     sup = fn.emu.runtime_pid
     t = threading.Thread(target=fn.invoke, args=({"fault": "hang_ignore_term"},), daemon=True)
     t.start()
-    time.sleep(0.3)
+    wait_until(lambda: fn.emu.stats.handed_out == 2, what="the invocation to be handed out")
     os.kill(sup, signal.SIGKILL)
     assert wait_gone(pid, 1.0), "the worker outlived a SIGKILLed supervisor"
     t.join(10)
@@ -185,7 +185,6 @@ def test_sigterm_while_idle(function) -> None:  # type: ignore[no-untyped-def]
     fn = function(shutdown_grace="500ms")
     pid = int(fn.invoke({"fault": "pid"}).body)
     sup = fn.emu.runtime_pid
-    time.sleep(0.1)
     t0 = time.monotonic()
     os.kill(sup, signal.SIGTERM)
     assert wait_gone(sup, 2.0)
@@ -201,7 +200,7 @@ def test_sigterm_with_invocation_in_flight(function) -> None:  # type: ignore[no
     out: list[object] = []
     t = threading.Thread(target=lambda: out.append(fn.invoke({"fault": "hang_ignore_term"})), daemon=True)
     t.start()
-    time.sleep(0.3)
+    wait_until(lambda: fn.emu.stats.handed_out == 2, what="the invocation to be handed out")
     os.kill(sup, signal.SIGTERM)
     t.join(5)
     res = out[0]
@@ -261,7 +260,7 @@ def test_recycling_on_rss(function) -> None:  # type: ignore[no-untyped-def]
 def test_worker_dead_while_idle_is_replaced(function) -> None:  # type: ignore[no-untyped-def]
     fn = function()
     pid = fn.invoke({"fault": "exit_after_reply"}).body
-    time.sleep(0.2)
+    assert wait_gone(int(pid))  # it died while idle
     res = fn.invoke({"a": 1})
     assert res.outcome == "success" and res.body == b'{"a": 1}'
     assert fn.invoke({"fault": "pid"}).body != pid
@@ -275,13 +274,13 @@ def test_crash_loop_exits_so_lambda_reinits(function, tmp_path: Path) -> None:  
     control.write_text("exit_before_ready")
     types = []
     durations = []
-    for _ in range(30):
+    end = time.monotonic() + 20
+    # Events back to back: those that come during a backoff are answered at
+    # once, the others start a worker that fails; until the fifth failure.
+    while fn.emu.stats.launches < 2 and time.monotonic() < end:
         res = fn.invoke({"fault": "exit", "code": 1})
         types.append(json.loads(res.body)["errorType"])
         durations.append(res.duration_ms)
-        if fn.emu.stats.launches >= 2:
-            break
-        time.sleep(0.2)  # longer than the first backoff steps
     assert all(t == "Runtime.ExitError" for t in types), types
     assert max(durations) < 2000  # events are answered at once, not held
     # After 5 failed starts in a row the supervisor exits and Lambda re-runs init.

@@ -24,7 +24,7 @@ from dispatcher import __version__
 
 __all__ = ["cache_path", "read", "write", "dumps", "FORMAT"]
 
-FORMAT = 2  # bump when the compiled form changes shape
+FORMAT = 3  # bump when the compiled form changes shape (3: workers' `concurrency`)
 # marshal's format belongs to one Python version: a cache names the interpreter
 # that wrote it and any other reads it as stale.
 _MAGIC = "lambda-dispatcher-config-cache/py%d.%d" % sys.version_info[:2]

@@ -36,6 +36,7 @@ def _worker(worker: WorkerConfig) -> list[str]:
         f"    protocol: {worker.protocol}",
         f"    ready: {worker.ready or 'null'}",
         f"    error_type: {_q(worker.error_type)}",
+        f"    concurrency: {worker.concurrency}  # invocations at once (auto: AWS_LAMBDA_MAX_CONCURRENCY, else 1)",
     ]
 
 

@@ -22,7 +22,7 @@ TYPE_CHECKING = False  # mypy reads this name as true; `import typing` costs ~2 
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["resolve", "startup_timeout_default"]
+__all__ = ["resolve", "startup_timeout_default", "max_concurrency"]
 
 # Lambda's init limit is 10 s on demand and 130 s for provisioned concurrency
 # and SnapStart (docs/runtime-api.md, "Limits"); each default leaves room for the
@@ -36,6 +36,30 @@ def startup_timeout_default(environ: Mapping[str, str]) -> float:
     if environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") in LONG_INIT_TYPES:
         return STARTUP_TIMEOUT_LONG_INIT
     return STARTUP_TIMEOUT
+
+
+def max_concurrency(environ: Mapping[str, str]) -> int | None:
+    """AWS_LAMBDA_MAX_CONCURRENCY (set by Lambda Managed Instances), or None."""
+    value = environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def _concurrency(w: dict[str, Any], path: str, environ: Mapping[str, str]) -> int:
+    limit = max_concurrency(environ)
+    wanted = w.get("concurrency")
+    if wanted is None:  # auto
+        return limit or 1
+    if wanted > (limit or 1):
+        given = f"{limit}" if limit else "not set, so 1: this is not a Lambda Managed Instances environment"
+        raise ConfigError(
+            f"{wanted} is more than AWS_LAMBDA_MAX_CONCURRENCY ({given})",
+            path=path,
+            line=w.get("concurrency_line", w["line"]),
+            key=f"workers.{w['name']}.concurrency",
+            hint="Lambda sends at most AWS_LAMBDA_MAX_CONCURRENCY invocations at once; use `concurrency: auto` "
+            "or a number up to it (locally: `dispatcher invoke --concurrency N` sets it)",
+        )
+    return wanted
 
 
 class _Expander:
@@ -108,5 +132,6 @@ def resolve(compiled: dict[str, Any], path: str, environ: Mapping[str, str]) -> 
             protocol=w["protocol"],
             ready=w["ready"],
             error_type=w["error_type"],
+            concurrency=_concurrency(w, path, environ),
         )
     return Config(path=os.path.abspath(path), workers=MappingProxyType(workers), default=compiled["default"])

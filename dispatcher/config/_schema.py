@@ -40,15 +40,19 @@ DEFAULTS: dict[str, Any] = {
     "protocol": "msgpack",
     "ready": None,  # "frame" unless protocol is exec; see _check_protocol_keys
     "error_type": None,  # "Function.ExitError" when protocol is exec
+    "concurrency": None,  # auto: AWS_LAMBDA_MAX_CONCURRENCY when set, else 1 (chosen in _resolve)
 }
 
 MAX_DURATION = 900.0  # Lambda's longest function timeout: anything longer is a typo
 MAX_INVOCATIONS = 1_000_000_000
+MAX_CONCURRENCY = 1024  # slots; Lambda Managed Instances allow far fewer per environment
+CONCURRENCY_HINT = "write `concurrency: auto` (AWS_LAMBDA_MAX_CONCURRENCY, else 1) or a number from 1 up"
 MIN_FRAME, MAX_FRAME = 1 << 10, 1 << 30
 MIN_RSS, MAX_RSS = 1 << 20, 10 << 30  # Lambda's largest function has 10,240 MB
 EXEC_ERROR_TYPE = "Function.ExitError"
 # Set by the supervisor for every worker (docs/protocol.md) or withheld on purpose.
-RESERVED_ENV = ("DISPATCHER_PROTOCOL", "DISPATCHER_FEATURES", "DISPATCHER_MAX_FRAME", "DISPATCHER_WORKER", "AWS_LAMBDA_RUNTIME_API")
+RESERVED_ENV = ("DISPATCHER_PROTOCOL", "DISPATCHER_FEATURES", "DISPATCHER_MAX_FRAME", "DISPATCHER_WORKER",
+                "DISPATCHER_CONCURRENCY", "AWS_LAMBDA_RUNTIME_API")
 
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _DIGITS = frozenset("0123456789")
@@ -214,6 +218,17 @@ class _Checker:
             self.fail(f"{count} is out of range", node.line, key, f"use 0 (never recycle) up to {MAX_INVOCATIONS}")
         return count
 
+    def concurrency(self, node: Value, key: str) -> int | None:
+        """None for `auto`; a number is checked against the environment in _resolve."""
+        if isinstance(node, Scalar) and node.kind == "str" and node.text == "auto":
+            return None
+        if not isinstance(node, Scalar) or node.kind != "int" or not set(node.text.lstrip("-")) <= _DIGITS:
+            self.fail(f"must be `auto` or a whole number, got {_shown(node)}", node.line, key, CONCURRENCY_HINT)
+        count = int(node.text)
+        if not 1 <= count <= MAX_CONCURRENCY:
+            self.fail(f"{count} is out of range", node.line, key, f"use 1 up to {MAX_CONCURRENCY}, or auto")
+        return count
+
     def _size(self, node: Value, key: str, low: int, high: int, zero_ok: bool) -> int:
         if not isinstance(node, Scalar) or node.kind not in ("int", "str"):
             self.fail(f"must be a size, got {_shown(node)}", node.line, key, SIZE_HINT)
@@ -277,8 +292,8 @@ def _worker(ck: _Checker, name: Scalar, node: Value) -> dict[str, Any]:
         if key in given:
             value = given[key][1]
             worker[key] = _WORKER_CHECKS[key](ck, value, f"{where}.{key}")
-            if key == "cwd":
-                worker["cwd_line"] = value.line
+            if key in ("cwd", "concurrency"):
+                worker[f"{key}_line"] = value.line
         else:
             worker[key] = DEFAULTS[key]
     _check_protocol_keys(ck, worker, given, where)

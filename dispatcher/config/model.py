@@ -57,6 +57,7 @@ class WorkerConfig:
     protocol: str  # one of PROTOCOLS
     ready: str | None  # "frame" | "spawn"; "frame" for msgpack, None for exec
     error_type: str | None  # exec only: errorType for a non-zero exit
+    concurrency: int = 1  # slots: invocations at once (`auto`: AWS_LAMBDA_MAX_CONCURRENCY, else 1)
 
 
 @dataclass(frozen=True)
