@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Mapping
 from select import poll
 
-from dispatcher.answers import Failure, say, timeout_failure
+from dispatcher.answers import say
 from dispatcher.client import ApiClient, ConnectionLost
 from dispatcher.config import WorkerConfig
 from dispatcher.core import Core
@@ -36,7 +36,7 @@ from dispatcher.reporter import Reporter
 from dispatcher.runtime_api import Invocation
 from dispatcher.signals import SignalWatcher
 from dispatcher.stopping import Stopping
-from dispatcher.stream_relay import relay_stream
+from dispatcher.stream_driver import StreamDriver
 from dispatcher.worker import Event, WorkerSession
 
 __all__ = ["Supervisor", "worker_environment", "run_from_environment"]
@@ -66,7 +66,7 @@ def worker_environment(config: WorkerConfig, environ: Mapping[str, str], slots: 
     return env
 
 
-class Supervisor:
+class Supervisor(StreamDriver):
     def __init__(
         self,
         config: WorkerConfig,
@@ -106,13 +106,7 @@ class Supervisor:
         self._fdmap: dict[int, tuple[int, int]] = {}
         self._poll_key: Any = None
         self._early: list[tuple[int, Any]] = []  # /next answers read with a post's answer
-        # Streamed responses (dispatcher/stream_relay.py): the invocation each
-        # worker was sent, by request id, and the answer a relay already gave.
-        self._sent: dict[str, tuple[int, Invocation]] = {}
-        self._relayed: dict[str, Any] = {}
-        self._stream_stop: float | None = None  # SIGTERM/SIGINT during a stream, handled after it
-        self._stream_sigs: set[int] = set()
-        self.environ_timeout = self.core.function_timeout
+        self._init_streaming()
 
     # ======================================================================
     def run(self) -> int:
@@ -236,73 +230,6 @@ class Supervisor:
         if session.broken is not None and wid in self.sessions and wid not in self.reported:
             self.reported.add(wid)
             self._do(core.worker_broke(wid, session.broken, now))
-
-    # -- streamed responses -------------------------------------------------
-    def _stream(self, wid: int, session: WorkerSession, events: list[Event], now: float) -> None:
-        """A worker answers with a stream: relay it to the end, then tell the
-        core the invocation was answered (the Post that follows finds the
-        relay's answer in self._relayed and posts nothing more)."""
-        msg: Any = events[0].message
-        kind, rid = msg["type"], msg.get("id")
-        sent = self._sent.get(rid) if isinstance(rid, str) else None
-        if kind != "stream_open" or sent is None or "stream" not in getattr(session, "features", ()) or len(self.apis) > 1:
-            if "stream" not in getattr(session, "features", ()):
-                detail = f"sent `{kind}` without announcing feature `stream` in `ready`"
-            elif len(self.apis) > 1:
-                detail = f"sent `{kind}`, but streaming is offered only with one slot"
-            elif kind != "stream_open":
-                detail = f"sent `{kind}` before `stream_open`"
-            else:
-                detail = f"sent `stream_open` for invocation {rid!r}, which is not in flight"
-            session.broken = detail
-            self._do(self.core.worker_broke(wid, f"worker {self.config.name!r} {detail}", now))
-            return
-        sid, inv = sent
-        deadline = now + (inv.deadline_ms / 1000.0 - self.wall()) - self.config.timeout_margin
-        answer = relay_stream(self, self.apis[sid], session, inv, events, deadline, pipeline_next=False)
-        self._relayed[rid] = answer
-        now = self.clock()
-        self._do(self.core.worker_message(wid, {"type": "result", "id": rid, "payload": b""}, now))
-        if session.proc.status is not None or session.proc.pidfd is None:  # died during the stream
-            self._do(self.core.worker_exited(wid, "exited", session.log.tail(), True, now))
-        sigs, self._stream_sigs, self._stream_stop = self._stream_sigs, set(), None
-        if signal.SIGTERM in sigs:
-            self._do(self.core.signal("SIGTERM", now))
-        elif signal.SIGINT in sigs:
-            self._do(self.core.signal("SIGINT", now))
-
-    # What the stream relay asks of its host.
-    def wake_fd(self) -> int:
-        return self.signals.rfd  # type: ignore[union-attr]
-
-    def on_wake(self) -> None:
-        sigs = self.signals.drain()  # type: ignore[union-attr]
-        if signal.SIGCHLD in sigs:
-            reap_orphans(set(), kill=False)
-        if sigs & {signal.SIGTERM, signal.SIGINT}:
-            self._stream_sigs |= sigs & {signal.SIGTERM, signal.SIGINT}
-            if self._stream_stop is None:
-                self._stream_stop = self.clock() + self.config.shutdown_grace
-
-    def invocation_limit(self, deadline: float) -> tuple[float, bool]:
-        if self._stream_stop is not None:
-            # Keep a third of the grace period to stop the worker afterwards.
-            stop = self._stream_stop - self.config.shutdown_grace / 3
-            if stop < deadline:
-                return stop, True
-        return deadline, False
-
-    def stopping_now(self) -> bool:
-        return self._stream_stop is not None
-
-    def exit_message(self, w: WorkerSession, ev: Event) -> str:
-        tail = w.log.tail()
-        detail = ev.detail.replace("exit status", "exited with status").replace("killed by", "was killed by")
-        return f"worker {w.name!r} {detail} during the invocation" + (f"; last stderr lines:\n{tail}" if tail else "")
-
-    def timeout_answer(self, inv: Invocation) -> Failure:
-        seconds = self.environ_timeout if self.environ_timeout is not None else float(round(inv.deadline_ms / 1000.0 - inv.received_at))
-        return timeout_failure(seconds)
 
     def _api_readable(self, sid: int, now: float) -> None:
         api = self.apis[sid]
