@@ -606,3 +606,22 @@ def test_emulator_refuses_a_streamed_answer_over_the_limit(monkeypatch: pytest.M
         sock.close()
     (result,) = results
     assert result.outcome == "too_large" and result.error_type == "Function.ResponseSizeTooLarge"
+
+
+def test_stream_is_not_offered_with_several_slots(tmp_path: Path) -> None:
+    """With concurrency above 1 the relay would stall the other slots: the
+    supervisor does not offer `stream`, and the adapter says so."""
+    config = tmp_path / "dispatcher.yaml"
+    config.write_text(json.dumps({"workers": {"w": {
+        "command": [sys.executable, "-m", "dispatcher_worker", "app:handler"],
+        "cwd": str(WORKERS / "pystream"),
+        "concurrency": 2,
+    }}}))
+    fn = Function(tmp_path, config, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2"})
+    try:
+        result = fn.emu.invoke(json.dumps({"mode": "async"}).encode())
+        assert result.outcome == "error" and result.error_type == "Runtime.MarshalError"
+        assert b"did not announce feature `stream`" in result.body
+        assert fn.emu.invoke(json.dumps({"mode": "list"}).encode()).body == b"[1,2,3]"
+    finally:
+        fn.close()
