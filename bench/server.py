@@ -65,6 +65,18 @@ class ApiServer:
             raise ServerError(f"bench-apiserver printed a bad stats line {line!r}: {exc}") from exc
         return stats
 
+    def wait_drained(self, timeout: float, alive: Callable[[], bool]) -> dict[str, Any] | None:
+        """After the stats: the server's `drained` line (every /next handed out answered,
+        with the count of answers that came twice), or None on timeout."""
+        line = self._readline(timeout, alive)
+        if line is None:
+            return None
+        try:
+            drained: dict[str, Any] = json.loads(line)
+        except ValueError as exc:
+            raise ServerError(f"bench-apiserver printed a bad drained line {line!r}: {exc}") from exc
+        return drained
+
     def _readline(self, timeout: float, alive: Callable[[], bool]) -> str | None:
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()

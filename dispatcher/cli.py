@@ -116,13 +116,16 @@ def _load_config(explicit: str | None, handler: str | None = None):  # type: ign
     return path, config
 
 
-def _make_emulator(config_path: str | None, handler: str | None, timeout: float, bootstrap: list[str] | None = None):  # type: ignore[no-untyped-def]
+def _make_emulator(config_path: str | None, handler: str | None, timeout: float, bootstrap: list[str] | None = None, concurrency: int | None = None, queue: bool = False):  # type: ignore[no-untyped-def]
     """The emulator running `dispatcher run` on the config, or the `--bootstrap` command in the current directory."""
     from dispatcher.emulator import Emulator
 
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
     if bootstrap is not None:
-        return Emulator(runtime_argv=bootstrap, env=env, function_timeout=timeout, handler=handler, task_root=os.getcwd())
+        return Emulator(
+            runtime_argv=bootstrap, env=env, function_timeout=timeout, handler=handler, task_root=os.getcwd(),
+            concurrency=concurrency, queue=queue,
+        )  # fmt: skip
     assert config_path is not None
     env["DISPATCHER_CONFIG"] = os.path.abspath(config_path)
     # Locally, the emulator stops the runtime after every run: its normal
@@ -135,6 +138,8 @@ def _make_emulator(config_path: str | None, handler: str | None, timeout: float,
         handler=handler,
         task_root=os.path.dirname(os.path.abspath(config_path)),
         lifecycle_log=2,  # START/END/REPORT on stderr, as Lambda and the RIE print them
+        concurrency=concurrency,
+        queue=queue,
     )
 
 
@@ -157,6 +162,7 @@ def cmd_invoke(argv: Sequence[str]) -> int:
     import argparse
 
     from dispatcher.cli_bootstrap import BOOTSTRAP_HELP, bootstrap_or_none, split_bootstrap_args
+    from dispatcher.cli_concurrency import add_concurrency, concurrency_from
 
     ap = argparse.ArgumentParser(
         prog="dispatcher invoke",
@@ -170,9 +176,11 @@ def cmd_invoke(argv: Sequence[str]) -> int:
     ap.add_argument("--handler", metavar="NAME", help="worker to run (sets _HANDLER)")
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N", help="send the event N times over one warm runtime")
+    add_concurrency(ap)
     argv, bootstrap_args = split_bootstrap_args(argv)
     args = ap.parse_args(argv)
     bootstrap = bootstrap_or_none(ap, args, bootstrap_args)
+    concurrency = concurrency_from(ap, args.concurrency)
     if args.event is not None and args.event_file:
         ap.error("give the event either as an argument or with --event-file, not both")
     if args.repeat < 1:
@@ -199,7 +207,9 @@ def cmd_invoke(argv: Sequence[str]) -> int:
         event = os.fsencode(args.event)
     else:
         event = b"{}"
-    emu = _make_emulator(path, args.handler, args.timeout, bootstrap)
+    # One caller sending one event after another: queue, so that an invoke sent
+    # before the runtime re-opened its /next waits instead of getting Runtime.Unavailable.
+    emu = _make_emulator(path, args.handler, args.timeout, bootstrap, concurrency, queue=concurrency is not None)
     try:
         with emu:
             emu.start()
@@ -250,6 +260,7 @@ def cmd_serve(argv: Sequence[str]) -> int:
     import signal
 
     from dispatcher.cli_bootstrap import BOOTSTRAP_HELP, bootstrap_or_none, split_bootstrap_args
+    from dispatcher.cli_concurrency import add_concurrency, concurrency_from
 
     ap = argparse.ArgumentParser(
         prog="dispatcher serve",
@@ -262,9 +273,14 @@ def cmd_serve(argv: Sequence[str]) -> int:
     ap.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     ap.add_argument("--port", type=int, default=9000, help="invoke endpoint port (default 9000; 0 picks a free one)")
     ap.add_argument("--timeout", type=_duration, default=3.0, metavar="DURATION", help="function timeout (default 3s)")
+    add_concurrency(ap)
+    ap.add_argument("--queue", action="store_true", help="with --concurrency: hold an invoke until a slot frees instead of answering Runtime.Unavailable")
     argv, bootstrap_args = split_bootstrap_args(argv)
     args = ap.parse_args(argv)
     bootstrap = bootstrap_or_none(ap, args, bootstrap_args)
+    concurrency = concurrency_from(ap, args.concurrency)
+    if args.queue and concurrency is None:
+        ap.error("--queue needs --concurrency N (or AWS_LAMBDA_MAX_CONCURRENCY): without slots, invokes are already served one at a time")
     path = None
     if bootstrap is None:
         from dispatcher.errors import ConfigError
@@ -276,7 +292,7 @@ def cmd_serve(argv: Sequence[str]) -> int:
             return EXIT_USAGE
     from dispatcher.emulator.frontdoor import serve_frontdoor
 
-    emu = _make_emulator(path, args.handler, args.timeout, bootstrap)
+    emu = _make_emulator(path, args.handler, args.timeout, bootstrap, concurrency, args.queue)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         with emu:

@@ -5,11 +5,16 @@ group; stop is an escalation (polite signal, a grace period, SIGKILL) and is
 idempotent; the group is killed before its leader is reaped, so that the
 process group id cannot be reused under us.
 
-Containment, in three layers:
+Containment, in four layers:
 - the supervisor is a child subreaper, so descendants that a worker leaves
   behind (even after `setsid`) are re-parented to us and can be killed;
-- each worker gets PR_SET_PDEATHSIG=SIGKILL, so it dies with the supervisor
-  even when the supervisor is SIGKILLed (as Lambda and the emulators do);
+- each long-lived worker gets PR_SET_PDEATHSIG=SIGKILL, so it dies with the
+  supervisor even when the supervisor is SIGKILLed (as Lambda and the
+  emulators do);
+- the guardian (dispatcher/guardian.py) outlives a SIGKILLed supervisor and
+  kills what PDEATHSIG cannot reach: exec-kind scripts (posix_spawn cannot set
+  it) and every worker's own descendants, by process group and by the
+  DISPATCHER_CONTAINMENT mark in their environment;
 - workers start with default signal dispositions and an empty signal mask:
   Python ignores SIGPIPE, which would otherwise leak into every worker and
   break `cmd | head`.
@@ -25,6 +30,9 @@ import errno
 import fcntl
 import _signal as signal  # `signal` imports enum: ~4 ms of cold start
 import os
+
+from dispatcher import guardian
+from dispatcher.reaping import LIVE, group_rss, pool_rss, reap_orphans
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,10 +54,6 @@ _PR_SET_CHILD_SUBREAPER = 36
 _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 1024 * 1024  # 1 MiB: a 6 MB payload in ~6 hand-offs, not ~90
 _libc = None
-# Workers alive now (pid == pgid: each leads its own group).  reap_orphans
-# never touches them, so that one worker's orphans are collected without
-# harming the other workers of a pool.
-_LIVE: set[int] = set()
 
 
 def _prctl(option: int, arg: int) -> bool:
@@ -147,6 +151,7 @@ class WorkerProcess:
         for fd in (in_w, out_r):
             _grow_pipe(fd)
         env_b = dict(env)
+        env_b[guardian.MARKER_VAR] = guardian.marker()
         path = env.get("PATH", os.defpath)
         parent = os.getpid()
         pid = os.fork()
@@ -207,15 +212,16 @@ class WorkerProcess:
         for fd in (in_w, out_r, err_r):
             make_nonblocking(fd)
         self.pidfd = os.pidfd_open(pid)
-        _LIVE.add(pid)
+        LIVE.add(pid)
+        guardian.watch(pid)
 
     def _spawn_light(self, cwd: str, env: Mapping[str, str], stdin: bool) -> None:
         """posix_spawn (vfork, no copy-on-write storm): ~0.8 ms instead of ~4 ms
         for fork+exec from a Python process, at the price of PR_SET_PDEATHSIG,
         which only a forked child can set.  For short-lived per-invocation
         processes (exec workers), whose group is killed when the invocation
-        ends; should the supervisor itself be SIGKILLed mid-invocation, such a
-        script runs to its own end (on Lambda the sandbox reset ends it)."""
+        ends; should the supervisor itself be SIGKILLed mid-invocation, the
+        guardian kills the script and its descendants."""
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -226,6 +232,8 @@ class WorkerProcess:
             (os.POSIX_SPAWN_DUP2, err_w, 2),
         ]
         path = _resolve(self.argv[0], env.get("PATH", os.defpath))
+        env_b = dict(env)
+        env_b[guardian.MARKER_VAR] = guardian.marker()
         here = os.getcwd()
         try:
             try:
@@ -234,7 +242,7 @@ class WorkerProcess:
                 raise SpawnError(f"worker {self.name!r}: cannot change to directory {cwd!r}: {exc.strerror}", exc.errno or 0) from None
             try:
                 pid = os.posix_spawn(
-                    path, self.argv, dict(env), file_actions=actions, setsid=True,
+                    path, self.argv, env_b, file_actions=actions, setsid=True,
                     setsigdef=_DEFAULT_SIGNALS, setsigmask=(),
                 )
             except OSError as exc:
@@ -254,7 +262,8 @@ class WorkerProcess:
         for fd in (in_w, out_r, err_r):
             make_nonblocking(fd)
         self.pidfd = os.pidfd_open(pid)
-        _LIVE.add(pid)
+        LIVE.add(pid)
+        guardian.watch(pid)
 
     # -- state ----------------------------------------------------------------
     def poll_exit(self) -> int | None:
@@ -279,7 +288,8 @@ class WorkerProcess:
         except ChildProcessError:
             status = 0
         self.status = status
-        _LIVE.discard(self.pid)
+        LIVE.discard(self.pid)
+        guardian.unwatch(self.pgid)
         # stdout/stderr stay open: what the process wrote before it died is
         # still in the pipes, and its owner reads it before close_fds().
         if self.pidfd is not None:
@@ -379,84 +389,3 @@ def _execvpe(argv: Sequence[str], env_b: Mapping[str, str], path: str) -> None:
             if last is None or exc.errno != errno.ENOENT:
                 last = exc
     raise last or FileNotFoundError(errno.ENOENT, "not found")
-
-
-def _children() -> list[int]:
-    """Our direct children (including re-parented orphans)."""
-    me = os.getpid()
-    try:
-        with open(f"/proc/{me}/task/{me}/children", "rb") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    kids = []  # fallback: CONFIG_PROC_CHILDREN may be off; scan /proc
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 1 and int(fields[1]) == me:
-            kids.append(int(entry))
-    return kids
-
-
-def reap_orphans(keep: set[int], *, kill: bool) -> int:
-    """Reap (and with kill=True first SIGKILL) every child not in `keep` that is
-    not a live worker (nor in a live worker's process group).
-
-    Children that are not workers are descendants re-parented to us, the
-    subreaper, after their parent died.  Killing one re-parents its own
-    children to us in turn, so loop until none is left.  Returns how many.
-    """
-    count = 0
-    for _ in range(100):  # bounded: each round removes at least one level
-        kids = [k for k in _children() if k not in keep and k not in _LIVE]
-        if not kids:
-            break
-        progressed = False
-        for pid in kids:
-            if kill:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                try:
-                    pg = os.getpgid(pid)
-                    if pg not in keep and pg not in _LIVE and pg != os.getpgrp():
-                        os.killpg(pg, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            try:
-                done, _ = os.waitpid(pid, 0 if kill else os.WNOHANG)
-            except ChildProcessError:
-                done = pid
-            if done:
-                count += 1
-                progressed = True
-        if not kill or not progressed:
-            break
-    return count
-
-
-def group_rss(pgid: int) -> int:
-    """Resident memory, in bytes, of every process in process group `pgid`."""
-    return pool_rss({pgid})
-
-
-def pool_rss(pgids: set[int]) -> int:
-    """Resident memory, in bytes, of every process in any of the groups `pgids`
-    (a pool of workers), in one pass over the process table."""
-    import psutil  # lazily: ~22 ms to import, only when max_rss is set
-
-    total = 0
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if os.getpgid(proc.pid) in pgids:
-                total += proc.memory_info().rss
-        except (psutil.Error, ProcessLookupError, PermissionError):
-            continue
-    return total

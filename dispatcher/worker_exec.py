@@ -1,7 +1,8 @@
 """protocol: exec -- one process per invocation, CGI-like (docs/exec.md).
 
 The session is always ready.  Each `send_invoke` starts `command` (a
-WorkerProcess: own session and process group, default signals, pdeathsig)
+WorkerProcess: own session and process group, default signals, watched by
+the guardian)
 with the invocation in its environment, writes the event to its stdin
 through the base class's non-blocking queue and closes it; stdout is
 collected as the response body, stderr is the log.  While a script runs it

@@ -78,7 +78,7 @@ def rust_build() -> RustBuild:
     print(f"rust toolchain: {rustc} ({cargo})")  # shown with -s and on failure
     started = time.monotonic()
     steps: list[tuple[list[str], Path, dict[str, str]]] = [
-        ([cargo, "--config", str(OFFLINE_CONFIG), "build", "--release", "--example", "behaviours"], CRATE, {}),
+        ([cargo, "--config", str(OFFLINE_CONFIG), "build", "--release", "--example", "behaviours", "--example", "concurrent"], CRATE, {}),
         # build.sh is what a user runs; it copies the binary next to dispatcher.yaml.
         ([str(EXAMPLES / "rust-hello" / "build.sh")], EXAMPLES / "rust-hello", {"CARGO_CONFIG": str(OFFLINE_CONFIG)}),
         ([str(EXAMPLES / "rust-echo" / "build.sh")], EXAMPLES / "rust-echo", {"CARGO_CONFIG": str(OFFLINE_CONFIG)}),
@@ -133,11 +133,12 @@ def test_cargo_test_passes(rust_build: RustBuild) -> None:
     done = _run([cargo, "--config", str(OFFLINE_CONFIG), "test"], CRATE)
     report = f"{rust_build.rustc_version}\n{done.stdout[-6000:]}\n{done.stderr[-4000:]}"
     assert done.returncode == 0, report
-    # Unit tests, the shared vectors, the pipe tests and the doc test all ran.
-    for suite in ("src/lib.rs", "tests/vectors.rs", "tests/worker.rs", "Doc-tests dispatcher_worker"):
+    # Unit tests, the shared vectors, the pipe tests (one at a time and run_concurrent) and the doc test all ran.
+    suites = ("src/lib.rs", "tests/vectors.rs", "tests/worker.rs", "tests/concurrent.rs", "Doc-tests dispatcher_worker")
+    for suite in suites:
         assert suite in done.stderr, f"{suite} did not run:\n{report}"
     results = re.findall(r"test result: (\w+)\. (\d+) passed; (\d+) failed", done.stdout)
-    assert len(results) == 4, report
+    assert len(results) == len(suites), report
     assert all(status == "ok" and int(passed) > 0 and failed == "0" for status, passed, failed in results), report
 
 

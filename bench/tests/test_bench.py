@@ -77,6 +77,45 @@ def test_server_serves_events_counts_and_reports(bins: toolchain.Binaries, tmp_p
     assert (tmp_path / "last").read_bytes() == b'{"b": 2}'
 
 
+def test_server_serves_concurrent_next_and_reports_lost_and_duplicated(bins: toolchain.Binaries, tmp_path: Path) -> None:
+    """Slots: several /next open at once on their own connections, answered in any
+    order; after the run the `drained` line says what was never answered and
+    what was answered twice."""
+    event = tmp_path / "e.json"
+    event.write_bytes(b'{"a": 1}')
+    with ApiServer(bins.apiserver, event, pinned=False, count=2) as srv:
+        socks = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(3)]
+        ids = []
+        for sock in socks:
+            status, hdrs, _ = _request(sock, "GET", "/2018-06-01/runtime/invocation/next")
+            assert status == 200
+            ids.append(hdrs["lambda-runtime-aws-request-id"])
+        # Answered out of order; the second answer ends the measured run with one still in flight.
+        for i in (2, 0):
+            assert _request(socks[i], "POST", f"/2018-06-01/runtime/invocation/{ids[i]}/response", b"{}")[0] == 202
+        stats = srv.wait_stats(10, alive=lambda: True)
+        assert stats is not None and stats["count"] == 2
+        assert _request(socks[2], "POST", f"/2018-06-01/runtime/invocation/{ids[2]}/response", b"{}")[0] == 400
+        assert _request(socks[1], "POST", f"/2018-06-01/runtime/invocation/{ids[1]}/response", b"{}")[0] == 202
+        drained = srv.wait_drained(10, alive=lambda: True)
+    assert drained == {"drained": True, "unanswered": 0, "duplicates": 1, "handed_out": 3}
+
+
+def test_server_reports_unanswered_when_stdin_closes_first(bins: toolchain.Binaries, tmp_path: Path) -> None:
+    event = tmp_path / "e.json"
+    event.write_bytes(b"{}")
+    srv = ApiServer(bins.apiserver, event, pinned=False, count=1)
+    with srv:
+        socks = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+        rids = [_request(s, "GET", "/2018-06-01/runtime/invocation/next")[1]["lambda-runtime-aws-request-id"] for s in socks]
+        assert _request(socks[0], "POST", f"/2018-06-01/runtime/invocation/{rids[0]}/response", b"{}")[0] == 202
+        assert srv.wait_stats(10, alive=lambda: True) is not None
+        assert srv.proc is not None and srv.proc.stdin is not None
+        srv.proc.stdin.close()
+        drained = srv.wait_drained(10, alive=lambda: True)
+    assert drained is not None and drained["drained"] is False and drained["unanswered"] == 1
+
+
 def test_server_extension_register_and_init_error(bins: toolchain.Binaries, tmp_path: Path) -> None:
     event = tmp_path / "e.json"
     event.write_bytes(b"{}")
@@ -238,6 +277,20 @@ def test_markdown_names_the_machine_and_failed_contenders() -> None:
     assert "ratios measured in one run" in md and f"{os.cpu_count()} cores" in md
     assert "| X | failed | exited with status 3 \\| boom |" in md
     assert "not measured: absent" in md and "- a note" in md
+
+
+def test_concurrency_run_once_checks_every_event_was_answered_once(bins: toolchain.Binaries, tmp_path: Path) -> None:
+    """bench/concurrency.py's measurement with a real LMI contender (awslambdaric's
+    own LMI mode, 2 processes): figures, and no event lost or answered twice."""
+    pytest.importorskip("awslambdaric", reason="the bench extra (pip install -e .[bench]) installs awslambdaric")
+    from bench import concurrency
+
+    c = next(c for c in concurrency.CONTENDERS if c.name == "awslambdaric-io")
+    res = concurrency.run_once(c, 2, tmp_path, Path("/nonexistent"), bins.apiserver, seconds=0.5, warmup=2)
+    assert res["ok"], res
+    assert res["throughput"] > 0 and res["count"] > 0
+    assert res["unanswered"] == 0 and res["duplicates"] == 0
+    assert res["handed_out"] >= res["count"] + 2
 
 
 # -- the parser micro-benchmark (bench/parser_bench.py) -------------------------

@@ -11,7 +11,8 @@ Runtime.ExitError), without the RIE's crash on concurrent invokes.
 
 Modules: `_http` (sans-IO request parsing), `_render` (responses as RAPID writes them), `state` (the state table), `server` (the
 epoll loop), `sandbox` (routes and actions; `streamed`: its streamed answers), `runtime` (the runtime process),
-`model` (result values), `frontdoor` (the RIE-compatible invoke endpoint).
+`model` (result values), `frontdoor` (the RIE-compatible invoke endpoint), `lmi`
+(the Managed-Instances mode: N invokes at once).
 """
 
 from typing import Any

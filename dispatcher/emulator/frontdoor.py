@@ -12,6 +12,13 @@ A streamed answer is streamed to the caller with chunked transfer encoding as
 it arrives (the RIE buffers it whole), an error after its first byte in the
 trailers, and an HTTP-integration prelude applied as a function URL does
 (docs/streaming.md).
+
+In LMI mode (an emulator with `concurrency`) callers run at once and the
+headers follow RIE-LMI: X-Amzn-RequestId becomes the request id, Content-Type
+and the still-base64 client context are passed to the runtime, X-Amz-Tenant-Id
+is not; a success carries `Lambda-Runtime-Function-Response-Mode: buffered`
+and a platform error (Runtime.Unavailable, Sandbox.Timedout,
+Runtime.ExitError) an `Error-Type` header.
 """
 
 from __future__ import annotations
@@ -82,6 +89,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(413, _error_json("RequestTooLargeException", f"request payload of {length} bytes exceeds the {_MAX_EVENT}-byte limit"))
             return
         event = self.rfile.read(length) if length else b""
+        if self.server.emulator.concurrency is not None:
+            self._invoke_lmi(event)
+            return
         client_context = None
         raw_context = self.headers.get("X-Amz-Client-Context")
         if raw_context:
@@ -117,6 +127,30 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers["X-Amz-Function-Error"] = "Unhandled"
             if result.outcome != "error":
                 headers["Content-Type"] = "application/json"
+        self._reply(result.status, result.body, headers)
+
+    def _invoke_lmi(self, event: bytes) -> None:
+        try:
+            result = self.server.emulator.invoke(
+                event,
+                client_context=self.headers.get("X-Amz-Client-Context"),
+                trace_id=self.headers.get("X-Amzn-Trace-Id"),
+                request_id=self.headers.get("X-Amzn-RequestId") or None,
+                content_type=self.headers.get("Content-Type"),
+            )
+        except (EmulatorError, ValueError) as exc:
+            self._reply(500, _error_json("ServiceException", str(exc)))
+            return
+        headers = {"X-Amzn-RequestId": result.request_id, "X-Amz-Executed-Version": "$LATEST"}
+        if result.outcome in ("success", "error"):
+            headers["Content-Type"] = result.content_type or "application/json"
+            headers["Lambda-Runtime-Function-Response-Mode"] = "buffered"
+            if result.outcome == "error":
+                headers["X-Amz-Function-Error"] = "Unhandled"
+        else:
+            headers["Error-Type"] = result.error_type or "Runtime.Unknown"
+            headers["Content-Type"] = "text/plain; charset=utf-8" if result.outcome == "timeout" else "application/json"
+            headers["X-Amz-Function-Error"] = "Unhandled"
         self._reply(result.status, result.body, headers)
 
 

@@ -29,14 +29,16 @@ class Invoke:
     __slots__ = (
         "event", "timeout", "headers", "request_id", "rid", "invocation_id", "resp_path", "err_path",
         "deadline", "handed_at", "init_ms", "next_response", "answer", "answer_type", "error_header",
-        "echoed", "outcome", "answered_at", "done", "result", "exc", "sink", "streamed", "trailers", "queued", "stream_size",
+        "echoed", "outcome", "answered_at", "done", "result", "exc", "lmi_headers", "sink", "streamed", "trailers",
+        "queued", "stream_size",
     )  # fmt: skip
 
-    def __init__(self, event: bytes, timeout: float, headers: tuple[bytes, bytes], done: Any) -> None:
+    def __init__(self, event: bytes, timeout: float, headers: tuple[bytes, bytes], done: Any, request_id: str | None = None) -> None:
         self.event = event
         self.timeout = timeout
         self.headers = headers  # optional /next header lines, pre-rendered (render_optional_headers)
-        self.request_id = new_uuid()
+        self.lmi_headers: tuple[bytes, bytes, bytes] | None = None  # LMI mode: Content-Type, Client-Context, Trace-Id values
+        self.request_id = new_uuid() if request_id is None else request_id
         self.rid = self.request_id.encode()
         self.invocation_id = new_uuid().encode()
         self.resp_path = INVOCATION_PREFIX + self.rid + b"/response"

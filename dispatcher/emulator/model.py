@@ -25,7 +25,7 @@ __all__ = [
     "ARN_PREFIX",
 ]
 
-Outcome = Literal["success", "error", "timeout", "exit", "init_error", "too_large"]
+Outcome = Literal["success", "error", "timeout", "exit", "init_error", "too_large", "unavailable"]
 
 ARN_PREFIX = "arn:aws:lambda:us-east-1:012345678912:function:"  # the RIE's account and region
 
@@ -33,6 +33,7 @@ ARN_PREFIX = "arn:aws:lambda:us-east-1:012345678912:function:"  # the RIE's acco
 SANDBOX_TIMEDOUT = "Sandbox.Timedout"
 RUNTIME_EXIT_ERROR = "Runtime.ExitError"
 RESPONSE_SIZE_TOO_LARGE = "Function.ResponseSizeTooLarge"
+RUNTIME_UNAVAILABLE = "Runtime.Unavailable"  # LMI mode: an invoke found no open /next
 
 # HTTP status the RIE's invoke endpoint gives for each outcome.
 STATUS_FOR: dict[str, int] = {
@@ -43,6 +44,11 @@ STATUS_FOR: dict[str, int] = {
     "exit": 502,
     "init_error": 502,
 }
+
+# LMI mode (recorded from RIE v1.30 with AWS_LAMBDA_MAX_CONCURRENCY set): a runtime
+# exit answers the invokes in flight 200 + Error-Type, and an invoke that finds
+# no open /next gets 400 at once.
+LMI_STATUS_FOR: dict[str, int] = {**STATUS_FOR, "exit": 200, "unavailable": 400}
 
 _VALID_ERROR_TYPE = re.compile(r"(Runtime|Function)\.[A-Z][a-zA-Z]+")
 

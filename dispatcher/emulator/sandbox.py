@@ -89,6 +89,7 @@ class Sandbox(StreamedAnswers):
         self.closing = False
         self.on_closed: Callable[[], None] | None = None
         self.address = "%s:%d" % loop.address
+        self.status_for = STATUS_FOR
         self._arn = function_arn(config.function_name).encode()
         self._arn_line = b"\r\nLambda-Runtime-Invoked-Function-Arn: " + self._arn
         self._external = not config.runtime_argv
@@ -237,7 +238,7 @@ class Sandbox(StreamedAnswers):
             content_type=content_type,
             duration_ms=round(duration, 3),
             init_duration_ms=inv.init_ms,
-            status=STATUS_FOR[outcome],
+            status=self.status_for[outcome],
             invocation_id_echoed=inv.echoed,
             streamed=inv.streamed,
             stream_error_type=None if raw_type is None else sanitize_error_type(raw_type.decode("latin-1")),

@@ -23,7 +23,7 @@ emulator's own view added (no runtime process at all, init failed):
 
 from __future__ import annotations
 
-__all__ = ["TRANSITIONS", "HTTP_EVENTS", "RAPID_NAMES", "lookup"]
+__all__ = ["TRANSITIONS", "LMI_TRANSITIONS", "HTTP_EVENTS", "RAPID_NAMES", "lookup"]
 
 NO_RUNTIME = "NO_RUNTIME"
 INITIALIZING = "INITIALIZING"
@@ -39,16 +39,18 @@ RESPONSE = "response"  # POST /invocation/{current id}/response
 ERROR = "error"  # POST /invocation/{current id}/error
 TOO_LARGE = "too_large"  # POST /invocation/{current id}/response above the payload limit
 STALE_POST = "stale_post"  # POST /invocation/{other id}/response|error
+LATE_POST = "late_post"  # POST /invocation/{id}/response|error of an invoke that timed out (LMI mode)
 INIT_ERROR = "init_error"  # POST /init/error
 STREAM_OPEN = "stream_open"  # the head of a streamed POST /invocation/{current id}/response
 STREAM_END = "stream_end"  # its last chunk (and trailers) arrived
 # Lifecycle events.
 LAUNCH = "launch"  # an invoke (or start_runtime) needs a runtime
 INVOKE = "invoke"  # an invoke is queued and the runtime waits in /next
+NO_SLOT = "no_slot"  # an invoke arrived and no /next is open (LMI mode, without --queue)
 EXIT = "exit"  # the runtime process ended by itself
 DEADLINE = "deadline"  # the running timer (init limit or invoke deadline) expired
 
-HTTP_EVENTS = frozenset({NEXT, RESPONSE, ERROR, TOO_LARGE, STALE_POST, INIT_ERROR, STREAM_OPEN, STREAM_END})
+HTTP_EVENTS = frozenset({NEXT, RESPONSE, ERROR, TOO_LARGE, STALE_POST, LATE_POST, INIT_ERROR, STREAM_OPEN, STREAM_END})
 
 TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
     (NO_RUNTIME, LAUNCH): (INITIALIZING, "launch"),
@@ -86,6 +88,35 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
     (RESPONDED, DEADLINE): (NO_RUNTIME, "fail_timeout"),
 }
 
+# Managed-Instances (LMI) mode: the runtime keeps any number of /next open, one
+# per slot, and answers invokes by id in any order.  The sandbox state is only
+# about init; IDLE here means "initialised and serving" (RAPID: Ready), and the
+# invokes in flight are tracked by id beside the state (one deadline each).
+# DEADLINE in IDLE is one invoke's deadline: its caller is answered, the
+# runtime is not told (as on LMI), and its late answer gets 410.
+LMI_TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
+    (NO_RUNTIME, LAUNCH): (INITIALIZING, "launch"),
+    (NO_RUNTIME, NEXT): (IDLE, "attach"),
+    (INITIALIZING, NEXT): (IDLE, "init_done"),
+    (INITIALIZING, INIT_ERROR): (INIT_FAILED, "record_init_error"),
+    (INITIALIZING, EXIT): (NO_RUNTIME, "fail_init_exit"),
+    (INITIALIZING, DEADLINE): (NO_RUNTIME, "fail_init_timeout"),
+    (INIT_FAILED, EXIT): (NO_RUNTIME, "fail_init_error"),
+    (INIT_FAILED, DEADLINE): (NO_RUNTIME, "fail_init_timeout"),
+    # Open /next requests are not capped at the concurrency: each one is a slot.
+    (IDLE, NEXT): (IDLE, "open_slot"),
+    (IDLE, INVOKE): (IDLE, "hand_out"),
+    (IDLE, NO_SLOT): (IDLE, "refuse_unavailable"),
+    # Answers are delivered to the caller at once (classic mode waits for the next /next).
+    (IDLE, RESPONSE): (IDLE, "accept_response"),
+    (IDLE, ERROR): (IDLE, "accept_error"),
+    (IDLE, TOO_LARGE): (IDLE, "reject_too_large"),
+    (IDLE, STALE_POST): (IDLE, "reject_stale"),
+    (IDLE, LATE_POST): (IDLE, "reject_late"),
+    (IDLE, DEADLINE): (IDLE, "time_out"),
+    (IDLE, EXIT): (NO_RUNTIME, "fail_exit"),
+}
+
 # Names used in 403 messages, so they read like RAPID's.
 RAPID_NAMES = {
     NO_RUNTIME: "Started",
@@ -100,6 +131,7 @@ RAPID_NAMES = {
     ERROR: "InvocationErrorResponse",
     TOO_LARGE: "InvocationResponse",
     STALE_POST: "InvocationResponse",
+    LATE_POST: "InvocationResponse",
     INIT_ERROR: "InitError",
     STREAM_OPEN: "InvocationResponse",
     STREAM_END: "InvocationResponse",

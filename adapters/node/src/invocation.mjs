@@ -16,7 +16,8 @@ export class RuntimeError extends Error {
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function parseJsonHeader(text, what) {
-  if (text === null) return undefined;
+  // RAPID in Managed-Instances mode sends absent headers with an empty value.
+  if (text === null || text === "") return undefined;
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -1,6 +1,9 @@
 // The worker loop: load user code, send `ready` (or `init_error`), then answer
-// invokes one at a time until `shutdown` or EOF.  A malformed frame from the
-// supervisor ends the process with status 70 after a diagnostic on stderr.
+// invokes until `shutdown` or EOF: one at a time, or, when the supervisor has
+// N > 1 slots and offers `multiplex` (docs/protocol.md), up to N at once,
+// replying by id as each handler settles (as AWS's Node runtime runs async
+// handlers concurrently on Lambda Managed Instances).  A malformed frame from
+// the supervisor ends the process with status 70 after a diagnostic on stderr.
 
 import { FrameDecoder, FrameError, encodeFrame, maxFrameFromEnv, messages, parseToWorker } from "./codec.mjs";
 import {
@@ -76,14 +79,34 @@ function frameQueue(input, maxFrame) {
   };
 }
 
+/**
+ * How many invokes may be in flight: DISPATCHER_CONCURRENCY when the supervisor
+ * offers `multiplex` in DISPATCHER_FEATURES, else 1.  A bad value is a config error.
+ */
+export function concurrencyFromEnv(env) {
+  const features = (env.DISPATCHER_FEATURES ?? "").split(",").map((f) => f.trim());
+  if (!features.includes("multiplex")) return 1;
+  const text = env.DISPATCHER_CONCURRENCY ?? "1";
+  if (!/^[1-9][0-9]{0,4}$/.test(text)) {
+    throw new Error(`DISPATCHER_CONCURRENCY must be a whole number of slots from 1 to 99999, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
 function setTraceId(traceId) {
   if (traceId === null) delete process.env._X_AMZN_TRACE_ID;
   else process.env._X_AMZN_TRACE_ID = traceId;
 }
 
-async function answer(invoke, handler, raw, maxFrame) {
-  setTraceId(invoke.trace_id);
-  setRequest(invoke.id, invoke.tenant_id);
+async function answer(invoke, handler, raw, maxFrame, shared) {
+  // Concurrent handlers share one process environment: _X_AMZN_TRACE_ID would
+  // name whichever invoke came last, so in multiplex mode the trace id is only
+  // on the context (context.xrayTraceId), as on Lambda Managed Instances.  The
+  // log records' request id is process-wide too: set only when not shared.
+  if (!shared) {
+    setTraceId(invoke.trace_id);
+    setRequest(invoke.id, invoke.tenant_id);
+  }
   let reply;
   try {
     const p = invoke.payload;
@@ -181,10 +204,12 @@ export async function serve(load, initErrorOf = describeError) {
   const send = (message) => channel.writeFrame(encodeFrame(message));
 
   let maxFrame;
+  let slots;
   let loaded;
   try {
     try {
       maxFrame = maxFrameFromEnv(process.env);
+      slots = concurrencyFromEnv(process.env);
     } catch (err) {
       throw new RuntimeError("Runtime.ConfigError", err.message);
     }
@@ -208,15 +233,43 @@ export async function serve(load, initErrorOf = describeError) {
     process.exit(INIT_FAILED);
   }
   const canStream = (process.env.DISPATCHER_FEATURES ?? "").split(",").includes("stream");
-  send(messages.ready());
   const next = frameQueue(channel.input, maxFrame);
+  if (slots > 1 && !streaming) {
+    send(messages.ready(["multiplex"]));
+    await serveConcurrently(next, loaded, maxFrame, (frame) => channel.writeFrame(frame));
+    process.exit(0);
+  }
+  // A streaming handler is served one invocation at a time (`stream` is
+  // offered with one slot; with more, each invocation says why it cannot stream).
+  send(messages.ready());
   const writeFrame = (frame) => channel.writeFrame(frame);
   for (;;) {
     const message = await next();
     if (message.type !== "invoke") break; // shutdown or EOF
     if (streaming) await answerStreaming(message, loaded.handler, loaded.raw, writeFrame, canStream);
-    else channel.writeFrame(await answer(message, loaded.handler, loaded.raw, maxFrame));
+    else channel.writeFrame(await answer(message, loaded.handler, loaded.raw, maxFrame, false));
     setRequest(undefined, undefined);
   }
   process.exit(0);
+}
+
+/**
+ * Multiplex mode: every invoke starts at once and its reply is written when
+ * its handler settles, in whatever order that is (a frame is written whole,
+ * synchronously, so replies never interleave).  The supervisor sends at most
+ * N at a time.  On shutdown or EOF the invokes still running are finished and
+ * answered first.
+ */
+async function serveConcurrently(next, loaded, maxFrame, writeFrame) {
+  const running = new Set();
+  for (;;) {
+    const message = await next();
+    if (message.type !== "invoke") break;
+    const task = answer(message, loaded.handler, loaded.raw, maxFrame, true).then((frame) => {
+      running.delete(task);
+      writeFrame(frame);
+    });
+    running.add(task);
+  }
+  await Promise.all(running);
 }

@@ -58,6 +58,12 @@ test("absent headers are undefined; a past deadline leaves 0 ms, not a negative 
   assert.equal(ctx.getRemainingTimeInMillis(), 0);
 });
 
+test("empty client context and identity (RAPID's LMI mode sends absent headers empty) are undefined", () => {
+  const ctx = buildContext({ ...invoke, client_context: "", cognito_identity: "" }, env);
+  assert.equal(ctx.clientContext, undefined);
+  assert.equal(ctx.identity, undefined);
+});
+
 test("a client context that is not JSON is an UnmarshalError naming the header", () => {
   assert.throws(() => buildContext({ ...invoke, client_context: "{nope" }, env), {
     name: UNMARSHAL_ERROR,

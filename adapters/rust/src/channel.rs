@@ -65,6 +65,14 @@ impl Channel {
     }
 }
 
+impl Channel {
+    /// A second handle on the output descriptor, for threads that write
+    /// whole frames under their own lock (`run_concurrent`).
+    pub fn clone_output(&self) -> io::Result<File> {
+        self.output.try_clone()
+    }
+}
+
 impl<R: Read, W: Write> Channel<R, W> {
     pub fn new(input: R, output: W, max_frame: usize) -> Self {
         Channel {

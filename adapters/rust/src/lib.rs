@@ -28,6 +28,7 @@ pub mod channel;
 pub mod msgpack;
 pub mod protocol;
 
+mod concurrent;
 mod context;
 mod error;
 pub mod logging;
@@ -135,6 +136,54 @@ where
                 handler(event, ctx, out).map_err(Into::into)
             },
         )
+    })
+}
+
+/// Like [`run`], for Lambda Managed Instances: when the supervisor has N > 1
+/// slots (it offers `multiplex` and says N in `DISPATCHER_CONCURRENCY`), the
+/// worker announces `multiplex` and runs the handler on N threads, one
+/// invocation each, answering in whatever order they finish. The name and
+/// the model follow aws-lambda-rust-runtime's `run_concurrent`. The handler
+/// is shared by the threads, hence `Sync`; with one slot this is [`run`].
+///
+/// The trace id is on `Context::xray_trace_id` only: `_X_AMZN_TRACE_ID` is
+/// not set, as one process-wide variable cannot name N invocations.
+pub fn run_concurrent<E, R, Err, H>(handler: H) -> !
+where
+    E: DeserializeOwned,
+    R: Serialize,
+    Err: Into<Error>,
+    H: Fn(E, Context) -> Result<R, Err> + Sync,
+{
+    concurrent::serve_concurrent(move || {
+        Ok(
+            move |payload: &[u8], ctx: Context| -> Result<Vec<u8>, Error> {
+                let event: E = serde_json::from_slice(payload).map_err(|err| {
+                    Error::new(
+                        UNMARSHAL_ERROR,
+                        format!("the event is not valid JSON for the handler's input type: {err}"),
+                    )
+                })?;
+                let value = handler(event, ctx).map_err(Into::into)?;
+                serde_json::to_vec(&value).map_err(|err| {
+                    Error::new(
+                        MARSHAL_ERROR,
+                        format!("the handler's value cannot be serialised as JSON: {err}"),
+                    )
+                })
+            },
+        )
+    })
+}
+
+/// [`run_concurrent`] for a raw handler: event bytes in, response bytes out.
+pub fn run_concurrent_raw<Err, H>(handler: H) -> !
+where
+    Err: Into<Error>,
+    H: Fn(&[u8], Context) -> Result<Vec<u8>, Err> + Sync,
+{
+    concurrent::serve_concurrent(move || {
+        Ok(move |payload: &[u8], ctx: Context| handler(payload, ctx).map_err(Into::into))
     })
 }
 

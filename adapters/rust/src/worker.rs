@@ -30,11 +30,17 @@ pub(crate) const EX_IOERR: i32 = 74;
 const CONFIG_ERROR: &str = "Runtime.ConfigError";
 /// `error_type` of a response larger than a frame may be.
 const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
+/// The feature of a worker that takes several invokes at once (docs/protocol.md).
+pub(crate) const MULTIPLEX: &str = "multiplex";
 
 /// Settings the supervisor passes in the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub max_frame: usize,
+    /// Invokes the supervisor may send at once to a worker that announces
+    /// `multiplex`: `DISPATCHER_CONCURRENCY` when `DISPATCHER_FEATURES`
+    /// offers `multiplex`, otherwise 1.
+    pub slots: usize,
 }
 
 impl Settings {
@@ -61,7 +67,20 @@ impl Settings {
                 }
             },
         };
-        Ok(Settings { max_frame })
+        let offered = var("DISPATCHER_FEATURES")
+            .map_or(false, |f| f.split(',').any(|x| x.trim() == MULTIPLEX));
+        let slots = match var("DISPATCHER_CONCURRENCY") {
+            Some(text) if offered => match text.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(format!(
+                        "DISPATCHER_CONCURRENCY is {text:?}: expected a positive number of slots"
+                    ))
+                }
+            },
+            _ => 1,
+        };
+        Ok(Settings { max_frame, slots })
     }
 }
 
@@ -72,7 +91,8 @@ where
     I: FnOnce() -> Result<H, Error>,
     H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
 {
-    let (mut worker, handler, function) = start(init);
+    let (mut worker, handler, _) = start(init, false, false);
+    let function = FunctionEnv::from_vars(|name: &str| std::env::var(name).ok());
     exit(worker.serve_invokes(&handler, &function))
 }
 
@@ -83,7 +103,8 @@ where
     I: FnOnce() -> Result<H, Error>,
     H: Fn(&[u8], Context, &mut ResponseStream<'_>) -> Result<(), Error>,
 {
-    let (mut worker, handler, function) = start(init);
+    let (mut worker, handler, _) = start(init, false, true);
+    let function = FunctionEnv::from_vars(|name: &str| std::env::var(name).ok());
     let can_stream = std::env::var("DISPATCHER_FEATURES")
         .map(|v| v.split(',').any(|f| f.trim() == "stream"))
         .unwrap_or(false);
@@ -95,8 +116,12 @@ where
     ))
 }
 
-/// Everything before the first invocation: the stream, init, `ready`.
-fn start<I, H>(init: I) -> (Worker, H, FunctionEnv)
+/// Sets the worker up: checks stdin, reads the settings, takes the stream,
+/// runs `init` and announces `ready` (with `multiplex` when `concurrent` and
+/// the supervisor offered more than one slot, `stream` for a streaming worker)
+/// or `init_error` and exits.
+/// Returns the worker, the handler and the number of slots to serve.
+pub(crate) fn start<I, H>(init: I, concurrent: bool, streaming: bool) -> (Worker, H, usize)
 where
     I: FnOnce() -> Result<H, Error>,
 {
@@ -112,6 +137,7 @@ where
     let env = |name: &str| std::env::var(name).ok();
     let settings = Settings::from_vars(env);
     let max_frame = settings.as_ref().map_or(DEFAULT_MAX_FRAME, |s| s.max_frame);
+    let worker_slots = settings.as_ref().map_or(1, |s| s.slots);
     let channel = match Channel::take_stdio(max_frame) {
         Ok(channel) => channel,
         Err(err) => fail(
@@ -139,21 +165,30 @@ where
             exit(EX_INIT_FAILED);
         }
     };
+    let slots = if concurrent { worker_slots } else { 1 };
+    // `multiplex` with more than one slot; `stream` for a streaming worker (served with one).
+    let features: &[&str] = if slots > 1 {
+        &[MULTIPLEX]
+    } else if streaming {
+        FEATURES
+    } else {
+        &[]
+    };
     worker.send(&ToSupervisor::Ready {
         protocol: PROTOCOL_VERSION,
-        features: FEATURES,
+        features,
     });
-    (worker, handler, FunctionEnv::from_vars(env))
+    (worker, handler, slots)
 }
 
-struct Worker {
-    channel: Channel,
+pub(crate) struct Worker {
+    pub(crate) channel: Channel,
     /// The reply being built; reused so steady traffic does not allocate.
     out: Vec<u8>,
 }
 
 impl Worker {
-    fn serve_invokes<H>(&mut self, handler: &H, function: &FunctionEnv) -> i32
+    pub(crate) fn serve_invokes<H>(&mut self, handler: &H, function: &FunctionEnv) -> i32
     where
         H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
     {
@@ -202,7 +237,11 @@ impl Worker {
 }
 
 /// Runs the handler for one invocation, panics included.
-fn answer<H>(invoke: &Invoke<'_>, handler: &H, function: &FunctionEnv) -> Result<Vec<u8>, Error>
+pub(crate) fn answer<H>(
+    invoke: &Invoke<'_>,
+    handler: &H,
+    function: &FunctionEnv,
+) -> Result<Vec<u8>, Error>
 where
     H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
 {
@@ -219,7 +258,7 @@ where
 /// Encodes the `result` or `error` frame for `outcome` into `out`. A result
 /// that would exceed `max_frame` is answered with an error instead: the
 /// supervisor would otherwise have to reject the frame and replace us.
-fn encode_reply(
+pub(crate) fn encode_reply(
     invoke: &Invoke<'_>,
     outcome: Result<Vec<u8>, Error>,
     max_frame: usize,
@@ -287,7 +326,7 @@ pub(crate) fn flush_std() {
     let _ = io::stderr().flush();
 }
 
-fn exit(code: i32) -> ! {
+pub(crate) fn exit(code: i32) -> ! {
     flush_std();
     std::process::exit(code)
 }
@@ -322,6 +361,24 @@ mod tests {
             ("DISPATCHER_MAX_FRAME", "1024"),
         ]));
         assert_eq!(s.unwrap().max_frame, 1024);
+    }
+
+    #[test]
+    fn slots_only_when_multiplex_is_offered() {
+        let slots = |pairs: &[(&str, &str)]| Settings::from_vars(vars(pairs)).map(|s| s.slots);
+        assert_eq!(slots(&[]), Ok(1));
+        assert_eq!(slots(&[("DISPATCHER_CONCURRENCY", "4")]), Ok(1));
+        let offered = [
+            ("DISPATCHER_FEATURES", "x,multiplex"),
+            ("DISPATCHER_CONCURRENCY", "4"),
+        ];
+        assert_eq!(slots(&offered), Ok(4));
+        let err = slots(&[
+            ("DISPATCHER_FEATURES", "multiplex"),
+            ("DISPATCHER_CONCURRENCY", "0"),
+        ])
+        .unwrap_err();
+        assert!(err.contains("DISPATCHER_CONCURRENCY is \"0\""), "{err}");
     }
 
     #[test]

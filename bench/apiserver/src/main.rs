@@ -8,9 +8,14 @@
 //! stats, and from then on leaves every /next unanswered (an idle Lambda), so
 //! the contender stays alive for an RSS reading.  It exits when stdin closes.
 //!
-//! stdout: line 1 = the port (bound on 127.0.0.1:0), line 2 = the stats.
+//! stdout: line 1 = the port (bound on 127.0.0.1:0), line 2 = the stats,
+//! line 3 = `{"drained":...}` once every /next handed out has been answered
+//! after the end of the run (or when stdin closes first): how many were
+//! never answered and how many answers came twice, so a concurrent contender
+//! can be checked for lost and duplicated events.
 //! std only, one thread per connection: the runtime's loop uses one
-//! keep-alive connection; an internal extension may hold a second one.
+//! keep-alive connection per slot (N with Lambda Managed Instances
+//! concurrency); an internal extension may hold another.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -54,6 +59,11 @@ struct State {
     last_body: Vec<u8>,
     stalled: bool,
     finished: bool,
+    /// /next answers handed out and not answered yet.
+    outstanding: u64,
+    /// Answers to an id that had been answered already.
+    duplicates: u64,
+    drained: bool,
 }
 
 struct Server {
@@ -139,6 +149,11 @@ fn main() {
     let mut sink = [0u8; 256];
     let mut stdin = io::stdin().lock();
     while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+    if let Ok(mut st) = server.state.lock() {
+        if st.finished {
+            drained(&mut st);
+        }
+    }
     std::process::exit(0);
 }
 
@@ -365,6 +380,7 @@ fn answer_next(server: &Server, stream: &mut TcpStream, out: &mut Vec<u8>) -> io
         }
         st.last_activity = Some(now);
         st.sent_at[seq as usize] = now.duration_since(server.base).as_nanos() as u64 + 1;
+        st.outstanding += 1;
         seq
     };
     let deadline = unix_ns() / 1_000_000 + DEADLINE_MS;
@@ -393,6 +409,11 @@ fn complete(server: &Server, id: &str, kind: &str, body: &[u8], done_at: Instant
     let mut st = server.state.lock().unwrap();
     let seq = match id.strip_prefix(ID_PREFIX).and_then(|h| u64::from_str_radix(h, 16).ok()) {
         Some(s) if (s as usize) < st.sent_at.len() && st.sent_at[s as usize] != 0 => s,
+        Some(s) if s < st.next_seq => {
+            st.duplicates += 1;
+            st.bad_requests += 1;
+            return false;
+        }
         _ => {
             st.bad_requests += 1;
             return false;
@@ -404,13 +425,20 @@ fn complete(server: &Server, id: &str, kind: &str, body: &[u8], done_at: Instant
     }
     let sent = st.sent_at[seq as usize] - 1;
     st.sent_at[seq as usize] = 0;
+    st.outstanding -= 1;
     if st.first_response_unix_ns.is_none() {
         st.first_response_unix_ns = Some(unix_ns());
     }
     st.last_activity = Some(done_at);
     st.last_body.clear();
     st.last_body.extend_from_slice(body);
-    if st.finished || seq < server.cfg.warmup {
+    if st.finished {
+        if st.outstanding == 0 {
+            drained(&mut st);
+        }
+        return true;
+    }
+    if seq < server.cfg.warmup {
         return true;
     }
     let latency = (done_at.duration_since(server.base).as_nanos() as u64).saturating_sub(sent);
@@ -425,8 +453,26 @@ fn complete(server: &Server, id: &str, kind: &str, body: &[u8], done_at: Instant
         && st.measuring_since.map_or(false, |t| done_at.duration_since(t).as_secs_f64() >= server.cfg.seconds);
     if by_count || by_time {
         finish(server, &mut st);
+        if st.outstanding == 0 {
+            drained(&mut st);
+        }
     }
     true
+}
+
+/// Prints the third line once: what was never answered, what was answered twice.
+fn drained(st: &mut State) {
+    if st.drained {
+        return;
+    }
+    st.drained = true;
+    let line = format!(
+        "{{\"drained\":{},\"unanswered\":{},\"duplicates\":{},\"handed_out\":{}}}",
+        st.outstanding == 0, st.outstanding, st.duplicates, st.next_seq
+    );
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 fn finish(server: &Server, st: &mut State) {

@@ -1,0 +1,286 @@
+//! `run_concurrent` over real pipes: the `concurrent` example binary plays the
+//! worker, this file the supervisor. With `multiplex` offered and
+//! DISPATCHER_CONCURRENCY=N the worker announces `multiplex`, runs up to N
+//! invokes on their own threads and replies by id as each finishes.
+//!
+//! As tests/worker.rs: run the whole `cargo test` (it builds the examples).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dispatcher_worker::channel::Channel;
+use dispatcher_worker::msgpack::Value;
+use dispatcher_worker::protocol::{decode_map, DEFAULT_MAX_FRAME};
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+
+fn concurrent_exe() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/concurrent");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test` (it builds the examples)",
+        path.display()
+    );
+    path
+}
+
+#[derive(Serialize)]
+struct InvokeFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    id: &'a str,
+    #[serde(with = "serde_bytes")]
+    payload: &'a [u8],
+    deadline_ms: u64,
+    function_arn: &'a str,
+    trace_id: Option<&'a str>,
+    client_context: Option<&'a str>,
+    cognito_identity: Option<&'a str>,
+    tenant_id: Option<&'a str>,
+}
+
+#[derive(Debug)]
+struct Frame {
+    kind: String,
+    strs: HashMap<String, String>,
+    features: Vec<String>,
+    payload: Option<Vec<u8>>,
+}
+
+impl Frame {
+    fn json(&self) -> Json {
+        assert_eq!(self.kind, "result", "expected a result, got {self:?}");
+        serde_json::from_slice(self.payload.as_deref().unwrap()).unwrap()
+    }
+    fn id(&self) -> &str {
+        &self.strs["id"]
+    }
+}
+
+struct Worker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    frames: Channel<ChildStdout, std::io::Sink>,
+}
+
+impl Worker {
+    fn start(env: &[(&str, &str)]) -> Worker {
+        let mut cmd = Command::new(concurrent_exe());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        cmd.env("DISPATCHER_PROTOCOL", "1")
+            .env_remove("_X_AMZN_TRACE_ID");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        Worker {
+            child,
+            stdin,
+            frames: Channel::new(stdout, std::io::sink(), DEFAULT_MAX_FRAME),
+        }
+    }
+
+    fn multiplexed(n: &str) -> Worker {
+        Worker::start(&[
+            ("DISPATCHER_FEATURES", "multiplex"),
+            ("DISPATCHER_CONCURRENCY", n),
+        ])
+    }
+
+    fn read(&mut self) -> Frame {
+        let body = self
+            .frames
+            .read_frame()
+            .unwrap()
+            .expect("the worker closed its stdout");
+        let (kind, map) = decode_map(body).unwrap();
+        let mut frame = Frame {
+            kind: kind.to_string(),
+            strs: HashMap::new(),
+            features: Vec::new(),
+            payload: None,
+        };
+        for (key, value) in map {
+            match value {
+                Value::Str(s) => {
+                    frame.strs.insert(key.to_string(), s.to_string());
+                }
+                Value::Bin(b) if key == "payload" => frame.payload = Some(b.to_vec()),
+                Value::Array(items) if key == "features" => {
+                    frame.features = items.iter().map(|i| format!("{i:?}")).collect()
+                }
+                _ => {}
+            }
+        }
+        frame
+    }
+
+    fn send(&mut self, id: &str, event: Json, trace_id: Option<&str>) {
+        let payload = serde_json::to_vec(&event).unwrap();
+        let body = rmp_serde::to_vec_named(&InvokeFrame {
+            kind: "invoke",
+            id,
+            payload: &payload,
+            deadline_ms: 4_000_000_000_000,
+            function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:concurrent",
+            trace_id,
+            client_context: None,
+            cognito_identity: None,
+            tenant_id: None,
+        })
+        .unwrap();
+        let mut out = (body.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(&body);
+        self.stdin.as_mut().unwrap().write_all(&out).unwrap();
+    }
+
+    fn finish(mut self) -> i32 {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not exit after EOF"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+#[test]
+fn announces_multiplex_only_when_offered_with_more_than_one_slot() {
+    for (env, want) in [
+        (
+            vec![
+                ("DISPATCHER_FEATURES", "multiplex"),
+                ("DISPATCHER_CONCURRENCY", "4"),
+            ],
+            1,
+        ),
+        (
+            vec![
+                ("DISPATCHER_FEATURES", "multiplex"),
+                ("DISPATCHER_CONCURRENCY", "1"),
+            ],
+            0,
+        ),
+        (
+            vec![("DISPATCHER_FEATURES", ""), ("DISPATCHER_CONCURRENCY", "4")],
+            0,
+        ),
+    ] {
+        let mut w = Worker::start(&env);
+        let ready = w.read();
+        assert_eq!(ready.kind, "ready");
+        assert_eq!(ready.features.len(), want, "{env:?}: {ready:?}");
+        if want == 1 {
+            assert!(ready.features[0].contains("multiplex"), "{ready:?}");
+        }
+        assert_eq!(w.finish(), 0);
+    }
+}
+
+#[test]
+fn sent_longest_first_they_finish_shortest_first_on_their_own_threads() {
+    let mut w = Worker::multiplexed("4");
+    assert_eq!(w.read().kind, "ready");
+    for (i, ms) in [400, 300, 200, 100].iter().enumerate() {
+        w.send(&format!("r{i}"), json!({"do": "sleep", "ms": ms}), None);
+    }
+    let replies: Vec<Frame> = (0..4).map(|_| w.read()).collect();
+    // One at a time, the replies would come back in the order sent.
+    let ids: Vec<&str> = replies.iter().map(Frame::id).collect();
+    assert_eq!(ids, ["r3", "r2", "r1", "r0"]);
+    let threads: std::collections::HashSet<String> = replies
+        .iter()
+        .map(|r| r.json()["thread"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(threads.len(), 4, "one thread per slot: {threads:?}");
+    assert_eq!(w.finish(), 0);
+}
+
+#[test]
+fn a_panic_or_error_answers_only_its_own_invoke() {
+    let mut w = Worker::multiplexed("3");
+    assert_eq!(w.read().kind, "ready");
+    w.send("slow", json!({"do": "sleep", "ms": 300}), None);
+    w.send("boom", json!({"do": "panic"}), None);
+    w.send("bad", json!({"do": "error"}), None);
+    let mut got: HashMap<String, Frame> = HashMap::new();
+    for _ in 0..3 {
+        let f = w.read();
+        got.insert(f.id().to_string(), f);
+    }
+    assert_eq!(got["boom"].kind, "error");
+    assert!(
+        got["boom"].strs["error_message"].contains("deliberate panic"),
+        "{:?}",
+        got["boom"]
+    );
+    assert_eq!(got["bad"].strs["error_type"], "InvalidOrder");
+    assert_eq!(got["slow"].json()["slept_ms"], 300);
+    // The slot whose handler panicked goes on serving.
+    for i in 0..3 {
+        w.send(&format!("after{i}"), json!({}), None);
+    }
+    for _ in 0..3 {
+        assert_eq!(w.read().kind, "result");
+    }
+    assert_eq!(w.finish(), 0);
+}
+
+#[test]
+fn trace_id_is_on_each_context_not_in_the_environment() {
+    let mut w = Worker::multiplexed("2");
+    assert_eq!(w.read().kind, "ready");
+    w.send("a", json!({"do": "context"}), Some("Root=1-a"));
+    w.send("b", json!({"do": "context"}), Some("Root=1-b"));
+    let mut got: HashMap<String, Json> = HashMap::new();
+    for _ in 0..2 {
+        let f = w.read();
+        got.insert(f.id().to_string(), f.json());
+    }
+    assert_eq!(got["a"]["xray_trace_id"], "Root=1-a");
+    assert_eq!(got["b"]["xray_trace_id"], "Root=1-b");
+    assert_eq!(got["a"]["env_trace_id"], Json::Null);
+    assert_eq!(w.finish(), 0);
+}
+
+#[test]
+fn eof_with_invokes_in_flight_answers_them_then_exits_0() {
+    let mut w = Worker::multiplexed("2");
+    assert_eq!(w.read().kind, "ready");
+    w.send("late", json!({"do": "sleep", "ms": 200}), None);
+    drop(w.stdin.take());
+    let reply = w.read();
+    assert_eq!(reply.id(), "late");
+    assert_eq!(reply.json()["slept_ms"], 200);
+    assert_eq!(w.finish(), 0);
+}
+
+#[test]
+fn without_multiplex_it_serves_one_at_a_time_in_order() {
+    let mut w = Worker::start(&[("DISPATCHER_CONCURRENCY", "4")]);
+    assert_eq!(w.read().kind, "ready");
+    w.send("slow", json!({"do": "sleep", "ms": 200}), None);
+    w.send("fast", json!({}), None);
+    assert_eq!(w.read().id(), "slow");
+    assert_eq!(w.read().id(), "fast");
+    assert_eq!(w.finish(), 0);
+}
