@@ -202,7 +202,7 @@ export function maxFrameFromEnv(env) {
 export const FEATURES = ["stream"];
 
 export const messages = {
-  ready: (features = FEATURES) => ({ type: "ready", protocol: PROTOCOL_VERSION, features }),
+  ready: (features = []) => ({ type: "ready", protocol: PROTOCOL_VERSION, features }),
   streamOpen: (id, contentType) => ({ type: "stream_open", id, content_type: contentType ?? null }),
   streamChunk: (id, data) => ({ type: "stream_chunk", id, data }),
   streamEnd: (id) => ({ type: "stream_end", id }),

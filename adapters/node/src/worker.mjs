@@ -5,7 +5,7 @@
 // handlers concurrently on Lambda Managed Instances).  A malformed frame from
 // the supervisor ends the process with status 70 after a diagnostic on stderr.
 
-import { FrameDecoder, FrameError, encodeFrame, maxFrameFromEnv, messages, parseToWorker } from "./codec.mjs";
+import { FEATURES, FrameDecoder, FrameError, encodeFrame, maxFrameFromEnv, messages, parseToWorker } from "./codec.mjs";
 import {
   RuntimeError,
   buildContext,
@@ -241,7 +241,7 @@ export async function serve(load, initErrorOf = describeError) {
   }
   // A streaming handler is served one invocation at a time (`stream` is
   // offered with one slot; with more, each invocation says why it cannot stream).
-  send(messages.ready());
+  send(messages.ready(streaming ? FEATURES : []));
   const writeFrame = (frame) => channel.writeFrame(frame);
   for (;;) {
     const message = await next();

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { decode } from "@msgpack/msgpack";
 import {
   DEFAULT_MAX_FRAME,
+  FEATURES,
   FrameDecoder,
   FrameError,
   encodeFrame,
@@ -96,7 +97,7 @@ test("encodeFrame writes a big-endian length and one msgpack map; bin stays bin"
   assert.ok(decoded.payload instanceof Uint8Array);
   const bytes = Buffer.from(body);
   assert.equal(bytes[bytes.indexOf("payload") + 7], 0xc4, "payload uses the bin family");
-  assert.deepEqual(decode(encodeFrame(messages.ready())[1]), { type: "ready", protocol: 1, features: ["stream"] });
+  assert.deepEqual(decode(encodeFrame(messages.ready())[1]), { type: "ready", protocol: 1, features: [] });
   assert.deepEqual(
     decode(encodeFrame(messages.error("i", { type: "T", message: "m", stack: ["a"] }))[1]),
     { type: "error", id: "i", error_type: "T", error_message: "m", stack_trace: ["a"] },
@@ -131,7 +132,7 @@ function supervisorVector(name) {
 const fromBin = (v) => Buffer.from(v.$bin, "base64");
 
 for (const [name, build] of [
-  ["ready_stream", () => messages.ready()],
+  ["ready_stream", () => messages.ready(FEATURES)],
   ["stream_open", (m) => messages.streamOpen(m.id, m.content_type)],
   ["stream_open_http_integration", (m) => messages.streamOpen(m.id, m.content_type)],
   ["stream_open_nil_content_type", (m) => messages.streamOpen(m.id, undefined)],

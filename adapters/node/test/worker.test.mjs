@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import { BIN, frame, invokeMessage, resultJson, startWorker, toWorkerVectors } from "./harness.mjs";
 
 async function ready(w) {
-  assert.deepEqual(await w.next(), { type: "ready", protocol: 1, features: ["stream"] });
+  assert.deepEqual(await w.next(), { type: "ready", protocol: 1, features: [] });
   return w;
 }
 
