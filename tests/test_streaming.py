@@ -56,9 +56,18 @@ class Served:
         return pid
 
     def worker_pids(self) -> list[int]:
+        """The supervisor's children that run the worker (not its guardian)."""
         sup = self.supervisor_pid()
-        kids = Path(f"/proc/{sup}/task/{sup}/children").read_text().split()
-        return [int(k) for k in kids]
+        kids = [int(k) for k in Path(f"/proc/{sup}/task/{sup}/children").read_text().split()]
+        out = []
+        for k in kids:
+            try:
+                cmd = Path(f"/proc/{k}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"streamer.py" in cmd:
+                out.append(k)
+        return out
 
     def close(self) -> None:
         self.door.stop()
@@ -611,17 +620,20 @@ def test_emulator_refuses_a_streamed_answer_over_the_limit(monkeypatch: pytest.M
 def test_stream_is_not_offered_with_several_slots(tmp_path: Path) -> None:
     """With concurrency above 1 the relay would stall the other slots: the
     supervisor does not offer `stream`, and the adapter says so."""
+    from dispatcher.emulator import Emulator
+
     config = tmp_path / "dispatcher.yaml"
     config.write_text(json.dumps({"workers": {"w": {
         "command": [sys.executable, "-m", "dispatcher_worker", "app:handler"],
         "cwd": str(WORKERS / "pystream"),
-        "concurrency": 2,
+        "concurrency": "auto",
     }}}))
-    fn = Function(tmp_path, config, env={"AWS_LAMBDA_MAX_CONCURRENCY": "2"})
-    try:
-        result = fn.emu.invoke(json.dumps({"mode": "async"}).encode())
-        assert result.outcome == "error" and result.error_type == "Runtime.MarshalError"
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
+    with Emulator(
+        runtime_argv=[sys.executable, "-m", "dispatcher", "run", "--config", str(config)],
+        env=env, task_root=str(tmp_path), concurrency=2,
+    ) as emu:
+        result = emu.invoke(json.dumps({"mode": "async"}).encode())
+        assert result.outcome == "error" and result.error_type == "Runtime.MarshalError", result.body
         assert b"did not announce feature `stream`" in result.body
-        assert fn.emu.invoke(json.dumps({"mode": "list"}).encode()).body == b"[1,2,3]"
-    finally:
-        fn.close()
+        assert emu.invoke(json.dumps({"mode": "list"}).encode()).body == b"[1,2,3]"
