@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 else:
     from dispatcher._record import record as dataclass
 
-__all__ = ["Success", "Failure", "convert_result", "timeout_failure", "say", "MAX_RESPONSE"]
+__all__ = ["Success", "Failure", "Streamed", "convert_result", "timeout_failure", "say", "MAX_RESPONSE"]
 
 MAX_RESPONSE = 6 * 1024 * 1024 + 100  # what RAPID accepts in a buffered /response: 6,291,556 bytes (6 MiB + 100)
 
@@ -34,6 +34,15 @@ class Failure:
     message: str
     stack_trace: tuple[str, ...] = ()
     header_type: str | None = None  # None: derived from error_type
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """A streamed response, already posted (dispatcher/stream_relay.py)."""
+
+    next_sent: bool  # GET /next went out behind it (pipelined)
+    failure: Failure | None  # what ended it in the error trailers, if anything
+    size: int  # body bytes forwarded
 
 
 def convert_result(payload: Any) -> Success | Failure:

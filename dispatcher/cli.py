@@ -219,6 +219,12 @@ def cmd_invoke(argv: Sequence[str]) -> int:
 
 
 def _invoke_loop(emu, event: bytes, repeat: int) -> int:  # type: ignore[no-untyped-def]
+    if repeat == 1:
+        from dispatcher.emulator.stream_out import invoke_to
+
+        # One event: a streamed answer is written to stdout as it arrives.
+        outcome = invoke_to(emu, event, sys.stdout.buffer, _err)
+        return {"success": EXIT_OK, "init_error": EXIT_INIT}.get(outcome, EXIT_INVOKE_ERROR)
     failures = 0
     latencies: list[float] = []
     init_ms: float | None = None

@@ -184,6 +184,10 @@ class ApiClient:
     def request(self, buffers: list, timeout: float = POST_TIMEOUT) -> Response:  # type: ignore[type-arg]
         """Send one request and wait for its response (bounded by SO_RCVTIMEO)."""
         self._send(buffers)
+        return self.await_response(timeout)
+
+    def await_response(self, timeout: float = POST_TIMEOUT) -> Response:
+        """Wait for the response to a request already sent (a streamed post)."""
         end = time.monotonic() + timeout
         while True:
             resp = self.read_available()

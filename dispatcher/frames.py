@@ -20,6 +20,7 @@ from dispatcher.errors import ProtocolError
 
 __all__ = [
     "DEFAULT_MAX_FRAME",
+    "STREAM_KINDS",
     "FrameError",
     "FrameDecoder",
     "encode",
@@ -219,7 +220,14 @@ _TO_SUPERVISOR: dict[str, dict[str, tuple[type, ...]]] = {
     "init_error": {"error_type": _STR, "error_message": _STR},
     "result": {"id": _STR},  # payload: any value, checked below
     "error": {"id": _STR, "error_type": _STR, "error_message": _STR},
+    # feature `stream` (docs/protocol.md "Streaming"); content_type is optional.
+    "stream_open": {"id": _STR},
+    "stream_chunk": {"id": _STR, "data": _BIN},
+    "stream_end": {"id": _STR},
 }
+
+# The frame kinds a worker may send only after announcing feature `stream`.
+STREAM_KINDS = frozenset(("stream_open", "stream_chunk", "stream_end"))
 
 _TO_WORKER: dict[str, dict[str, tuple[type, ...]]] = {
     "invoke": {
@@ -266,6 +274,8 @@ def parse_worker_message(msg: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(trace, list):
             raise FrameError("bad_field", f"`{kind}.stack_trace` is not a list")
         msg["stack_trace"] = [t if isinstance(t, str) else repr(t) for t in trace]
+    if kind == "stream_open" and not isinstance(msg.get("content_type"), _STR_OR_NONE):
+        raise FrameError("bad_field", f"`stream_open.content_type` is a {type(msg['content_type']).__name__}, not str or nil")
     if kind == "ready":
         features = msg.get("features", [])
         if not isinstance(features, list):

@@ -5,7 +5,7 @@ applies the contract's rules for each status (docs/runtime-api.md, "Status codes
 
 from __future__ import annotations
 
-from dispatcher.answers import Failure, Success, say
+from dispatcher.answers import Failure, Streamed, Success, say
 from dispatcher.client import ApiClient, ConnectionLost, _connect
 from dispatcher import errors as E
 from dispatcher.errors import FatalError, HttpError
@@ -38,7 +38,7 @@ class Reporter:
         self.working_directory = working_directory  # the worker's: the X-Ray cause names it
         self._ext_sock: Any = None  # kept open: its event/next never returns
 
-    def post(self, inv: Invocation, answer: Success | Failure, *, pipeline_next: bool) -> bool:
+    def post(self, inv: Invocation, answer: Success | Failure | Streamed, *, pipeline_next: bool) -> bool:
         """Post the one answer for `inv`.  Returns True when GET /next went out
         with it (pipelined) and is now awaiting its answer on the connection.
 
@@ -50,6 +50,8 @@ class Reporter:
         retry mean the first attempt got through.
         """
         api = self.api
+        if isinstance(answer, Streamed):
+            return answer.next_sent  # posted as it was produced (dispatcher/stream_relay.py)
         if isinstance(answer, Success):
             req: Any = ResponseRequest(inv.request_id, answer.body, answer.content_type, inv.invocation_id)
         else:

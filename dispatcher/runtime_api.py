@@ -28,6 +28,12 @@ __all__ = [
     "NextRequest",
     "ResponseRequest",
     "ErrorRequest",
+    "StreamingResponseRequest",
+    "stream_chunk",
+    "stream_error_end",
+    "STREAM_END",
+    "HTTP_INTEGRATION_CONTENT_TYPE",
+    "MAX_STREAMED_RESPONSE",
     "InitErrorRequest",
     "ExtensionRegisterRequest",
     "ExtensionNextRequest",
@@ -41,6 +47,13 @@ API_VERSION = "/2018-06-01/runtime"
 EXT_VERSION = "/2020-01-01/extension"
 ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
 MAX_ERROR_TEXT = 256 * 1024  # message + stack trace, in bytes of posted JSON
+# Streamed responses (docs/streaming.md): Lambda's
+# limit on a streamed body, and the content type of a function-URL response
+# (JSON prelude, 8 NULs, body).
+MAX_STREAMED_RESPONSE = 200 * 1024 * 1024
+HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
+STREAM_DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_ERROR_TRAILERS = "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
 MAX_TIMEOUT_MS = 900_000  # Lambda's longest function timeout: no deadline is further ahead
 _CUT_MARK = " [cut by lambda-dispatcher: {} more characters]"
 
@@ -177,6 +190,61 @@ class ErrorRequest:
             headers.append(("Lambda-Runtime-Function-XRay-Error-Cause", self.xray_cause))
         body = error_document(self.error_type, self.message, self.stack_trace)
         return _request("POST", f"{API_VERSION}/invocation/{self.request_id}/error", host, headers, body)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingResponseRequest:
+    """POST /response with a chunked body that is sent as it is produced.
+
+    `encode` gives only the head: the body follows as `stream_chunk(data)`
+    pieces and ends with `STREAM_END`, or with `stream_error_end(...)` when
+    the function failed after its first byte (the error goes in the trailers
+    the head announces).
+    """
+
+    request_id: str
+    content_type: str = STREAM_DEFAULT_CONTENT_TYPE
+    invocation_id: str | None = None
+
+    def encode(self, host: str) -> Buffers:
+        lines = [
+            f"POST {API_VERSION}/invocation/{self.request_id}/response HTTP/1.1\r\nHost: {host}\r\n"
+            "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
+            f"Content-Type: {self.content_type}\r\n"
+        ]
+        if self.invocation_id is not None:
+            lines.append(f"Lambda-Runtime-Invocation-Id: {self.invocation_id}\r\n")
+        lines.append(f"Transfer-Encoding: chunked\r\nTrailer: {_ERROR_TRAILERS}\r\n\r\n")
+        return ["".join(lines).encode("latin-1")]
+
+
+STREAM_END = b"0\r\n\r\n"  # last-chunk and an empty trailer section
+
+
+def stream_chunk(data: bytes | bytearray | memoryview) -> Buffers:
+    """One HTTP chunk carrying `data`, as buffers (the data is not copied).
+
+    Empty data gives no buffers at all: a chunk of size 0 would end the body.
+    """
+    n = len(data)
+    if n == 0:
+        return []
+    return [b"%x\r\n" % n, data, b"\r\n"]
+
+
+def stream_error_end(error_type: str, message: str, stack_trace: Sequence[str] = (), header_type: str | None = None) -> bytes:
+    """The end of a streamed body that failed after its first byte: last-chunk,
+    then the error trailers (the error document base64-encoded, as RAPID expects)."""
+    from binascii import b2a_base64  # C module; only needed when a stream fails
+
+    doc = error_document(error_type, message, stack_trace)
+    return (
+        b"0\r\nLambda-Runtime-Function-Error-Type: "
+        + (header_type or error_type_header(error_type)).encode("latin-1")
+        + b"\r\nLambda-Runtime-Function-Error-Body: "
+        + b2a_base64(doc, newline=False)
+        + b"\r\n\r\n"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from dispatcher.config import WorkerConfig
 from dispatcher.core import Core
 from dispatcher.core_table import CheckRss, Fatal, GetNext, InitError, Log, Post, Send, Serve, Shutdown, Spawn, Stop
 from dispatcher.errors import FatalError, HttpError, ProtocolError
+from dispatcher.frames import STREAM_KINDS
 from dispatcher.kinds import make_worker
 from dispatcher.logs import configure as configure_logs
 from dispatcher.process import SpawnError, become_subreaper, pool_rss, reap_orphans
@@ -35,6 +36,7 @@ from dispatcher.reporter import Reporter
 from dispatcher.runtime_api import Invocation
 from dispatcher.signals import SignalWatcher
 from dispatcher.stopping import Stopping
+from dispatcher.stream_driver import StreamDriver
 from dispatcher.worker import Event, WorkerSession
 
 __all__ = ["Supervisor", "worker_environment", "run_from_environment"]
@@ -55,15 +57,16 @@ def worker_environment(config: WorkerConfig, environ: Mapping[str, str], slots: 
     env = {k: v for k, v in environ.items() if k not in _DROP_FROM_WORKER_ENV}
     env.update(config.env)
     env["DISPATCHER_PROTOCOL"] = "1"
-    # `multiplex` is offered when there is more than one slot (docs/protocol.md).
-    env["DISPATCHER_FEATURES"] = "multiplex" if slots > 1 else ""
+    # `multiplex` is offered when there is more than one slot, `stream` with one
+    # (the relay holds the loop while it forwards a stream; docs/protocol.md).
+    env["DISPATCHER_FEATURES"] = "multiplex" if slots > 1 else "stream"
     env["DISPATCHER_CONCURRENCY"] = str(slots)
     env["DISPATCHER_MAX_FRAME"] = str(config.max_frame)
     env["DISPATCHER_WORKER"] = config.name
     return env
 
 
-class Supervisor:
+class Supervisor(StreamDriver):
     def __init__(
         self,
         config: WorkerConfig,
@@ -106,6 +109,7 @@ class Supervisor:
         # True while the events of a poll() that reported one descriptor alone
         # are handled: no worker's stderr was readable then (see _post).
         self._lone = False
+        self._init_streaming()
 
     # ======================================================================
     def run(self) -> int:
@@ -212,7 +216,14 @@ class Supervisor:
                 return  # stopped meanwhile: the rest is moot
             kind = ev.kind
             if kind == "message":
-                self._do(core.worker_message(wid, ev.message, now))  # type: ignore[arg-type]
+                msg: Any = ev.message
+                if msg["type"] == "ready":
+                    session.features = list(msg.get("features") or [])  # type: ignore[attr-defined]
+                elif msg["type"] in STREAM_KINDS:
+                    i = events.index(ev)
+                    self._stream(wid, session, events[i:], now)
+                    break  # the relay took the rest of the events
+                self._do(core.worker_message(wid, msg, now))
             elif kind == "protocol_error":
                 self._do(core.worker_broke(wid, ev.detail, now))
             elif kind == "exited":
@@ -335,6 +346,7 @@ class Supervisor:
     def _send(self, a: Send) -> None:
         session = self.sessions[a.worker]
         inv: Any = a.invocation
+        self._sent[inv.request_id] = (a.slot, inv)
         if a.tagged:
             session.log.request_id = inv.request_id
         events = session.send_invoke(inv)
@@ -356,7 +368,10 @@ class Supervisor:
                 session.log.flush()
                 session.log.request_id = None
         sid = a.slot
-        pipelined = self.reporters[sid].post(a.invocation, a.answer, pipeline_next=a.then_next)  # type: ignore[arg-type]
+        rid = a.invocation.request_id  # type: ignore[attr-defined]
+        self._sent.pop(rid, None)
+        answer = self._relayed.pop(rid, a.answer)  # a streamed answer was posted by the relay
+        pipelined = self.reporters[sid].post(a.invocation, answer, pipeline_next=a.then_next)  # type: ignore[arg-type]
         if not a.then_next:
             return
         if not pipelined:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 from select import POLLERR, POLLHUP, POLLIN, POLLOUT
 
 from dispatcher.config import WorkerConfig
-from dispatcher.frames import FrameDecoder, FrameError, encode, encode_invoke, parse_worker_message
+from dispatcher.frames import STREAM_KINDS, FrameDecoder, FrameError, encode, encode_invoke, parse_worker_message
 from dispatcher.logs import LogForwarder
 from dispatcher.process import WorkerProcess, describe_status
 from dispatcher.runtime_api import Invocation
@@ -224,7 +224,12 @@ class MsgpackWorker(WorkerSession):
         self.decoder = FrameDecoder(config.max_frame)
         self.features: list[str] = []
 
-    def _on_stdout(self) -> list[Event]:
+    def read_once(self) -> list[Event]:
+        """One read of stdout (at most a frame, or 256 KiB) and the messages it
+        completes: the stream relay's back-pressure reads no more than that."""
+        return self._on_stdout(once=True)
+
+    def _on_stdout(self, once: bool = False) -> list[Event]:
         fd = self.proc.stdout
         dec = self.decoder
         events: list[Event] = []
@@ -254,8 +259,10 @@ class MsgpackWorker(WorkerSession):
             except FrameError as exc:
                 events.append(Event("protocol_error", detail=self._describe_bad_frame(exc)))
                 break
-            if n < len(buf):
+            if n < len(buf) or once:
                 break  # the pipe is drained: skip the read that would say EAGAIN
+            if events and events[-1].message is not None and events[-1].message["type"] in STREAM_KINDS:
+                break  # a stream began: the relay reads the rest, one read at a time, forwarding as it goes
         return events
 
     def _describe_bad_frame(self, exc: FrameError) -> str:

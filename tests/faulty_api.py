@@ -12,6 +12,10 @@ post takes the next scripted action from its own queue:
     api.next_actions.put(CutBody(rid, body, keep=5))  # headers, 5 body bytes, then close
     api.post_actions.put(Status(413, b"..."))         # answer the next post with 413
     api.post_actions.put(Reset())                     # read the post, then RST
+    api.stream_actions.put(MidStream(413, after=65536))  # a streamed post: answer 413 after 64 KiB of body
+    api.stream_actions.put(MidStream(None, after=1))     # ... or reset the connection after its first byte
+
+A streamed (chunked) post is read chunk by chunk; its trailers are recorded.
 
 GET /next with nothing queued is held open (as Lambda does) until the test
 queues something or the server closes.  The extension register is answered
@@ -30,7 +34,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["FaultyApi", "Event", "Raw", "Reset", "CutBody", "Status", "Received", "refused_address"]
+__all__ = ["FaultyApi", "Event", "Raw", "Reset", "CutBody", "Status", "MidStream", "Received", "refused_address"]
 
 ACCEPTED = b'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{"status":"OK"}'
 
@@ -115,6 +119,15 @@ class Status:
 
 
 @dataclass
+class MidStream:
+    """For the next streamed (chunked) post: once `after` body bytes arrived,
+    answer `status` and close (None: reset the connection instead)."""
+
+    status: int | None
+    after: int = 1
+
+
+@dataclass
 class Received:
     method: str
     path: str
@@ -122,6 +135,7 @@ class Received:
     body: bytes
     answered: int | None = None  # status sent back, None for a reset or held request
     at: float = field(default_factory=time.monotonic)
+    trailers: dict[str, str] = field(default_factory=dict)  # a chunked post's trailers
 
 
 def refused_address() -> tuple[socket.socket, str]:
@@ -161,6 +175,7 @@ class FaultyApi:
         self.register_status = register_status
         self.next_actions: queue.Queue[object] = queue.Queue()
         self.post_actions: queue.Queue[object] = queue.Queue()
+        self.stream_actions: queue.Queue[MidStream] = queue.Queue()
         self.received: list[Received] = []
         self.accepted: list[Received] = []  # posts answered 202 (what "answered" means)
         self.handed_out: list[str] = []
@@ -236,6 +251,8 @@ class FaultyApi:
         for line in head[1:]:
             k, _, v = line.partition(":")
             headers[k.strip().lower()] = v.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            return self._read_chunked(conn, buf, Received(method, path, headers, b""))
         n = int(headers.get("content-length", "0"))
         while len(buf) < n:
             chunk = conn.recv(max(65536, n - len(buf)))
@@ -245,6 +262,55 @@ class FaultyApi:
         body = bytes(buf[:n])
         del buf[:n]
         return Received(method, path, headers, body)
+
+    def _read_chunked(self, conn: socket.socket, buf: bytearray, req: Received) -> Received | None:
+        """A chunked body, chunk by chunk (a streamed response); a MidStream
+        action cuts in once its byte count is reached."""
+        try:
+            cut = self.stream_actions.get_nowait()
+        except queue.Empty:
+            cut = None
+        body = bytearray()
+
+        def line() -> bytes | None:
+            while b"\r\n" not in buf:
+                more = conn.recv(65536)
+                if not more:
+                    return None
+                buf.extend(more)
+            i = buf.index(b"\r\n")
+            out = bytes(buf[:i])
+            del buf[: i + 2]
+            return out
+
+        while True:
+            size_line = line()
+            if size_line is None:
+                return None
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                while (t := line()):
+                    name, _, value = t.decode("latin-1").partition(":")
+                    req.trailers[name.strip().lower()] = value.strip()
+                req.body = bytes(body)
+                return req
+            while len(buf) < size + 2:
+                more = conn.recv(65536)
+                if not more:
+                    return None
+                buf.extend(more)
+            body += buf[:size]
+            del buf[: size + 2]
+            if cut is not None and len(body) >= cut.after:
+                req.body = bytes(body)
+                req.answered = cut.status
+                self._record(req)
+                if cut.status is None:
+                    _reset(conn)
+                else:
+                    conn.sendall(Status(cut.status, error_type="Scripted").render())
+                    _lingering_close(conn)
+                return None
 
     def _record(self, req: Received) -> None:
         with self._changed:

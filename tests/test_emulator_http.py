@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatcher.emulator._http import HttpRequestError, Request, RequestParser
+from dispatcher.emulator._http import BodyPart, HttpRequestError, Request, RequestParser
 
 GET = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
 POST = (
@@ -15,14 +15,16 @@ POST = (
     b'{"ok":true}'
 )
 CHUNKED = (
-    b"POST /2018-06-01/runtime/invocation/abc/response HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
-    b"Lambda-Runtime-Function-Response-Mode: streaming\r\n\r\n"
+    b"POST /2018-06-01/runtime/invocation/abc/response HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
     b"5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\n"
     b"Lambda-Runtime-Function-Error-Type: Function.X\r\n\r\n"
 )
+# A streamed response: the same body, handed out piece by piece as it arrives.
+STREAMED = CHUNKED.replace(b"chunked\r\n", b"chunked\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n", 1)
 
 
 def parse_all(data: bytes, cuts: list[int], **limits: int) -> list[Request]:
+    """The requests in `data`; a streamed one with its parts joined back into its body."""
     parser = RequestParser(**limits)
     out: list[Request] = []
     prev = 0
@@ -30,16 +32,30 @@ def parse_all(data: bytes, cuts: list[int], **limits: int) -> list[Request]:
         parser.feed(data[prev:cut])
         prev = cut
         while (req := parser.next_request()) is not None:
+            if isinstance(req, BodyPart):
+                assert req.request is out[-1] and not req.request.body and req.request.streaming
+                _PARTS.setdefault(id(out[-1]), []).append(req)
+                continue
             out.append(req)
     assert parser.buffered == 0
+    for r in out:
+        if r.streaming:
+            got = _PARTS.pop(id(r))
+            assert got[-1].end and not got[-1].data and all(not p.end for p in got[:-1])
+            r.body = b"".join(p.data for p in got)
     return out
+
+
+_PARTS: dict[int, list[BodyPart]] = {}
 
 
 def summary(reqs: list[Request]) -> list[tuple[bytes, bytes, bytes, bool, bool]]:
     return [(r.method, r.target, r.body, r.keep_alive, r.too_large) for r in reqs]
 
 
-@pytest.mark.parametrize("data", [GET, POST, CHUNKED, GET + POST + CHUNKED + GET], ids=["get", "post", "chunked", "all"])
+@pytest.mark.parametrize(
+    "data", [GET, POST, CHUNKED, STREAMED, GET + POST + CHUNKED + STREAMED + GET], ids=["get", "post", "chunked", "streamed", "all"]
+)
 def test_every_single_split_gives_the_same_requests(data: bytes) -> None:
     whole = parse_all(data, [])
     for cut in range(1, len(data)):
@@ -58,6 +74,40 @@ def test_fields() -> None:
     (chunked,) = parse_all(CHUNKED, [])
     assert chunked.body == b"hello world!"
     assert chunked.trailers == {b"lambda-runtime-function-error-type": b"Function.X"}
+    (streamed,) = parse_all(STREAMED, [])
+    assert streamed.streaming and not chunked.streaming
+    assert streamed.body == b"hello world!"
+    assert streamed.trailers == {b"lambda-runtime-function-error-type": b"Function.X"}
+
+
+def test_a_streamed_body_comes_out_as_it_arrives() -> None:
+    """Each piece of chunk data is handed out at once, before the chunk (or the body) is complete."""
+    parser = RequestParser()
+    head, rest = STREAMED.split(b"\r\n\r\n", 1)
+    parser.feed(head + b"\r\n\r\n")
+    req = parser.next_request()
+    assert isinstance(req, Request) and req.streaming and req.body == b""
+    parser.feed(b"5\r\nhel")
+    part = parser.next_request()
+    assert isinstance(part, BodyPart) and part.data == b"hel" and not part.end
+    assert parser.next_request() is None
+    parser.feed(b"lo\r\n")
+    part = parser.next_request()
+    assert isinstance(part, BodyPart) and part.data == b"lo"
+    parser.feed(b"0\r\n\r\n")
+    end = parser.next_request()
+    assert isinstance(end, BodyPart) and end.end and end.request is req and req.trailers == {}
+
+
+def test_a_streamed_body_has_no_6mb_limit() -> None:
+    """The 6 MB payload limit is for buffered responses; a stream goes on (the supervisor enforces 200 MiB)."""
+    parser = RequestParser(max_body=10)
+    parser.feed(STREAMED.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n" + b"20\r\n" + b"x" * 32 + b"\r\n0\r\n\r\n")
+    got = []
+    while (item := parser.next_request()) is not None:
+        got.append(item)
+    assert not got[0].too_large
+    assert b"".join(p.data for p in got[1:]) == b"x" * 32 and got[-1].end
 
 
 def test_connection_header_and_http10() -> None:

@@ -163,9 +163,78 @@ def _vector(name: str) -> tuple[bytes, dict[str, Any]]:
 def test_ready_then_result_frames_are_the_canonical_vectors(app) -> None:
     app.write("app.py", HELLO)
     w = app.start("app:handler")
-    assert w.read_frame() == _vector("to_supervisor_ready")[0]
+    assert w.read_frame() == _vector("to_supervisor_ready_stream")[0]
     w.send(_vector("to_worker_invoke_all_nil")[0])
     assert w.read_frame() == _vector("to_supervisor_result_bin")[0]
+    assert w.finish() == 0
+
+
+STREAMING = {"DISPATCHER_FEATURES": "stream"}
+
+
+def test_a_generator_streams_frames_that_are_the_canonical_vectors(app) -> None:
+    app.write("app.py", """
+        def handler(event, context):
+            yield b"chunk-0\\n"
+            yield ""  # an empty piece sends nothing
+    """)
+    w = app.start("app:handler", env=STREAMING)
+    w.read()
+    w.send(_vector("to_worker_invoke_all_nil")[0])
+    assert w.read_frame() == _vector("to_supervisor_stream_open_nil_content_type")[0]
+    assert w.read_frame() == _vector("to_supervisor_stream_chunk")[0]
+    assert w.read_frame() == _vector("to_supervisor_stream_end")[0]
+    assert w.finish() == 0
+
+
+def test_a_large_piece_is_cut_into_128k_chunks_and_a_failure_ends_the_stream(app) -> None:
+    app.write("app.py", """
+        from dispatcher_worker import StreamingResponse
+        def handler(event, context):
+            def body():
+                yield bytes(300 * 1024)
+                raise KeyError("gone")
+            return StreamingResponse(body(), content_type="text/plain")
+    """)
+    w = app.start("app:handler", env=STREAMING)
+    w.read()
+    w.send(gen.frame(gen.pack(gen.invoke(deadline_ms=int(time.time() * 1000) + 60_000))))
+    assert w.read() == {"type": "stream_open", "id": gen.REQUEST_ID, "content_type": "text/plain"}
+    sizes = []
+    while (msg := w.read())["type"] == "stream_chunk":
+        sizes.append(len(msg["data"]))
+    assert sizes == [128 * 1024, 128 * 1024, 44 * 1024]
+    assert msg["type"] == "error" and msg["error_type"] == "KeyError"
+    assert w.invoke()["type"] == "stream_open"  # the worker goes on
+    w.kill()
+
+
+def test_http_response_writes_the_prelude_first(app) -> None:
+    app.write("app.py", """
+        from dispatcher_worker import http_response
+        def handler(event, context):
+            return http_response(iter([b"body"]), status_code=404, headers={"x-a": "1"}, cookies=["c=1"])
+    """)
+    w = app.start("app:handler", env=STREAMING)
+    w.read()
+    opened = w.invoke()
+    assert opened["content_type"] == "application/vnd.awslambda.http-integration-response"
+    assert w.read()["data"] == b'{"statusCode":404,"headers":{"x-a":"1"},"cookies":["c=1"]}' + bytes(8)
+    assert w.read()["data"] == b"body"
+    assert w.read()["type"] == "stream_end"
+    w.kill()
+
+
+def test_a_stream_without_the_supervisor_feature_is_a_marshal_error(app) -> None:
+    app.write("app.py", """
+        def handler(event, context):
+            yield b"x"
+    """)
+    w = app.start("app:handler")
+    w.read()
+    reply = w.invoke()
+    assert reply["type"] == "error" and reply["error_type"] == "Runtime.MarshalError"
+    assert "DISPATCHER_FEATURES" in reply["error_message"]
     assert w.finish() == 0
 
 

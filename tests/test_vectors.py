@@ -84,6 +84,9 @@ def test_vectors_cover_every_kind_and_error_code() -> None:
         ("to_supervisor", "init_error"),
         ("to_supervisor", "result"),
         ("to_supervisor", "error"),
+        ("to_supervisor", "stream_open"),
+        ("to_supervisor", "stream_chunk"),
+        ("to_supervisor", "stream_end"),
     }
     codes = {(d["direction"], d["error"]) for d in (_load(n)[1] for n in INVALID)}
     all_codes = {

@@ -12,6 +12,8 @@
 import { takeChannel } from "./src/stdio.mjs";
 import { importHandler, importErrorOf, parseArgs } from "./src/launch.mjs";
 import { serve } from "./src/worker.mjs";
+import { installGlobal } from "./src/streaming.mjs";
 
 takeChannel();
+installGlobal(); // awslambda.streamifyResponse / HttpResponseStream, as AWS's runtime provides
 serve(() => importHandler(parseArgs(process.argv.slice(2), process.env), process.cwd()), importErrorOf);

@@ -7,11 +7,13 @@ import { patchConsole } from "./src/logging.mjs";
 import { takeChannel } from "./src/stdio.mjs";
 import { RAW, serve } from "./src/worker.mjs";
 import { RuntimeError } from "./src/invocation.mjs";
+import { HttpResponseStream, installGlobal, streamifyResponse } from "./src/streaming.mjs";
 
 takeChannel();
+installGlobal(); // awslambda.streamifyResponse / HttpResponseStream, as AWS's runtime provides
 patchConsole(process.env);
 
-export { RuntimeError };
+export { RuntimeError, HttpResponseStream, streamifyResponse };
 
 /** Mark `fn(Buffer, context)` as a raw handler: the event bytes in, a Buffer/Uint8Array/string out. */
 export function raw(fn) {

@@ -10,7 +10,7 @@ Runtime.ExitError), without the RIE's crash on concurrent invokes.
         result = emu.invoke(b'{"name": "Ada"}')
 
 Modules: `_http` (sans-IO request parsing), `_render` (responses as RAPID writes them), `state` (the state table), `server` (the
-epoll loop), `sandbox` (routes and actions), `runtime` (the runtime process),
+epoll loop), `sandbox` (routes and actions; `streamed`: its streamed answers), `runtime` (the runtime process),
 `model` (result values), `frontdoor` (the RIE-compatible invoke endpoint), `lmi`
 (the Managed-Instances mode: N invokes at once).
 """
@@ -18,11 +18,12 @@ epoll loop), `sandbox` (routes and actions), `runtime` (the runtime process),
 from typing import Any
 
 from .emulator import Emulator
-from .model import EmulatorClosedError, EmulatorError, EmulatorStats, InvokeResult, Outcome, sanitize_error_type
+from .model import EmulatorClosedError, EmulatorError, EmulatorStats, InvokeResult, Outcome, StreamStart, sanitize_error_type
 
 __all__ = [
     "Emulator",
     "InvokeResult",
+    "StreamStart",
     "EmulatorStats",
     "Outcome",
     "EmulatorError",

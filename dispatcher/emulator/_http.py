@@ -26,6 +26,7 @@ from ._render import render_error, render_response  # re-exported: the parser's 
 
 __all__ = [
     "Request",
+    "BodyPart",
     "RequestParser",
     "HttpRequestError",
     "render_response",
@@ -101,7 +102,10 @@ class Request:
     joined with ", " either way.
     """
 
-    __slots__ = ("method", "target", "head", "lower", "body", "keep_alive", "too_large", "trailers", "declared_length", "_headers")
+    __slots__ = (
+        "method", "target", "head", "lower", "body", "keep_alive", "too_large", "trailers", "declared_length",
+        "streaming", "_headers",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -124,6 +128,9 @@ class Request:
         self.too_large = too_large
         self.trailers = trailers
         self.declared_length = declared_length
+        # A streamed response (Lambda-Runtime-Function-Response-Mode: streaming):
+        # produced at its head; the body follows as BodyPart items.
+        self.streaming = False
         self._headers: dict[bytes, bytes] | None = None
 
     def header(self, name: bytes) -> bytes | None:
@@ -148,6 +155,37 @@ class Request:
 
     def __repr__(self) -> str:
         return f"Request({self.method!r}, {self.target!r}, body={len(self.body)}B, too_large={self.too_large})"
+
+
+class BodyPart:
+    """A piece of a streamed request's body, as it arrives; `end` on the last
+    (then `request.trailers` holds the trailers, lower-case names)."""
+
+    __slots__ = ("request", "data", "end")
+
+    def __init__(self, request: Request, data: bytes, end: bool = False) -> None:
+        self.request = request
+        self.data = data
+        self.end = end
+
+    # What the server loop reads off any parsed item.
+    @property
+    def keep_alive(self) -> bool:
+        return self.request.keep_alive
+
+    @property
+    def method(self) -> bytes:
+        return self.request.method
+
+    @property
+    def target(self) -> bytes:
+        return self.request.target
+
+    def __repr__(self) -> str:
+        return f"BodyPart({len(self.data)}B, end={self.end})"
+
+
+_STREAMING_MODE = b"\r\nlambda-runtime-function-response-mode:"
 
 
 def _parse_fields(lines: list[bytes], what: str) -> dict[bytes, bytes]:
@@ -212,8 +250,12 @@ class RequestParser:
         else:
             del buf[:n]
 
-    def next_request(self) -> Request | None:
-        """The next complete request, or None when more bytes are needed."""
+    def next_request(self) -> Request | BodyPart | None:
+        """The next complete request, or None when more bytes are needed.
+
+        A streamed request (response mode `streaming`, chunked) comes out at
+        its head, then as BodyPart items, one per piece of chunk data read,
+        the last with `end` set."""
         while True:
             state = self._state
             if state == _HEAD:
@@ -271,6 +313,11 @@ class RequestParser:
             self._chunks = bytearray()
             self._discarding = False
             self._state = _CHUNK_SIZE
+            mode = _field(head, lower, _STREAMING_MODE)
+            if mode is not None and mode.lower() == b"streaming":
+                self._pending.streaming = True
+                self._pending.trailers = {}
+                return self._pending
             return self._read_chunked()
         if cl is None:
             self._consume(rest_at)
@@ -344,9 +391,10 @@ class RequestParser:
         self._consume(end + 2)
         return line
 
-    def _read_chunked(self) -> Request | None:
+    def _read_chunked(self) -> Request | BodyPart | None:
         req = self._pending
         assert req is not None
+        streaming = req.streaming
         while True:
             buf = self._buf
             state = self._state
@@ -371,6 +419,13 @@ class RequestParser:
                 take = min(len(buf), self._remaining)
                 if take == 0:
                     return None
+                if streaming:
+                    part = BodyPart(req, bytes(buf[:take]))
+                    self._consume(take)
+                    self._remaining -= take
+                    if self._remaining == 0:
+                        self._state = _CHUNK_CRLF
+                    return part
                 if not self._discarding:
                     self._chunks += buf[:take]
                 self._consume(take)
@@ -399,6 +454,8 @@ class RequestParser:
                     continue
                 self._state = _HEAD
                 self._pending = None
+                if streaming:
+                    return BodyPart(req, b"", end=True)
                 if self._discarding:  # its 413 was handed out already
                     self._discarding = False
                     return self.next_request()

@@ -8,12 +8,14 @@ that the loop serves in order while the calling thread waits.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
+from typing import Any
 
-from .model import EmulatorClosedError, EmulatorError, EmulatorStats, InvokeResult
+from .model import EmulatorClosedError, EmulatorError, EmulatorStats, InvokeResult, StreamStart
 from .report import Lifecycle
 from .runtime import OutputSink
 from .invoke import Invoke, render_optional_headers
@@ -256,36 +258,12 @@ class Emulator:
         `request_id` (the invoker's X-Amzn-RequestId) and `content_type` are
         passed to the runtime; `client_context` is passed as given (RIE-LMI does
         not decode the base64), `tenant_id` and `cognito_identity` are not.
+        A streamed answer is collected into the result's body (invoke_stream
+        hands it out as it arrives).
         """
-        if not isinstance(event, (bytes, bytearray, memoryview)):
-            raise TypeError(f"event must be bytes (the raw payload), got {type(event).__name__}")
-        limit = self._config.function_timeout if timeout is None else _check_timeout(timeout, "timeout")
-        done = threading.Event()
-        if self.concurrency is None:
-            if request_id is not None or content_type is not None:
-                raise ValueError("request_id and content_type reach the runtime only in LMI mode (concurrency=N)")
-            inv = Invoke(bytes(event), limit, render_optional_headers(client_context, trace_id, tenant_id, cognito_identity), done)
-        else:
-            values = []
-            for name, value in (("request_id", request_id), ("content_type", content_type), ("client_context", client_context), ("trace_id", trace_id)):
-                if value is not None and any(c in value for c in "\r\n\0"):
-                    raise ValueError(f"{name} must not contain CR, LF or NUL: {value[:60]!r}")
-                values.append(value)
-            if request_id is not None and (not request_id or "/" in request_id or " " in request_id):
-                raise ValueError(f"request_id {request_id[:60]!r} must be non-empty with no '/' or space (it is part of a URL path)")
-            inv = Invoke(bytes(event), limit, (b"", b""), done, request_id=request_id)
-            inv.lmi_headers = (
-                (content_type or "application/json").encode("latin-1", "replace"),
-                (client_context or "").encode("utf-8"),
-                (trace_id or "").encode("utf-8"),
-            )
-        with self._lock:
-            if self._closed:
-                raise EmulatorClosedError("this emulator was closed; create a new one")
-        if self._loop is None:
-            self.start()
-        loop, sandbox = self._running()
-        loop.call_soon_threadsafe(lambda: sandbox.enqueue(inv))
+        inv = self._make_invoke(event, timeout, client_context, trace_id, tenant_id, cognito_identity, request_id, content_type)
+        loop, sandbox = self._enqueue(inv)
+        done = inv.done
         # The loop always finishes an invoke (its timers bound every phase); the
         # periodic wake-up only guards against a loop thread that died.
         while not done.wait(1.0):
@@ -295,6 +273,84 @@ class Emulator:
             raise inv.exc
         assert inv.result is not None
         return inv.result
+
+    def invoke_stream(
+        self,
+        event: bytes,
+        *,
+        timeout: float | None = None,
+        client_context: str | None = None,
+        trace_id: str | None = None,
+        tenant_id: str | None = None,
+        cognito_identity: str | None = None,
+    ) -> Iterator[StreamStart | bytes | InvokeResult]:
+        """Run one invoke, yielding a streamed answer as it arrives.
+
+        For a streamed answer: a StreamStart, then each piece of the body (bytes)
+        as the runtime sends it, then the InvokeResult (its `body` empty; an
+        error after the first byte in `stream_error_type`/`stream_error_body`,
+        or, if the runtime died or timed out mid-stream, in its outcome and
+        body).  For any other answer, and in LMI mode (where the supervisor
+        does not stream), only the InvokeResult.
+        """
+        if self.concurrency is not None:
+            yield self.invoke(event, timeout=timeout, client_context=client_context, trace_id=trace_id)
+            return
+        sink: queue.SimpleQueue[object] = queue.SimpleQueue()
+        inv = self._make_invoke(event, timeout, client_context, trace_id, tenant_id, cognito_identity, None, None)
+        inv.sink = sink
+        loop, sandbox = self._enqueue(inv)
+        while True:
+            try:
+                item = sink.get(timeout=1.0)
+            except queue.Empty:
+                if not loop.alive:
+                    raise EmulatorError("the emulator's server loop is gone; this invoke cannot complete") from None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, bytes):
+                # Taken: the loop may read the runtime again (back-pressure, streamed.STREAM_HIGH).
+                n = len(item)
+                loop.call_soon_threadsafe(lambda n=n: sandbox.stream_taken(inv, n))  # type: ignore[attr-defined]
+            yield item  # type: ignore[misc]
+            if isinstance(item, InvokeResult):
+                return
+
+    def _make_invoke(
+        self, event: bytes, timeout: float | None, client_context: str | None, trace_id: str | None,
+        tenant_id: str | None, cognito_identity: str | None, request_id: str | None, content_type: str | None,
+    ) -> Invoke:
+        if not isinstance(event, (bytes, bytearray, memoryview)):
+            raise TypeError(f"event must be bytes (the raw payload), got {type(event).__name__}")
+        limit = self._config.function_timeout if timeout is None else _check_timeout(timeout, "timeout")
+        done = threading.Event()
+        if self.concurrency is None:
+            if request_id is not None or content_type is not None:
+                raise ValueError("request_id and content_type reach the runtime only in LMI mode (concurrency=N)")
+            return Invoke(bytes(event), limit, render_optional_headers(client_context, trace_id, tenant_id, cognito_identity), done)
+        for name, value in (("request_id", request_id), ("content_type", content_type), ("client_context", client_context), ("trace_id", trace_id)):
+            if value is not None and any(c in value for c in "\r\n\0"):
+                raise ValueError(f"{name} must not contain CR, LF or NUL: {value[:60]!r}")
+        if request_id is not None and (not request_id or "/" in request_id or " " in request_id):
+            raise ValueError(f"request_id {request_id[:60]!r} must be non-empty with no '/' or space (it is part of a URL path)")
+        inv = Invoke(bytes(event), limit, (b"", b""), done, request_id=request_id)
+        inv.lmi_headers = (
+            (content_type or "application/json").encode("latin-1", "replace"),
+            (client_context or "").encode("utf-8"),
+            (trace_id or "").encode("utf-8"),
+        )
+        return inv
+
+    def _enqueue(self, inv: Invoke) -> tuple[Loop, Any]:
+        with self._lock:
+            if self._closed:
+                raise EmulatorClosedError("this emulator was closed; create a new one")
+        if self._loop is None:
+            self.start()
+        loop, sandbox = self._running()
+        loop.call_soon_threadsafe(lambda: sandbox.enqueue(inv))
+        return loop, sandbox
 
     def _running(self) -> tuple[Loop, Sandbox]:
         loop, sandbox = self._loop, self._sandbox

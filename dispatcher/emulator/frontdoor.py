@@ -8,6 +8,10 @@ from `Emulator.invoke`, which queues concurrent callers in arrival order.
 Differences from the RIE, on purpose: X-Amzn-Trace-Id is forwarded (the RIE
 drops it), errors carry `X-Amz-Function-Error: Unhandled` as the real Invoke API
 does, and the runtime's Content-Type is passed on (the RIE sends text/plain).
+A streamed answer is streamed to the caller with chunked transfer encoding as
+it arrives (the RIE buffers it whole), an error after its first byte in the
+trailers, and an HTTP-integration prelude applied as a function URL does
+(docs/streaming.md).
 
 In LMI mode (an emulator with `concurrency`) callers run at once and the
 headers follow RIE-LMI: X-Amzn-RequestId becomes the request id, Content-Type
@@ -24,15 +28,19 @@ import binascii
 import http.server
 import json
 import re
+import socket
 import threading
+from collections.abc import Iterator
 
 from .emulator import Emulator
-from .model import EmulatorError
+from .model import EmulatorError, InvokeResult, StreamStart
+from .prelude import PreludeError, PreludeSplitter, is_http_integration
 
 __all__ = ["FrontDoor", "serve_frontdoor"]
 
 _INVOKE_PATH = re.compile(r"/2015-03-31/functions/([A-Za-z0-9_:$.-]+)/invocations")
 _MAX_EVENT = 6 * 1024 * 1024  # synchronous invoke payload limit
+_TRAILER_NAMES = "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
 
 
 def _error_json(error_type: str, message: str) -> bytes:
@@ -45,6 +53,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         pass  # the CLI owns logging; a request line per invoke is noise
+
+    def setup(self) -> None:
+        super().setup()
+        # Streamed chunks go out as written, not held back by Nagle's algorithm.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         # As the RIE's Go server writes it: the handler's headers sorted, then
@@ -88,15 +101,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._reply(400, _error_json("InvalidRequestContentException", "X-Amz-Client-Context must be base64 of UTF-8 JSON"))
                 return
         try:
-            result = self.server.emulator.invoke(
+            items = self.server.emulator.invoke_stream(
                 event,
                 client_context=client_context,
                 trace_id=self.headers.get("X-Amzn-Trace-Id"),
                 tenant_id=self.headers.get("X-Amz-Tenant-Id"),
             )
+            first = next(items)
+            if isinstance(first, StreamStart):
+                self._stream(first, items)
+                return
         except (EmulatorError, ValueError) as exc:
             self._reply(500, _error_json("ServiceException", str(exc)))
             return
+        assert isinstance(first, InvokeResult)
+        self._result(first)
+
+    def _result(self, result: InvokeResult) -> None:
         headers = {
             "Content-Type": result.content_type or "application/json",
             "X-Amzn-RequestId": result.request_id,
@@ -131,6 +152,77 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers["Content-Type"] = "text/plain; charset=utf-8" if result.outcome == "timeout" else "application/json"
             headers["X-Amz-Function-Error"] = "Unhandled"
         self._reply(result.status, result.body, headers)
+
+
+    # -- streamed answers ---------------------------------------------------------
+    def _stream(self, start: StreamStart, items: Iterator[StreamStart | bytes | InvokeResult]) -> None:
+        """Forward each piece as it arrives (chunked), the error after the first byte as trailers."""
+        splitter = PreludeSplitter() if is_http_integration(start.content_type) else None
+        started = False
+        if splitter is None:
+            self._begin(200, [("Content-Type", start.content_type or "application/octet-stream")], start.request_id)
+            started = True
+        result: InvokeResult | None = None
+        try:
+            for item in items:
+                if isinstance(item, InvokeResult):
+                    result = item
+                    break
+                data = item
+                if not started:
+                    assert splitter is not None and isinstance(data, bytes)
+                    prelude, data = splitter.feed(data)
+                    if prelude is None:
+                        continue
+                    self._begin_prelude(prelude, start.request_id)
+                    started = True
+                if data:
+                    self.wfile.write(b"%x\r\n%b\r\n" % (len(data), data))
+            assert result is not None
+            if not started:
+                assert splitter is not None
+                if result.outcome != "success":
+                    self._result(result)
+                    return
+                self._begin_prelude(splitter.finish(), start.request_id)
+            self.wfile.write(b"0\r\n" + self._trailers(result) + b"\r\n")
+        except PreludeError as exc:
+            _drain(items)
+            self._reply(502, _error_json("Runtime.InvalidHttpIntegrationPrelude", str(exc)))
+        except OSError:  # the caller went away: let the invoke finish unseen
+            self.close_connection = True
+            _drain(items)
+
+    def _begin(self, status: int, headers: list[tuple[str, str]], request_id: str) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("X-Amzn-RequestId", request_id)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Trailer", _TRAILER_NAMES)
+        self.end_headers()
+
+    def _begin_prelude(self, prelude, request_id: str) -> None:  # type: ignore[no-untyped-def]
+        headers = list(prelude.headers) + [("Set-Cookie", c) for c in prelude.cookies]
+        self._begin(prelude.status, headers, request_id)
+
+    @staticmethod
+    def _trailers(result: InvokeResult) -> bytes:
+        if result.outcome != "success":  # died or timed out mid-stream: the platform's error
+            error_type, body = result.error_type or "Runtime.Unknown", result.body
+        elif result.stream_error_type is not None:
+            error_type, body = result.stream_error_type, result.stream_error_body or b""
+        else:
+            return b""
+        return (
+            b"Lambda-Runtime-Function-Error-Type: " + error_type.encode("latin-1", "replace")
+            + b"\r\nLambda-Runtime-Function-Error-Body: " + base64.b64encode(body) + b"\r\n"
+        )
+
+
+def _drain(items: Iterator[object]) -> None:
+    for _ in items:
+        pass
 
 
 class _Server(http.server.ThreadingHTTPServer):

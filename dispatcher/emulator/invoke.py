@@ -29,7 +29,8 @@ class Invoke:
     __slots__ = (
         "event", "timeout", "headers", "request_id", "rid", "invocation_id", "resp_path", "err_path",
         "deadline", "handed_at", "init_ms", "next_response", "answer", "answer_type", "error_header",
-        "echoed", "outcome", "answered_at", "done", "result", "exc", "lmi_headers",
+        "echoed", "outcome", "answered_at", "done", "result", "exc", "lmi_headers", "sink", "streamed", "trailers",
+        "queued", "stream_size",
     )  # fmt: skip
 
     def __init__(self, event: bytes, timeout: float, headers: tuple[bytes, bytes], done: Any, request_id: str | None = None) -> None:
@@ -55,6 +56,14 @@ class Invoke:
         self.done = done  # threading.Event, or None for a synthetic (autoinvoke) invoke
         self.result: InvokeResult | None = None
         self.exc: BaseException | None = None
+        # A streamed answer: its pieces go to `sink` (a queue the caller reads:
+        # StreamStart, then bytes, then the InvokeResult or an exception) as
+        # they arrive; without a sink they are collected into `answer`.
+        self.sink: Any = None
+        self.streamed = False
+        self.trailers: dict[bytes, bytes] | None = None
+        self.queued = 0  # bytes put in `sink` and not yet taken by the caller
+        self.stream_size = 0  # body bytes of a streamed answer so far
 
 
 def render_optional_headers(

@@ -16,6 +16,7 @@ from ..errors import DispatcherError
 __all__ = [
     "Outcome",
     "InvokeResult",
+    "StreamStart",
     "EmulatorStats",
     "EmulatorError",
     "EmulatorClosedError",
@@ -99,10 +100,24 @@ class InvokeResult:
     init_duration_ms: float | None  # set when this invoke had to start the runtime
     status: int  # what the RIE invoke endpoint would answer: 200, or 502
     invocation_id_echoed: bool | None = None  # did the post carry Lambda-Runtime-Invocation-Id back?
+    # A streamed response (docs/streaming.md): `body` is what arrived (empty
+    # when the caller took the pieces as they came, Emulator.invoke_stream);
+    # an error after the first byte comes from the trailers.
+    streamed: bool = False
+    stream_error_type: str | None = None  # Lambda-Runtime-Function-Error-Type trailer, sanitised
+    stream_error_body: bytes | None = None  # Lambda-Runtime-Function-Error-Body trailer, base64-decoded
 
     @property
     def ok(self) -> bool:
         return self.outcome == "success"
+
+
+@dataclass(frozen=True)
+class StreamStart:
+    """Emulator.invoke_stream's first item for a streamed answer: the bytes follow."""
+
+    request_id: str
+    content_type: str | None  # the runtime's Content-Type on its streamed post
 
 
 @dataclass(frozen=True)

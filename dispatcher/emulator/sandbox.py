@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import state as st
-from ._http import MAX_PAYLOAD, Request
+from ._http import MAX_PAYLOAD, BodyPart, Request
 from ._render import CLASSIC_CHUNKS, GO_BUFFER, ChunkPolicy, accepted, date_line, frame_body, render_error
 from .model import (
     RESPONSE_SIZE_TOO_LARGE,
@@ -36,6 +36,7 @@ from .invoke import INVOCATION_PREFIX, Invoke
 from .report import Lifecycle
 from .runtime import OutputSink, RuntimeProcess, build_env, describe_exit, function_arn
 from .server import Connection, Loop
+from .streamed import StreamedAnswers, decode_error_body
 
 __all__ = ["Sandbox", "SandboxConfig"]
 
@@ -66,7 +67,7 @@ class SandboxConfig:
     next_chunks: ChunkPolicy = CLASSIC_CHUNKS
 
 
-class Sandbox:
+class Sandbox(StreamedAnswers):
     """Implements the actions of state.TRANSITIONS against one loop and one runtime at a time."""
 
     def __init__(self, loop: Loop, config: SandboxConfig) -> None:
@@ -99,6 +100,7 @@ class Sandbox:
             key: (nxt, getattr(self, "_a_" + action)) for key, (nxt, action) in st.TRANSITIONS.items()
         }
         self._echo: bytes | None = None  # Lambda-Runtime-Invocation-Id of the post being handled
+        self.stream_conn: Connection | None = None  # where the current streamed answer arrives
 
     # -- entry points (loop thread) ----------------------------------------------
 
@@ -113,7 +115,11 @@ class Sandbox:
         if not self.closing and self.state == st.NO_RUNTIME and not self._external:
             self._fire(st.LAUNCH)
 
-    def handle(self, conn: Connection, req: Request) -> None:
+    def handle(self, conn: Connection, req: Request | BodyPart) -> None:
+        if type(req) is BodyPart:
+            self._stream_part(conn, req)
+            return
+        assert isinstance(req, Request)
         target = req.target
         if req.method == b"GET" and target == NEXT_PATH:
             self._fire(st.NEXT, conn, req)
@@ -125,6 +131,8 @@ class Sandbox:
                 event = st.STALE_POST  # a reply cross-wired from an earlier invoke
             elif req.too_large:
                 event = st.TOO_LARGE
+            elif req.streaming and target == cur.resp_path:
+                event = st.STREAM_OPEN
             else:
                 event = st.RESPONSE if target == cur.resp_path else st.ERROR
             self._fire(event, conn, req)
@@ -216,6 +224,8 @@ class Sandbox:
         if inv.done is None:
             return
         end = time.monotonic() if end is None else end
+        trailers = inv.trailers or {}
+        raw_type = trailers.get(b"lambda-runtime-function-error-type")
         duration = (end - inv.handed_at) * 1000 if inv.handed_at else 0.0
         if error_type is None and outcome == "error":
             error_type = body_error_type(body)
@@ -230,16 +240,23 @@ class Sandbox:
             init_duration_ms=inv.init_ms,
             status=self.status_for[outcome],
             invocation_id_echoed=inv.echoed,
+            streamed=inv.streamed,
+            stream_error_type=None if raw_type is None else sanitize_error_type(raw_type.decode("latin-1")),
+            stream_error_body=decode_error_body(trailers.get(b"lambda-runtime-function-error-body")),
         )
         life = self.config.lifecycle
         if life is not None and inv.handed_at:  # written before the caller goes on
             rt = self.runtime
             life.end(inv.request_id, duration, inv.init_ms, outcome, error_type, None if rt is None else rt.pid)
+        if inv.sink is not None:
+            inv.sink.put(inv.result)
         inv.done.set()
 
     def _fail_waiter(self, inv: Invoke, exc: BaseException) -> None:
         if inv.done is not None:
             inv.exc = exc
+            if inv.sink is not None:
+                inv.sink.put(exc)
             inv.done.set()
 
     def _fail_all(self, exc: BaseException) -> None:
@@ -260,6 +277,7 @@ class Sandbox:
                 rt.kill()
         self.current = None
         self.parked = None
+        self.stream_conn = None
         self.init_error = None
         self.init_for = None
         self.extensions.reset()

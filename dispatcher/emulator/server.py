@@ -50,7 +50,7 @@ class Handler(Protocol):
 class Connection:
     """One client connection.  `parked` marks a long poll the handler holds open."""
 
-    __slots__ = ("sock", "fd", "parser", "out", "close_after", "closed", "parked", "peer_keep_alive", "draining")
+    __slots__ = ("sock", "fd", "parser", "out", "close_after", "closed", "parked", "peer_keep_alive", "draining", "paused")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -62,6 +62,7 @@ class Connection:
         self.parked: object = None
         self.peer_keep_alive = True
         self.draining = False  # answered and half-closed: discard input until the peer closes
+        self.paused = False  # not read for now: a streamed answer waits for its caller (pause_reading)
 
 
 class Loop:
@@ -134,6 +135,17 @@ class Loop:
         for conn in list(self._conns.values()):
             while not conn.closed and self._read(conn):
                 pass
+
+    def pause_reading(self, conn: Connection) -> None:
+        """Stop reading `conn` (back-pressure: its data waits in the kernel)."""
+        if not conn.paused and not conn.closed:
+            conn.paused = True
+            self._ep.modify(conn.fd, _OUT if conn.out else 0)
+
+    def resume_reading(self, conn: Connection) -> None:
+        if conn.paused and not conn.closed:
+            conn.paused = False
+            self._ep.modify(conn.fd, _IN | (_OUT if conn.out else 0))
 
     def connections(self) -> list[Connection]:
         return list(self._conns.values())
@@ -298,7 +310,7 @@ class Loop:
         if conn.close_after:
             self._linger(conn)
         elif not conn.closed:
-            self._ep.modify(conn.fd, _IN)
+            self._ep.modify(conn.fd, 0 if conn.paused else _IN)
 
     def _linger(self, conn: Connection) -> None:
         """Half-close after the last answer and read until the peer closes.

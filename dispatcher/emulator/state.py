@@ -16,6 +16,7 @@ emulator's own view added (no runtime process at all, init failed):
   INIT_FAILED   posted /init/error, should exit now        (RAPID: InitError)
   IDLE          waiting in /next, no invoke handed out     (RAPID: Ready)
   INVOKING      invoke handed out, no answer yet           (RAPID: Running)
+  STREAMING     a streamed answer is arriving, chunk by chunk (RAPID: Running)
   RESPONDED     answer posted, the invoke completes on the next /next
                                                            (RAPID: RuntimeResponseSentState)
 """
@@ -30,6 +31,7 @@ INIT_FAILED = "INIT_FAILED"
 IDLE = "IDLE"
 INVOKING = "INVOKING"
 RESPONDED = "RESPONDED"
+STREAMING = "STREAMING"
 
 # Events from the runtime over HTTP.
 NEXT = "next"  # GET /invocation/next
@@ -39,6 +41,8 @@ TOO_LARGE = "too_large"  # POST /invocation/{current id}/response above the payl
 STALE_POST = "stale_post"  # POST /invocation/{other id}/response|error
 LATE_POST = "late_post"  # POST /invocation/{id}/response|error of an invoke that timed out (LMI mode)
 INIT_ERROR = "init_error"  # POST /init/error
+STREAM_OPEN = "stream_open"  # the head of a streamed POST /invocation/{current id}/response
+STREAM_END = "stream_end"  # its last chunk (and trailers) arrived
 # Lifecycle events.
 LAUNCH = "launch"  # an invoke (or start_runtime) needs a runtime
 INVOKE = "invoke"  # an invoke is queued and the runtime waits in /next
@@ -46,7 +50,7 @@ NO_SLOT = "no_slot"  # an invoke arrived and no /next is open (LMI mode, without
 EXIT = "exit"  # the runtime process ended by itself
 DEADLINE = "deadline"  # the running timer (init limit or invoke deadline) expired
 
-HTTP_EVENTS = frozenset({NEXT, RESPONSE, ERROR, TOO_LARGE, STALE_POST, LATE_POST, INIT_ERROR})
+HTTP_EVENTS = frozenset({NEXT, RESPONSE, ERROR, TOO_LARGE, STALE_POST, LATE_POST, INIT_ERROR, STREAM_OPEN, STREAM_END})
 
 TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
     (NO_RUNTIME, LAUNCH): (INITIALIZING, "launch"),
@@ -72,6 +76,12 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
     (INVOKING, STALE_POST): (INVOKING, "reject_stale"),
     (INVOKING, EXIT): (NO_RUNTIME, "fail_exit"),
     (INVOKING, DEADLINE): (NO_RUNTIME, "fail_timeout"),
+    # A streamed answer: its chunks reach the caller as they come (RIE buffers them).
+    (INVOKING, STREAM_OPEN): (STREAMING, "open_stream"),
+    (STREAMING, STREAM_END): (RESPONDED, "end_stream"),
+    (STREAMING, TOO_LARGE): (RESPONDED, "reject_stream_too_large"),
+    (STREAMING, EXIT): (NO_RUNTIME, "fail_exit"),
+    (STREAMING, DEADLINE): (NO_RUNTIME, "fail_timeout"),
     # The caller gets its answer only when the runtime asks for more (or dies: 502).
     (RESPONDED, NEXT): (IDLE, "complete"),
     (RESPONDED, EXIT): (NO_RUNTIME, "fail_exit_after_answer"),
@@ -115,6 +125,7 @@ RAPID_NAMES = {
     IDLE: "Ready",
     INVOKING: "Running",
     RESPONDED: "RuntimeResponseSentState",  # sic: RAPID names this one state differently
+    STREAMING: "Running",
     NEXT: "Ready",
     RESPONSE: "InvocationResponse",
     ERROR: "InvocationErrorResponse",
@@ -122,6 +133,8 @@ RAPID_NAMES = {
     STALE_POST: "InvocationResponse",
     LATE_POST: "InvocationResponse",
     INIT_ERROR: "InitError",
+    STREAM_OPEN: "InvocationResponse",
+    STREAM_END: "InvocationResponse",
 }
 
 

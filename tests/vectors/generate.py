@@ -522,6 +522,59 @@ def to_supervisor_vectors() -> list[Vector]:
 
     vs += [bad_utf8_error("error"), bad_utf8_error("init_error")]
 
+    # Feature `stream` (docs/protocol.md "Streaming"): open, chunks, end.
+    vs += [
+        valid(
+            "ready_stream",
+            S,
+            "ready announcing feature stream",
+            {"type": "ready", "protocol": 1, "features": ["stream"]},
+        ),
+        valid(
+            "stream_open",
+            S,
+            "stream_open with a content type",
+            {"type": "stream_open", "id": REQUEST_ID, "content_type": "text/plain"},
+        ),
+        valid(
+            "stream_open_http_integration",
+            S,
+            "stream_open for a function-URL response: the body starts with the JSON prelude and 8 NULs",
+            {"type": "stream_open", "id": REQUEST_ID, "content_type": "application/vnd.awslambda.http-integration-response"},
+        ),
+        valid(
+            "stream_open_nil_content_type",
+            S,
+            "stream_open whose content_type is nil: the supervisor uses application/octet-stream",
+            {"type": "stream_open", "id": REQUEST_ID, "content_type": None},
+        ),
+        valid(
+            "stream_open_no_content_type",
+            S,
+            "stream_open without a content_type key: same as nil",
+            {"type": "stream_open", "id": REQUEST_ID},
+        ),
+        valid(
+            "stream_chunk",
+            S,
+            "stream_chunk carrying text bytes",
+            {"type": "stream_chunk", "id": REQUEST_ID, "data": b"chunk-0\n"},
+        ),
+        valid(
+            "stream_chunk_binary",
+            S,
+            "stream_chunk of 70 KiB with every byte value, NULs included: bin32 header",
+            {"type": "stream_chunk", "id": REQUEST_ID, "data": binary_payload(70 * 1024)},
+        ),
+        valid(
+            "stream_chunk_empty",
+            S,
+            "stream_chunk with 0 bytes: valid, and forwarded as nothing (never as HTTP's last-chunk)",
+            {"type": "stream_chunk", "id": REQUEST_ID, "data": b""},
+        ),
+        valid("stream_end", S, "stream_end: the response is complete", {"type": "stream_end", "id": REQUEST_ID}),
+    ]
+
     ready = pack({"type": "ready", "protocol": 1, "features": []})
 
     def without(msg: dict[str, Any], key: str) -> bytes:
@@ -616,6 +669,29 @@ def to_supervisor_vectors() -> list[Vector]:
         invalid("bad_result_id_int", S, "result whose id is an integer", frame(pack({**result, "id": 42})), "bad_field"),
         invalid("bad_result_missing_payload", S, "result without payload (nil is allowed, absence is not)", without(result, "payload"), "bad_field"),
         invalid("bad_error_missing_type", S, "error without error_type", without(error, "error_type"), "bad_field"),
+        invalid("bad_stream_open_missing_id", S, "stream_open without id", frame(pack({"type": "stream_open", "content_type": "text/plain"})), "bad_field"),
+        invalid(
+            "bad_stream_open_content_type_int",
+            S,
+            "stream_open whose content_type is an integer (str or nil only)",
+            frame(pack({"type": "stream_open", "id": REQUEST_ID, "content_type": 7})),
+            "bad_field",
+        ),
+        invalid(
+            "bad_stream_chunk_data_str",
+            S,
+            "stream_chunk whose data is str, not bin",
+            frame(pack({"type": "stream_chunk", "id": REQUEST_ID, "data": "chunk-0"})),
+            "bad_field",
+        ),
+        invalid(
+            "bad_stream_chunk_missing_data",
+            S,
+            "stream_chunk without data",
+            frame(pack({"type": "stream_chunk", "id": REQUEST_ID})),
+            "bad_field",
+        ),
+        invalid("bad_stream_end_id_nil", S, "stream_end whose id is nil", frame(pack({"type": "stream_end", "id": None})), "bad_field"),
         invalid(
             "bad_error_stack_str",
             S,

@@ -198,8 +198,14 @@ export function maxFrameFromEnv(env) {
   return Number(raw);
 }
 
+/** Optional frame kinds this adapter can send (docs/protocol.md). */
+export const FEATURES = ["stream"];
+
 export const messages = {
   ready: (features = []) => ({ type: "ready", protocol: PROTOCOL_VERSION, features }),
+  streamOpen: (id, contentType) => ({ type: "stream_open", id, content_type: contentType ?? null }),
+  streamChunk: (id, data) => ({ type: "stream_chunk", id, data }),
+  streamEnd: (id) => ({ type: "stream_end", id }),
   initError: (e) => ({ type: "init_error", error_type: e.type, error_message: e.message, stack_trace: e.stack }),
   result: (id, payload) => ({ type: "result", id, payload }),
   error: (id, e) => ({ type: "error", id, error_type: e.type, error_message: e.message, stack_trace: e.stack }),

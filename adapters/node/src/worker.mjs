@@ -5,7 +5,7 @@
 // handlers concurrently on Lambda Managed Instances).  A malformed frame from
 // the supervisor ends the process with status 70 after a diagnostic on stderr.
 
-import { FrameDecoder, FrameError, encodeFrame, maxFrameFromEnv, messages, parseToWorker } from "./codec.mjs";
+import { FEATURES, FrameDecoder, FrameError, encodeFrame, maxFrameFromEnv, messages, parseToWorker } from "./codec.mjs";
 import {
   RuntimeError,
   buildContext,
@@ -17,6 +17,8 @@ import {
 import { callHandler } from "./settle.mjs";
 import { logInvokeError, patchConsole, setRequest } from "./logging.mjs";
 import { takeChannel, writeAllSync } from "./stdio.mjs";
+import { HANDLER_HIGHWATERMARK, ResponseStream, isStreamingHandler } from "./streaming.mjs";
+import { finished } from "node:stream/promises";
 
 export const EX_SOFTWARE = 70;
 const INIT_FAILED = 1;
@@ -130,6 +132,67 @@ async function answer(invoke, handler, raw, maxFrame, shared) {
 }
 
 /**
+ * One invocation of an awslambda.streamifyResponse() handler: its
+ * responseStream writes the frames itself; what is left is to report a
+ * failure (an `error` frame ends the stream, or answers the invoke when
+ * nothing was written).
+ */
+// A streaming handler's context has no done/succeed/fail (neither has AWS's):
+// the response stream is how it ends.
+const STREAMING_CONTROL = {
+  waitsForEmptyLoop: false,
+  done: noCallbacks,
+  succeed: noCallbacks,
+  fail: noCallbacks,
+};
+
+function noCallbacks() {
+  throw new RuntimeError(
+    "Runtime.InvalidStreamingOperation",
+    "context.done/succeed/fail are not available to a streaming handler: write to the responseStream and end() it",
+  );
+}
+
+async function answerStreaming(invoke, handler, raw, writeFrame, canStream) {
+  setTraceId(invoke.trace_id);
+  setRequest(invoke.id, invoke.tenant_id);
+  const hwm = handler[HANDLER_HIGHWATERMARK];
+  const stream = new ResponseStream(invoke.id, (m) => writeFrame(encodeFrame(m)), { highWaterMark: hwm });
+  stream.on("error", () => {}); // reported through the handler's rejection or finished() below
+  try {
+    if (!canStream) {
+      throw new RuntimeError(
+        "Runtime.MarshalError",
+        "the handler streams (awslambda.streamifyResponse), but the supervisor did not announce feature `stream` " +
+          "in DISPATCHER_FEATURES; run it under a supervisor that streams",
+      );
+    }
+    const context = buildContext(invoke, process.env, STREAMING_CONTROL);
+    const p = invoke.payload;
+    const event = raw ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : decodeEvent(p);
+    const returned = handler(event, stream, context);
+    if (typeof returned?.then !== "function") {
+      throw new RuntimeError(
+        "Runtime.MalformedStreamingHandler",
+        "Streaming does not support non-async handlers: make the handler async (or return a Promise) and end the responseStream",
+      );
+    }
+    const value = await returned;
+    if (value !== undefined) logLine("streaming handlers ignore return values (as AWS's Node.js runtime)");
+    // As AWS's runtime: the invocation ends when the stream does.
+    if (!stream.writableFinished) await finished(stream);
+  } catch (err) {
+    if (stream.writableFinished) {
+      logLine(`the handler failed after its response stream ended: ${asReply(err).type}: ${asReply(err).message}`);
+      return;
+    }
+    if (!(err instanceof RuntimeError)) logInvokeError(err);
+    stream.destroy();
+    writeFrame(encodeFrame(messages.error(invoke.id, asReply(err))));
+  }
+}
+
+/**
  * Serve until shutdown.  `load` is an async function returning
  * `{ handler, raw }` (it imports user code and runs its init); whatever it
  * throws becomes `init_error`.  `initErrorOf(err)` may map a load failure to
@@ -162,17 +225,29 @@ export async function serve(load, initErrorOf = describeError) {
     process.exit(INIT_FAILED);
   }
 
+  let streaming;
+  try {
+    streaming = isStreamingHandler(loaded.handler);
+  } catch (err) {
+    send(messages.initError(capError(describeError(err))));
+    process.exit(INIT_FAILED);
+  }
+  const canStream = (process.env.DISPATCHER_FEATURES ?? "").split(",").includes("stream");
   const next = frameQueue(channel.input, maxFrame);
-  if (slots > 1) {
+  if (slots > 1 && !streaming) {
     send(messages.ready(["multiplex"]));
     await serveConcurrently(next, loaded, maxFrame, (frame) => channel.writeFrame(frame));
     process.exit(0);
   }
-  send(messages.ready());
+  // A streaming handler is served one invocation at a time (`stream` is
+  // offered with one slot; with more, each invocation says why it cannot stream).
+  send(messages.ready(streaming ? FEATURES : []));
+  const writeFrame = (frame) => channel.writeFrame(frame);
   for (;;) {
     const message = await next();
     if (message.type !== "invoke") break; // shutdown or EOF
-    channel.writeFrame(await answer(message, loaded.handler, loaded.raw, maxFrame, false));
+    if (streaming) await answerStreaming(message, loaded.handler, loaded.raw, writeFrame, canStream);
+    else channel.writeFrame(await answer(message, loaded.handler, loaded.raw, maxFrame, false));
     setRequest(undefined, undefined);
   }
   process.exit(0);

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { decode } from "@msgpack/msgpack";
 import {
   DEFAULT_MAX_FRAME,
+  FEATURES,
   FrameDecoder,
   FrameError,
   encodeFrame,
@@ -117,3 +118,33 @@ test("a __proto__ key is an ordinary (ignored) key, not a prototype", () => {
   assert.equal(message.type, "shutdown");
   assert.equal(Object.getPrototypeOf(message), null);
 });
+
+// Feature `stream`: the frames this adapter sends are byte for byte the shared
+// canonical vectors (to_supervisor_ready_stream, _stream_open*, _stream_chunk*, _stream_end).
+import fs from "node:fs";
+import path from "node:path";
+
+function supervisorVector(name) {
+  const base = path.join(VECTORS, `to_supervisor_${name}`);
+  return { bin: fs.readFileSync(`${base}.bin`), spec: JSON.parse(fs.readFileSync(`${base}.json`, "utf8")) };
+}
+
+const fromBin = (v) => Buffer.from(v.$bin, "base64");
+
+for (const [name, build] of [
+  ["ready_stream", () => messages.ready(FEATURES)],
+  ["stream_open", (m) => messages.streamOpen(m.id, m.content_type)],
+  ["stream_open_http_integration", (m) => messages.streamOpen(m.id, m.content_type)],
+  ["stream_open_nil_content_type", (m) => messages.streamOpen(m.id, undefined)],
+  ["stream_chunk", (m) => messages.streamChunk(m.id, fromBin(m.data))],
+  ["stream_chunk_binary", (m) => messages.streamChunk(m.id, fromBin(m.data))],
+  ["stream_chunk_empty", (m) => messages.streamChunk(m.id, fromBin(m.data))],
+  ["stream_end", (m) => messages.streamEnd(m.id)],
+]) {
+  test(`vector to_supervisor_${name}: encoded byte for byte`, () => {
+    const { bin, spec } = supervisorVector(name);
+    assert.ok(spec.valid && spec.canonical);
+    const [prefix, body] = encodeFrame(build(spec.message));
+    assert.ok(Buffer.concat([prefix, Buffer.from(body)]).equals(bin));
+  });
+}

@@ -58,9 +58,10 @@ final class Session
         return $message instanceof Invoke ? $message : null;
     }
 
-    public function ready(): void
+    /** @param list<string> $features the optional frame kinds this worker may send */
+    public function ready(array $features = Messages::FEATURES): void
     {
-        $this->send(Messages::ready());
+        $this->send(Messages::ready($features));
     }
 
     public function initError(ErrorReport $error): void
@@ -102,7 +103,7 @@ final class Session
     }
 
     /** @param array<string, mixed> $message */
-    private function send(array $message): void
+    public function send(array $message): void
     {
         $this->channel->writeFrame($this->codec->pack($message));
     }

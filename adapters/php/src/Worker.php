@@ -52,7 +52,8 @@ final class Worker
             }
         });
         try {
-            $handler = self::handlerFrom($init());
+            $loaded = $init();
+            $handler = $loaded instanceof StreamingHandler ? null : self::handlerFrom($loaded);
         } catch (\Throwable $e) {
             $loading = false;
             $session->failInit(ErrorReport::fromThrowable($e));
@@ -60,7 +61,53 @@ final class Worker
         $loading = false;
         self::flushUserBuffers(0);
         $session->ready();
+        if ($handler === null) {
+            self::streamLoop($session, $loaded);
+        }
         self::loop($session, $handler);
+    }
+
+    /** Streaming handler: fn (mixed $event, Context $context, ResponseStream $out): void */
+    public static function runStreaming(callable $handler): never
+    {
+        self::serve(static fn () => new StreamingHandler($handler));
+    }
+
+    /** The invoke loop of a StreamingHandler: its ResponseStream writes the frames. */
+    private static function streamLoop(Session $session, StreamingHandler $streaming): never
+    {
+        $env = getenv();
+        $features = explode(',', (string) ($env['DISPATCHER_FEATURES'] ?? ''));
+        $canStream = in_array('stream', $features, true);
+        while (true) {
+            try {
+                $invoke = $session->next();
+            } catch (ProtocolViolation $e) {
+                Session::exitOnViolation($e);
+            }
+            if ($invoke === null) {
+                exit(0);
+            }
+            TraceEnv::apply($invoke->traceId);
+            $level = ob_get_level();
+            $out = new ResponseStream($session, $invoke->id);
+            $error = null;
+            try {
+                if (!$canStream) {
+                    throw new LambdaError(LambdaError::MARSHAL, 'this handler streams (StreamingHandler), but the supervisor did not announce feature `stream` in DISPATCHER_FEATURES; run it under a supervisor that streams');
+                }
+                $event = $streaming->raw ? $invoke->payload : Json::decodeEvent($invoke->payload);
+                ($streaming->handler)($event, Context::fromInvoke($invoke, $env), $out);
+            } catch (\Throwable $e) {
+                $error = ErrorReport::fromThrowable($e);
+            }
+            self::flushUserBuffers($level);
+            if ($error === null) {
+                $out->finish();
+            } else {
+                $session->error($invoke->id, $error); // ends an open stream, or answers the invoke
+            }
+        }
     }
 
     /** @return \Closure(string, Context): string */

@@ -14,6 +14,7 @@ use Dispatcher\Worker\Channel;
 use Dispatcher\Worker\Msgpack\Bin;
 use Dispatcher\Worker\Msgpack\Codecs;
 use Dispatcher\Worker\Protocol\FrameDecoder;
+use Dispatcher\Worker\Protocol\Messages;
 use Dispatcher\Worker\Protocol\Invoke;
 use Dispatcher\Worker\Protocol\ProtocolViolation;
 use Dispatcher\Worker\Protocol\Shutdown;
@@ -97,6 +98,25 @@ final class VectorsTest extends TestCase
         $frame = (string) file_get_contents($bin);
         $body = Codecs::fromEnvironment()->pack(self::withBin($doc['message']));
         $this->assertSame(bin2hex($frame), bin2hex(pack('N', strlen($body)) . $body), $doc['description']);
+    }
+
+    /** The stream frames this adapter sends are the shared canonical vectors, byte for byte. */
+    public function testStreamMessagesAreTheCanonicalVectors(): void
+    {
+        $id = '8476a536-e9f4-11e8-9739-2dfe598c3fcd';
+        $codec = Codecs::fromEnvironment();
+        foreach ([
+            'ready_stream' => Messages::ready(),
+            'stream_open' => Messages::streamOpen($id, 'text/plain'),
+            'stream_open_nil_content_type' => Messages::streamOpen($id, null),
+            'stream_chunk' => Messages::streamChunk($id, "chunk-0\n"),
+            'stream_chunk_empty' => Messages::streamChunk($id, ''),
+            'stream_end' => Messages::streamEnd($id),
+        ] as $name => $message) {
+            $body = $codec->pack($message);
+            $frame = (string) file_get_contents(self::DIR . "to_supervisor_{$name}.bin");
+            $this->assertSame(bin2hex($frame), bin2hex(pack('N', strlen($body)) . $body), $name);
+        }
     }
 
     private static function withBin(mixed $value): mixed

@@ -12,6 +12,7 @@ or, for a program that runs itself:
 """
 
 from dispatcher_worker._serve import serve
+from dispatcher_worker._stream import StreamingResponse, http_response
 
-__all__ = ["serve", "__version__"]
+__all__ = ["serve", "StreamingResponse", "http_response", "__version__"]
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Mapping
 
-from dispatcher_worker import _wire
+from dispatcher_worker import _stream, _wire
 from dispatcher_worker._channel import Channel
 from dispatcher_worker._context import ContextError, FunctionInfo, LambdaContext
 from dispatcher_worker._logging import Logs
@@ -127,7 +127,7 @@ def _flush_stdio() -> None:
 
 
 class _Server:
-    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_dumps")
+    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_dumps", "_can_stream")
 
     def __init__(
         self, channel: Channel, handler: Callable[[Any, LambdaContext], Any], raw: bool, env: Mapping[str, str],
@@ -140,6 +140,7 @@ class _Server:
         self.max_frame = channel.max_frame
         self.logs = Logs(env) if logs is None else logs
         self.logs.maybe_install()
+        self._can_stream = "stream" in env.get("DISPATCHER_FEATURES", "").split(",")
         self._loads: Callable[[Any], Any] = _lazy_loads
         self._dumps: Callable[[Any], str] = str
         if not raw:  # raw workers never import json (import cost)
@@ -163,7 +164,9 @@ class _Server:
                     return EX_SOFTWARE
                 if msg is None or msg["type"] == "shutdown":
                     return 0
-                self.channel.write(self.answer(msg))
+                parts = self.answer(msg)
+                if parts:
+                    self.channel.write(parts)
         except BrokenPipeError:
             _diagnose("the supervisor closed the frame stream; exiting")
             return 1
@@ -182,6 +185,8 @@ class _Server:
             os.environ["_X_AMZN_TRACE_ID"] = trace_id
         try:
             body = self.call(msg)
+            if isinstance(body, _Streamed):
+                return self.stream(request_id, body.value)
             parts = _wire.encode_result(request_id, body)
             size = int.from_bytes(parts[0][: _wire.HEADER_SIZE], "big")
             if size > self.max_frame:
@@ -197,6 +202,38 @@ class _Server:
         _flush_stdio()
         return parts
 
+    def stream(self, request_id: str, value: Any) -> list[Any]:
+        """Send a streamed response frame by frame as the handler produces it;
+        what is left to write: the closing `error` frame, or nothing."""
+        write = self.channel.write
+        try:
+            pieces, content_type = _stream.pieces(value)
+            write([_wire.stream_open(request_id, content_type)])
+            for piece in pieces:
+                data = _stream.as_bytes(piece)
+                _flush_stdio()
+                for at in range(0, len(data), _stream.CHUNK):
+                    write(_wire.stream_chunk(request_id, data[at : at + _stream.CHUNK]))
+        except BrokenPipeError:
+            raise
+        except Exception as exc:
+            _flush_stdio()
+            error = describe(exc)
+            self.logs.log_error(*error)
+            return [_wire.error("error", request_id, *error)]
+        _flush_stdio()
+        write([_wire.stream_end(request_id)])
+        return []
+
+    def _check_stream(self, value: Any) -> _Streamed:
+        if not self._can_stream:
+            raise Failure(
+                MARSHAL_ERROR,
+                "the handler returned a stream (an iterator or StreamingResponse), but the supervisor did not "
+                "announce feature `stream` in DISPATCHER_FEATURES; return a value, or run a supervisor that streams",
+            )
+        return _Streamed(value)
+
     def call(self, msg: dict[str, Any]) -> Any:
         """Run the handler on one invoke; the response body (bytes-like)."""
         try:
@@ -204,18 +241,32 @@ class _Server:
         except ContextError as exc:
             raise Failure(UNMARSHAL_ERROR, f"Unable to unmarshal input: {exc}") from None
         if self.raw:
-            return _raw_body(self.handler(msg["payload"], context))
+            value = self.handler(msg["payload"], context)
+            if _stream.is_stream(value):
+                return self._check_stream(value)
+            return _raw_body(value)
         try:
             event = self._loads(msg["payload"])
         except ValueError as exc:
             raise Failure(UNMARSHAL_ERROR, f"Unable to unmarshal input: {exc}") from None
         value = self.handler(event, context)
+        if _stream.is_stream(value):
+            return self._check_stream(value)
         if isinstance(value, (bytes, bytearray, memoryview)):
             return _raw_body(value)  # as awslambdaric: bytes are the body as is
         try:
             return self._dumps(value).encode("utf-8")
         except (TypeError, ValueError, RecursionError, OverflowError) as exc:
             raise Failure(MARSHAL_ERROR, f"Unable to marshal response: {exc}") from None
+
+
+class _Streamed:
+    """call()'s answer when the handler returned a stream."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 def _lazy_loads(text: Any) -> Any:

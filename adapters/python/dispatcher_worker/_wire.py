@@ -25,6 +25,9 @@ __all__ = [
     "ready",
     "error",
     "encode_result",
+    "stream_open",
+    "stream_chunk",
+    "stream_end",
 ]
 
 DEFAULT_MAX_FRAME = 16 * 1024 * 1024
@@ -110,8 +113,35 @@ def encode(msg: dict[str, Any]) -> bytes:
     return _frame(msgpack.packb(msg, use_bin_type=True))
 
 
+FEATURES = ["stream"]  # optional frame kinds this adapter can send
+
+
 def ready() -> bytes:
-    return encode({"type": "ready", "protocol": PROTOCOL, "features": []})
+    return encode({"type": "ready", "protocol": PROTOCOL, "features": FEATURES})
+
+
+def stream_open(request_id: str, content_type: str | None) -> bytes:
+    return encode({"type": "stream_open", "id": request_id, "content_type": content_type})
+
+
+def stream_chunk(request_id: str, data: bytes | bytearray | memoryview) -> list[Any]:
+    """A `stream_chunk` frame as [head, data], the data not copied.
+
+    Byte-identical to encode({"type": "stream_chunk", "id": ..., "data": ...}).
+    """
+    n = len(data)
+    if n < 0x100:
+        bin_head = b"\xc4" + n.to_bytes(1, "big")
+    elif n < 0x10000:
+        bin_head = b"\xc5" + n.to_bytes(2, "big")
+    else:
+        bin_head = b"\xc6" + n.to_bytes(4, "big")
+    head = b"\x83\xa4type\xacstream_chunk\xa2id" + msgpack.packb(request_id, use_bin_type=True) + b"\xa4data" + bin_head
+    return [(len(head) + n).to_bytes(HEADER_SIZE, "big") + head, data]
+
+
+def stream_end(request_id: str) -> bytes:
+    return encode({"type": "stream_end", "id": request_id})
 
 
 def error(kind: str, request_id: str | None, error_type: str, message: str, stack: list[str]) -> bytes:

@@ -36,7 +36,7 @@ where
     I: FnOnce() -> Result<H, Error>,
     H: Fn(&[u8], Context) -> Result<Vec<u8>, Error> + Sync,
 {
-    let (mut worker, handler, slots) = worker::start(init, true);
+    let (mut worker, handler, slots) = worker::start(init, true, false);
     let function = FunctionEnv::from_vars(|name: &str| std::env::var(name).ok());
     if slots <= 1 {
         exit(worker.serve_invokes(&handler, &function));

@@ -33,10 +33,12 @@ mod context;
 mod error;
 pub mod logging;
 mod panic;
+mod stream;
 mod worker;
 
 pub use context::{Context, FunctionEnv};
 pub use error::{from_boxed, Error, HandlerError, MARSHAL_ERROR, OPAQUE, PANIC, UNMARSHAL_ERROR};
+pub use stream::{HttpPrelude, ResponseStream, CHUNK, HTTP_INTEGRATION_CONTENT_TYPE};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -104,6 +106,36 @@ where
 {
     worker::serve(move || {
         Ok(move |payload: &[u8], ctx: Context| handler(payload, ctx).map_err(Into::into))
+    })
+}
+
+/// Serves a streaming handler: it gets the event (JSON into `E`) and a
+/// [`ResponseStream`], a `std::io::Write` sink whose writes reach the caller as
+/// they happen (protocol feature `stream`). `Ok(())` ends the response; an
+/// `Err` or a panic ends it with that error (after the first byte: in the
+/// error trailers; before it: as an ordinary error). For a function URL, start
+/// with [`ResponseStream::http_prelude`].
+pub fn run_streaming<E, Err, H>(handler: H) -> !
+where
+    E: DeserializeOwned,
+    Err: Into<Error>,
+    H: Fn(E, Context, &mut ResponseStream<'_>) -> Result<(), Err>,
+{
+    worker::serve_streaming(move || {
+        Ok(
+            move |payload: &[u8],
+                  ctx: Context,
+                  out: &mut ResponseStream<'_>|
+                  -> Result<(), Error> {
+                let event: E = serde_json::from_slice(payload).map_err(|err| {
+                    Error::new(
+                        UNMARSHAL_ERROR,
+                        format!("the event is not valid JSON for the handler's input type: {err}"),
+                    )
+                })?;
+                handler(event, ctx, out).map_err(Into::into)
+            },
+        )
     })
 }
 

@@ -101,7 +101,11 @@ pub fn timestamp(millis: u128) -> String {
 }
 
 fn now() -> String {
-    timestamp(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis()))
+    timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis()),
+    )
 }
 
 fn json_str(s: &str) -> String {
@@ -109,16 +113,28 @@ fn json_str(s: &str) -> String {
 }
 
 /// One record as a line (without the newline): Text or JSON.
-pub fn format_record(json: bool, time: &str, request_id: Option<&str>, level: &str, message: &str, target: &str) -> String {
+pub fn format_record(
+    json: bool,
+    time: &str,
+    request_id: Option<&str>,
+    level: &str,
+    message: &str,
+    target: &str,
+) -> String {
     let line = if json {
-        let rid = request_id.map(|r| format!(",\"requestId\":{}", json_str(r))).unwrap_or_default();
+        let rid = request_id
+            .map(|r| format!(",\"requestId\":{}", json_str(r)))
+            .unwrap_or_default();
         format!(
             "{{\"timestamp\":\"{time}\",\"level\":\"{level}\"{rid},\"message\":{},\"target\":{}}}",
             json_str(message),
             json_str(target)
         )
     } else {
-        format!("{time}\t{}\t{level}\t{message}", request_id.unwrap_or("undefined"))
+        format!(
+            "{time}\t{}\t{level}\t{message}",
+            request_id.unwrap_or("undefined")
+        )
     };
     line.replace('\n', "\r")
 }
@@ -140,7 +156,14 @@ impl Log for LambdaLogger {
         }
         let message = record.args().to_string();
         let rid = request_id();
-        write_line(format_record(self.json, &now(), rid.as_deref(), level_name(record.level()), &message, record.target()));
+        write_line(format_record(
+            self.json,
+            &now(),
+            rid.as_deref(),
+            level_name(record.level()),
+            &message,
+            record.target(),
+        ));
     }
 
     fn flush(&self) {
@@ -163,10 +186,23 @@ pub(crate) fn log_error(err: &Error) {
     );
     let rid = request_id();
     let line = if json {
-        let rid = rid.as_deref().map(|r| format!(",\"requestId\":{}", json_str(r))).unwrap_or_default();
-        format!("{{\"timestamp\":\"{}\",\"level\":\"ERROR\"{rid},\"message\":{doc}}}", now())
+        let rid = rid
+            .as_deref()
+            .map(|r| format!(",\"requestId\":{}", json_str(r)))
+            .unwrap_or_default();
+        format!(
+            "{{\"timestamp\":\"{}\",\"level\":\"ERROR\"{rid},\"message\":{doc}}}",
+            now()
+        )
     } else {
-        format_record(false, &now(), rid.as_deref(), "ERROR", &format!("Invoke Error \t{doc}"), "")
+        format_record(
+            false,
+            &now(),
+            rid.as_deref(),
+            "ERROR",
+            &format!("Invoke Error \t{doc}"),
+            "",
+        )
     };
     write_line(line);
 }
@@ -185,7 +221,10 @@ mod tests {
     #[test]
     fn records_in_both_formats() {
         let t = "2026-01-01T00:00:00.250Z";
-        assert_eq!(format_record(false, t, Some("r1"), "WARN", "a\nb", "app"), "2026-01-01T00:00:00.250Z\tr1\tWARN\ta\rb");
+        assert_eq!(
+            format_record(false, t, Some("r1"), "WARN", "a\nb", "app"),
+            "2026-01-01T00:00:00.250Z\tr1\tWARN\ta\rb"
+        );
         assert_eq!(
             format_record(true, t, Some("r1"), "INFO", "say \"hi\"", "app"),
             "{\"timestamp\":\"2026-01-01T00:00:00.250Z\",\"level\":\"INFO\",\"requestId\":\"r1\",\"message\":\"say \\\"hi\\\"\",\"target\":\"app\"}"

@@ -88,7 +88,23 @@ pub enum ToSupervisor<'a> {
         error_message: &'a str,
         stack_trace: &'a [String],
     },
+    /// Feature `stream`: the answer to `id` is a stream (`docs/protocol.md`).
+    StreamOpen {
+        id: &'a str,
+        content_type: Option<&'a str>,
+    },
+    StreamChunk {
+        id: &'a str,
+        #[serde(with = "serde_bytes")]
+        data: &'a [u8],
+    },
+    StreamEnd {
+        id: &'a str,
+    },
 }
+
+/// Optional frame kinds this adapter can send (announced in `ready`).
+pub const FEATURES: &[&str] = &["stream"];
 
 /// Checks a length prefix against `max_frame`; returns the body length.
 pub fn check_length(header: [u8; HEADER_LEN], max_frame: usize) -> Result<usize, ProtocolError> {

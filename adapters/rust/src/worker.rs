@@ -14,7 +14,10 @@ use crate::context::{Context, FunctionEnv};
 use crate::error::Error;
 use crate::logging;
 use crate::panic;
-use crate::protocol::{self, Invoke, ToSupervisor, ToWorker, DEFAULT_MAX_FRAME, PROTOCOL_VERSION};
+use crate::protocol::{
+    self, Invoke, ToSupervisor, ToWorker, DEFAULT_MAX_FRAME, FEATURES, PROTOCOL_VERSION,
+};
+use crate::stream::ResponseStream;
 
 pub(crate) const EX_OK: i32 = 0;
 const EX_INIT_FAILED: i32 = 1;
@@ -88,16 +91,37 @@ where
     I: FnOnce() -> Result<H, Error>,
     H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
 {
-    let (mut worker, handler, _) = start(init, false);
+    let (mut worker, handler, _) = start(init, false, false);
     let function = FunctionEnv::from_vars(|name: &str| std::env::var(name).ok());
     exit(worker.serve_invokes(&handler, &function))
 }
 
+/// [`serve`] for a streaming handler: it writes its response to a
+/// [`ResponseStream`] instead of returning it.
+pub fn serve_streaming<I, H>(init: I) -> !
+where
+    I: FnOnce() -> Result<H, Error>,
+    H: Fn(&[u8], Context, &mut ResponseStream<'_>) -> Result<(), Error>,
+{
+    let (mut worker, handler, _) = start(init, false, true);
+    let function = FunctionEnv::from_vars(|name: &str| std::env::var(name).ok());
+    let can_stream = std::env::var("DISPATCHER_FEATURES")
+        .map(|v| v.split(',').any(|f| f.trim() == "stream"))
+        .unwrap_or(false);
+    exit(crate::stream::serve_invokes(
+        &mut worker.channel,
+        &handler,
+        &function,
+        can_stream,
+    ))
+}
+
 /// Sets the worker up: checks stdin, reads the settings, takes the stream,
 /// runs `init` and announces `ready` (with `multiplex` when `concurrent` and
-/// the supervisor offered more than one slot) or `init_error` and exits.
+/// the supervisor offered more than one slot, `stream` for a streaming worker)
+/// or `init_error` and exits.
 /// Returns the worker, the handler and the number of slots to serve.
-pub(crate) fn start<I, H>(init: I, concurrent: bool) -> (Worker, H, usize)
+pub(crate) fn start<I, H>(init: I, concurrent: bool, streaming: bool) -> (Worker, H, usize)
 where
     I: FnOnce() -> Result<H, Error>,
 {
@@ -142,7 +166,14 @@ where
         }
     };
     let slots = if concurrent { worker_slots } else { 1 };
-    let features: &[&str] = if slots > 1 { &[MULTIPLEX] } else { &[] };
+    // `multiplex` with more than one slot; `stream` for a streaming worker (served with one).
+    let features: &[&str] = if slots > 1 {
+        &[MULTIPLEX]
+    } else if streaming {
+        FEATURES
+    } else {
+        &[]
+    };
     worker.send(&ToSupervisor::Ready {
         protocol: PROTOCOL_VERSION,
         features,

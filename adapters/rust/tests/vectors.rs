@@ -219,6 +219,29 @@ fn as_adapter_message<'a>(
                 features: &[],
             })
         }
+        "ready"
+            if keys(&["protocol", "features"])
+                && obj["features"] == serde_json::json!(["stream"]) =>
+        {
+            Some(ToSupervisor::Ready {
+                protocol: obj["protocol"].as_u64()? as u32,
+                features: protocol::FEATURES,
+            })
+        }
+        "stream_open" if keys(&["id", "content_type"]) && obj.contains_key("content_type") => {
+            Some(ToSupervisor::StreamOpen {
+                id: s("id")?,
+                content_type: s("content_type"),
+            })
+        }
+        "stream_chunk" if keys(&["id", "data"]) => {
+            *payload = base64(obj["data"].get("$bin")?.as_str()?);
+            Some(ToSupervisor::StreamChunk {
+                id: s("id")?,
+                data: payload,
+            })
+        }
+        "stream_end" if keys(&["id"]) => Some(ToSupervisor::StreamEnd { id: s("id")? }),
         "init_error" if keys(&["error_type", "error_message", "stack_trace"]) => {
             Some(ToSupervisor::InitError {
                 error_type: s("error_type")?,
@@ -268,7 +291,17 @@ fn to_supervisor_messages_reencode_identically() {
         }
         checked.push(v.name);
     }
-    for kind in ["ready", "init_error", "result_bin", "error"] {
+    for kind in [
+        "ready",
+        "ready_stream",
+        "init_error",
+        "result_bin",
+        "error",
+        "stream_open",
+        "stream_open_nil_content_type",
+        "stream_chunk_binary",
+        "stream_end",
+    ] {
         assert!(
             checked.iter().any(|n| n.contains(kind)),
             "no {kind} vector was re-encoded: {checked:?}"

@@ -52,7 +52,7 @@ final class LegacyServer
         if ($syntax !== null) {
             $session->failInit(new ErrorReport('ParseError', $syntax, ['at ' . $script]));
         }
-        $session->ready();
+        $session->ready([]); // a legacy script echoes its output: it never streams
         return (new self($session, $stdio, $script))->loop();
     }
 

@@ -15,11 +15,32 @@ use Dispatcher\Worker\Msgpack\Bin;
 final class Messages
 {
     public const PROTOCOL_VERSION = 1;
+    /** Optional frame kinds this adapter can send (docs/protocol.md "Streaming"). */
+    public const FEATURES = ['stream'];
 
     /** @return array<string, mixed> */
-    public static function ready(): array
+    /** @param list<string> $features */
+    public static function ready(array $features = self::FEATURES): array
     {
-        return ['type' => 'ready', 'protocol' => self::PROTOCOL_VERSION, 'features' => []];
+        return ['type' => 'ready', 'protocol' => self::PROTOCOL_VERSION, 'features' => $features];
+    }
+
+    /** @return array<string, mixed> */
+    public static function streamOpen(string $id, ?string $contentType): array
+    {
+        return ['type' => 'stream_open', 'id' => $id, 'content_type' => $contentType];
+    }
+
+    /** @return array<string, mixed> */
+    public static function streamChunk(string $id, string $data): array
+    {
+        return ['type' => 'stream_chunk', 'id' => $id, 'data' => new Bin($data)];
+    }
+
+    /** @return array<string, mixed> */
+    public static function streamEnd(string $id): array
+    {
+        return ['type' => 'stream_end', 'id' => $id];
     }
 
     /** @return array<string, mixed> */

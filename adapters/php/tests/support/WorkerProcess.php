@@ -32,7 +32,7 @@ final class WorkerProcess
      * @param list<string> $args
      * @param array<string, string> $env
      */
-    public function __construct(string $launcher, array $args, array $env = [])
+    public function __construct(public readonly string $launcher, array $args, array $env = [])
     {
         $this->codec = new PureCodec();
         $this->stderrPath = tempnam(sys_get_temp_dir(), 'worker-stderr-');
