@@ -265,25 +265,23 @@ def test_response_over_6mb_is_413_and_caller_gets_size_error(tmp_path: Path) -> 
     assert notes(tmp_path)[-2:] == ["big 202 403", "big 413 403"]
 
 
-def test_concurrent_invokes_are_served_in_order_one_at_a_time(tmp_path: Path) -> None:
+def test_concurrent_invokes_are_each_served_one_at_a_time(tmp_path: Path) -> None:
+    # Eight callers at once, against a runtime that keeps one GET /next open:
+    # each gets its own answer, one runtime serves them all.  (In which order
+    # they arrive is the threads' business, so the test does not assert it.)
     with make(tmp_path) as emu:
-        emu.invoke(b"0")  # warm, so the order below is the queue's only
+        emu.invoke(b"0")  # warm: a cold start is not part of this
         results: dict[int, bytes] = {}
-        order: list[int] = []
         lock = threading.Lock()
 
         def call(i: int) -> None:
             got = emu.invoke(b"%d" % i)
             with lock:
                 results[i] = got.body
-                order.append(i)
 
-        threads = []
-        for i in range(1, 9):
-            t = threading.Thread(target=call, args=(i,))
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(1, 9)]
+        for t in threads:
             t.start()
-            threads.append(t)
-            time.sleep(0.01)  # arrival order
         for t in threads:
             t.join(20)
         assert results == {i: b"%d" % i for i in range(1, 9)}
