@@ -7,47 +7,18 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{example_exe, InvokeFrame};
 use dispatcher_worker::channel::Channel;
 use dispatcher_worker::msgpack::Value;
 use dispatcher_worker::protocol::{decode_map, DEFAULT_MAX_FRAME};
-use serde::Serialize;
 use serde_json::{json, Value as Json};
 
-fn behaviours_exe() -> PathBuf {
-    // target/<profile>/deps/worker-HASH -> target/<profile>/examples/behaviours
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/behaviours");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test` (it builds the examples)",
-        path.display()
-    );
-    path
-}
 
-#[derive(Serialize)]
-struct InvokeFrame<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    id: &'a str,
-    #[serde(with = "serde_bytes")]
-    payload: &'a [u8],
-    deadline_ms: u64,
-    function_arn: &'a str,
-    trace_id: Option<&'a str>,
-    client_context: Option<&'a str>,
-    cognito_identity: Option<&'a str>,
-    tenant_id: Option<&'a str>,
-}
 
 fn frame(body: &[u8]) -> Vec<u8> {
     let mut out = (body.len() as u32).to_be_bytes().to_vec();
@@ -93,7 +64,7 @@ struct Worker {
 
 impl Worker {
     fn start(env: &[(&str, &str)]) -> Worker {
-        let mut cmd = Command::new(behaviours_exe());
+        let mut cmd = Command::new(example_exe("behaviours"));
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
