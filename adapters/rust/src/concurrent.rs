@@ -16,11 +16,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use crate::channel::ReadError;
 use crate::context::{Context, FunctionEnv};
+use crate::incoming::{frame_or_exit, invoke_or_exit};
 use crate::error::Error;
 use crate::panic;
-use crate::protocol::{self, Invoke, ToWorker};
+use crate::protocol::Invoke;
 use crate::worker::{self, encode_reply, exit, fail, flush_std, EX_IOERR, EX_OK, EX_SOFTWARE};
 
 /// One invoke, owned, on its way to a handler thread.
@@ -64,26 +64,17 @@ where
 
 fn read_loop(worker: &mut worker::Worker, function: &FunctionEnv, tx: &mpsc::Sender<Job>) -> i32 {
     loop {
-        let body = match worker.channel.read_frame() {
-            Ok(Some(body)) => body,
-            Ok(None) => return EX_OK,
-            Err(ReadError::Protocol(err)) => fail(
-                EX_SOFTWARE,
-                &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
-            ),
-            Err(ReadError::Io(err)) => fail(EX_IOERR, &format!("cannot read frames: {err}")),
+        let body = match frame_or_exit(worker.channel.read_frame()) {
+            Some(body) => body,
+            None => return EX_OK,
         };
-        let job = match protocol::decode_to_worker(body) {
-            Ok(ToWorker::Invoke(invoke)) => Job {
+        let job = match invoke_or_exit(body) {
+            Some(invoke) => Job {
                 id: invoke.id.to_string(),
                 payload: invoke.payload.to_vec(),
                 ctx: Context::new(&invoke, function),
             },
-            Ok(ToWorker::Shutdown) => return EX_OK,
-            Err(err) => fail(
-                EX_SOFTWARE,
-                &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
-            ),
+            None => return EX_OK,
         };
         if tx.send(job).is_err() {
             fail(

@@ -31,6 +31,7 @@ pub mod protocol;
 mod concurrent;
 mod context;
 mod error;
+mod incoming;
 pub mod logging;
 mod panic;
 mod stream;

@@ -20,12 +20,13 @@
 
 use std::io::{self, Write};
 
-use crate::channel::{Channel, ReadError};
+use crate::channel::Channel;
 use crate::context::{Context, FunctionEnv};
+use crate::incoming::{frame_or_exit, invoke_or_exit};
 use crate::error::{Error, MARSHAL_ERROR};
 use crate::panic;
-use crate::protocol::{self, ToSupervisor, ToWorker};
-use crate::worker::{fail, flush_std, EX_IOERR, EX_OK, EX_SOFTWARE};
+use crate::protocol::{self, ToSupervisor};
+use crate::worker::{fail, flush_std, EX_IOERR, EX_OK};
 
 /// The content type of a function-URL response: JSON prelude, 8 NULs, body.
 pub const HTTP_INTEGRATION_CONTENT_TYPE: &str =
@@ -207,22 +208,13 @@ where
     loop {
         // The response stream writes to the channel while the handler runs,
         // so the invoke is copied out of the channel's read buffer first.
-        let body = match channel.read_frame() {
-            Ok(Some(body)) => body.to_vec(),
-            Ok(None) => return EX_OK,
-            Err(ReadError::Protocol(err)) => fail(
-                EX_SOFTWARE,
-                &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
-            ),
-            Err(ReadError::Io(err)) => fail(EX_IOERR, &format!("cannot read frames: {err}")),
+        let body = match frame_or_exit(channel.read_frame()) {
+            Some(body) => body.to_vec(),
+            None => return EX_OK,
         };
-        let invoke = match protocol::decode_to_worker(&body) {
-            Ok(ToWorker::Invoke(invoke)) => invoke,
-            Ok(ToWorker::Shutdown) => return EX_OK,
-            Err(err) => fail(
-                EX_SOFTWARE,
-                &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
-            ),
+        let invoke = match invoke_or_exit(&body) {
+            Some(invoke) => invoke,
+            None => return EX_OK,
         };
         let mut io_error = None;
         let outcome = if can_stream {

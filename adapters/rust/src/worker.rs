@@ -9,13 +9,14 @@
 
 use std::io::{self, Write};
 
-use crate::channel::{Channel, ReadError};
+use crate::channel::Channel;
 use crate::context::{Context, FunctionEnv};
+use crate::incoming::{frame_or_exit, invoke_or_exit};
 use crate::error::Error;
 use crate::logging;
 use crate::panic;
 use crate::protocol::{
-    self, Invoke, ToSupervisor, ToWorker, DEFAULT_MAX_FRAME, FEATURES, PROTOCOL_VERSION,
+    self, Invoke, ToSupervisor, DEFAULT_MAX_FRAME, FEATURES, PROTOCOL_VERSION,
 };
 use crate::stream::ResponseStream;
 
@@ -194,22 +195,13 @@ impl Worker {
     {
         let max_frame = self.channel.max_frame();
         loop {
-            let body = match self.channel.read_frame() {
-                Ok(Some(body)) => body,
-                Ok(None) => return EX_OK,
-                Err(ReadError::Protocol(err)) => fail(
-                    EX_SOFTWARE,
-                    &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
-                ),
-                Err(ReadError::Io(err)) => fail(EX_IOERR, &format!("cannot read frames: {err}")),
+            let body = match frame_or_exit(self.channel.read_frame()) {
+                Some(body) => body,
+                None => return EX_OK,
             };
-            let invoke = match protocol::decode_to_worker(body) {
-                Ok(ToWorker::Invoke(invoke)) => invoke,
-                Ok(ToWorker::Shutdown) => return EX_OK,
-                Err(err) => fail(
-                    EX_SOFTWARE,
-                    &format!("malformed frame from the supervisor: {err}; exiting with status 70"),
-                ),
+            let invoke = match invoke_or_exit(body) {
+                Some(invoke) => invoke,
+                None => return EX_OK,
             };
             logging::set_request(Some(invoke.id));
             let outcome = answer(&invoke, handler, function);
