@@ -124,18 +124,22 @@ def stream_open(request_id: str, content_type: str | None) -> bytes:
     return encode({"type": "stream_open", "id": request_id, "content_type": content_type})
 
 
+def _bin_head(n: int) -> bytes:
+    """The msgpack bin header for n bytes (bin8, bin16 or bin32)."""
+    if n < 0x100:
+        return b"\xc4" + n.to_bytes(1, "big")
+    if n < 0x10000:
+        return b"\xc5" + n.to_bytes(2, "big")
+    return b"\xc6" + n.to_bytes(4, "big")
+
+
 def stream_chunk(request_id: str, data: bytes | bytearray | memoryview) -> list[Any]:
     """A `stream_chunk` frame as [head, data], the data not copied.
 
     Byte-identical to encode({"type": "stream_chunk", "id": ..., "data": ...}).
     """
     n = len(data)
-    if n < 0x100:
-        bin_head = b"\xc4" + n.to_bytes(1, "big")
-    elif n < 0x10000:
-        bin_head = b"\xc5" + n.to_bytes(2, "big")
-    else:
-        bin_head = b"\xc6" + n.to_bytes(4, "big")
+    bin_head = _bin_head(n)
     head = b"\x83\xa4type\xacstream_chunk\xa2id" + msgpack.packb(request_id, use_bin_type=True) + b"\xa4data" + bin_head
     return [(len(head) + n).to_bytes(HEADER_SIZE, "big") + head, data]
 
@@ -171,12 +175,7 @@ def encode_result(request_id: str, payload: bytes | bytearray | memoryview) -> l
     Byte-identical to encode({"type": "result", "id": ..., "payload": ...}).
     """
     n = len(payload)
-    if n < 0x100:
-        bin_head = b"\xc4" + n.to_bytes(1, "big")
-    elif n < 0x10000:
-        bin_head = b"\xc5" + n.to_bytes(2, "big")
-    else:
-        bin_head = b"\xc6" + n.to_bytes(4, "big")
+    bin_head = _bin_head(n)
     head = (
         b"\x83\xa4type\xa6result\xa2id"
         + msgpack.packb(request_id, use_bin_type=True)
