@@ -52,7 +52,8 @@ DEADLINE = "deadline"  # the running timer (init limit or invoke deadline) expir
 
 HTTP_EVENTS = frozenset({NEXT, RESPONSE, ERROR, TOO_LARGE, STALE_POST, LATE_POST, INIT_ERROR, STREAM_OPEN, STREAM_END})
 
-TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
+# Launch and init are the same in both modes.
+_INIT_ROWS: dict[tuple[str, str], tuple[str, str]] = {
     (NO_RUNTIME, LAUNCH): (INITIALIZING, "launch"),
     # Only a runtime started by someone else (external mode) may poll before a launch.
     (NO_RUNTIME, NEXT): (IDLE, "attach"),
@@ -63,6 +64,10 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
     (INITIALIZING, DEADLINE): (NO_RUNTIME, "fail_init_timeout"),
     (INIT_FAILED, EXIT): (NO_RUNTIME, "fail_init_error"),
     (INIT_FAILED, DEADLINE): (NO_RUNTIME, "fail_init_timeout"),
+}
+
+TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
+    **_INIT_ROWS,
     # A runtime that reconnects and polls again replaces its earlier poll.
     (IDLE, NEXT): (IDLE, "park"),
     (IDLE, INVOKE): (INVOKING, "hand_out"),
@@ -95,14 +100,7 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
 # DEADLINE in IDLE is one invoke's deadline: its caller is answered, the
 # runtime is not told (as on LMI), and its late answer gets 410.
 LMI_TRANSITIONS: dict[tuple[str, str], tuple[str, str]] = {
-    (NO_RUNTIME, LAUNCH): (INITIALIZING, "launch"),
-    (NO_RUNTIME, NEXT): (IDLE, "attach"),
-    (INITIALIZING, NEXT): (IDLE, "init_done"),
-    (INITIALIZING, INIT_ERROR): (INIT_FAILED, "record_init_error"),
-    (INITIALIZING, EXIT): (NO_RUNTIME, "fail_init_exit"),
-    (INITIALIZING, DEADLINE): (NO_RUNTIME, "fail_init_timeout"),
-    (INIT_FAILED, EXIT): (NO_RUNTIME, "fail_init_error"),
-    (INIT_FAILED, DEADLINE): (NO_RUNTIME, "fail_init_timeout"),
+    **_INIT_ROWS,
     # Open /next requests are not capped at the concurrency: each one is a slot.
     (IDLE, NEXT): (IDLE, "open_slot"),
     (IDLE, INVOKE): (IDLE, "hand_out"),
