@@ -108,6 +108,25 @@ final class Session
         $this->channel->writeFrame($this->codec->pack($message));
     }
 
+    /**
+     * The next invocation, with its trace id applied to the environment; on
+     * shutdown or EOF the process exits 0, on malformed input 70 (every
+     * serving loop's rule).
+     */
+    public function nextOrExit(): Invoke
+    {
+        try {
+            $invoke = $this->next();
+        } catch (ProtocolViolation $e) {
+            self::exitOnViolation($e);
+        }
+        if ($invoke === null) {
+            exit(0);
+        }
+        TraceEnv::apply($invoke->traceId);
+        return $invoke;
+    }
+
     /** Malformed input from the supervisor: diagnostic on stderr, exit 70. */
     public static function exitOnViolation(ProtocolViolation $e): never
     {

@@ -12,7 +12,6 @@ declare(strict_types=1);
 
 namespace Dispatcher\Worker;
 
-use Dispatcher\Worker\Protocol\ProtocolViolation;
 
 final class Worker
 {
@@ -80,15 +79,7 @@ final class Worker
         $features = explode(',', (string) ($env['DISPATCHER_FEATURES'] ?? ''));
         $canStream = in_array('stream', $features, true);
         while (true) {
-            try {
-                $invoke = $session->next();
-            } catch (ProtocolViolation $e) {
-                Session::exitOnViolation($e);
-            }
-            if ($invoke === null) {
-                exit(0);
-            }
-            TraceEnv::apply($invoke->traceId);
+            $invoke = $session->nextOrExit();
             $level = ob_get_level();
             $out = new ResponseStream($session, $invoke->id);
             $error = null;
@@ -138,15 +129,7 @@ final class Worker
     {
         $env = getenv();
         while (true) {
-            try {
-                $invoke = $session->next();
-            } catch (ProtocolViolation $e) {
-                Session::exitOnViolation($e);
-            }
-            if ($invoke === null) {
-                exit(0);
-            }
-            TraceEnv::apply($invoke->traceId);
+            $invoke = $session->nextOrExit();
             Logging::setRequest($invoke->id);
             $level = ob_get_level();
             try {

@@ -16,10 +16,8 @@ namespace Dispatcher\Worker\Legacy;
 use Dispatcher\Worker\ErrorReport;
 use Dispatcher\Worker\LambdaError;
 use Dispatcher\Worker\Protocol\Invoke;
-use Dispatcher\Worker\Protocol\ProtocolViolation;
 use Dispatcher\Worker\Session;
 use Dispatcher\Worker\Stdio;
-use Dispatcher\Worker\TraceEnv;
 
 final class LegacyServer
 {
@@ -96,15 +94,7 @@ final class LegacyServer
     private function loop(): string
     {
         while (true) {
-            try {
-                $invoke = $this->session->next();
-            } catch (ProtocolViolation $e) {
-                Session::exitOnViolation($e);
-            }
-            if ($invoke === null) {
-                exit(0);
-            }
-            TraceEnv::apply($invoke->traceId);
+            $invoke = $this->session->nextOrExit();
             try {
                 $scratch = Scratch::create($invoke->payload);
             } catch (\RuntimeException $e) {
