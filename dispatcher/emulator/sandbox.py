@@ -2,7 +2,9 @@
 
 Runs entirely on the server loop's thread, so it needs no locks.  Requests are
 classified into events of the table in `state.py`, which names the action to
-run; this module only implements those actions.  Invokes arrive from other
+run; this module and its mixins only implement those actions (posts.py: the
+answers the runtime posts; failures.py: exits, timeouts and init failures;
+streamed.py: streamed answers).  Invokes arrive from other
 threads through `Loop.call_soon_threadsafe(sandbox.enqueue)` and are served one
 at a time, in order; each caller waits on its own `Invoke.done` event.
 """
@@ -17,11 +19,8 @@ from dataclasses import dataclass
 
 from . import state as st
 from ._http import MAX_PAYLOAD, BodyPart, Request
-from ._render import CLASSIC_CHUNKS, GO_BUFFER, ChunkPolicy, accepted, date_line, frame_body, render_error
+from ._render import CLASSIC_CHUNKS, GO_BUFFER, ChunkPolicy, date_line, frame_body, render_error
 from .model import (
-    RESPONSE_SIZE_TOO_LARGE,
-    RUNTIME_EXIT_ERROR,
-    SANDBOX_TIMEDOUT,
     STATUS_FOR,
     EmulatorClosedError,
     EmulatorError,
@@ -36,6 +35,8 @@ from .invoke import INVOCATION_PREFIX, Invoke
 from .report import Lifecycle
 from .runtime import OutputSink, RuntimeProcess, build_env, describe_exit, function_arn
 from .server import Connection, Loop
+from .failures import Failures
+from .posts import _HDR_INVOCATION_ID, Posts
 from .streamed import StreamedAnswers, decode_error_body
 
 __all__ = ["Sandbox", "SandboxConfig"]
@@ -46,7 +47,6 @@ NEXT_PATH = b"/2018-06-01/runtime/invocation/next"
 INIT_ERROR_PATH = b"/2018-06-01/runtime/init/error"
 TIMEOUT_GRACE = 0.1  # the RIE answers about 100 ms after the deadline
 
-_HDR_INVOCATION_ID = b"lambda-runtime-invocation-id"
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class SandboxConfig:
     next_chunks: ChunkPolicy = CLASSIC_CHUNKS
 
 
-class Sandbox(StreamedAnswers):
+class Sandbox(Posts, Failures, StreamedAnswers):
     """Implements the actions of state.TRANSITIONS against one loop and one runtime at a time."""
 
     def __init__(self, loop: Loop, config: SandboxConfig) -> None:
@@ -311,17 +311,6 @@ class Sandbox(StreamedAnswers):
         if self.on_closed is not None:
             self.on_closed()
 
-    def _init_failure_target(self) -> Invoke | None:
-        """The invoke that waits for this init, or None (an eager start nobody waits for yet)."""
-        return self.queue.popleft() if self.queue else None
-
-    def _fail_init(self, make: Callable[[Invoke], None]) -> None:
-        target = self._init_failure_target()
-        if target is None:
-            self.pending_failure = make
-        else:
-            make(target)
-
     # -- actions (named in state.TRANSITIONS) -------------------------------------------
 
     def _a_launch(self, conn: Connection | None, req: Request | None) -> None:
@@ -429,58 +418,6 @@ class Sandbox(StreamedAnswers):
         assert conn is not None and self.current is not None
         self.loop.send(conn, self.current.next_response)
 
-    def _record_answer(self, conn: Connection | None, req: Request | None, outcome: Outcome) -> Invoke:
-        assert conn is not None and req is not None and self.current is not None
-        inv = self.current
-        inv.answered_at = time.monotonic()
-        inv.outcome = outcome
-        inv.echoed = self._echo == inv.invocation_id  # looked up by handle() already
-        if not inv.echoed:
-            self.no_echo += 1
-        ctype = req.header(b"content-type")
-        inv.answer_type = None if ctype is None else ctype.decode("latin-1")
-        inv.answer = req.body
-        self.answered += 1
-        self.loop.send(conn, accepted())
-        return inv
-
-    def _a_accept_response(self, conn: Connection | None, req: Request | None) -> None:
-        self._record_answer(conn, req, "success")
-
-    def _a_accept_error(self, conn: Connection | None, req: Request | None) -> None:
-        inv = self._record_answer(conn, req, "error")
-        assert req is not None
-        raw = req.header(b"lambda-runtime-function-error-type")
-        inv.error_header = sanitize_error_type(None if raw is None else raw.decode("latin-1"))
-        self.errors += 1
-
-    def _a_reject_too_large(self, conn: Connection | None, req: Request | None) -> None:
-        assert conn is not None and req is not None and self.current is not None
-        inv = self.current
-        inv.answered_at = time.monotonic()
-        inv.outcome = "too_large"
-        size = req.declared_length
-        size_text = f"{size} bytes" if size is not None else f"more than {MAX_PAYLOAD} bytes"
-        inv.answer = error_document(
-            RESPONSE_SIZE_TOO_LARGE,
-            f"Response payload size ({size_text}) exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).",
-        )
-        inv.echoed = self._echo == inv.invocation_id
-        self.rejected += 1
-        self.loop.send(
-            conn,
-            render_error(413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes)."),
-        )
-
-    def _a_reject_stale(self, conn: Connection | None, req: Request | None) -> None:
-        assert conn is not None and req is not None and self.current is not None
-        self.rejected += 1
-        msg = "Invalid request ID"  # RAPID's words, whatever the id
-        echo = req.header(_HDR_INVOCATION_ID)
-        if echo is not None and echo != self.current.invocation_id:
-            msg = f"Invalid invocation ID {echo.decode('latin-1')!r}: this reply belongs to an earlier invoke"
-        self.loop.send(conn, render_error(400, "InvalidRequestID", msg))
-
     def _a_complete(self, conn: Connection | None, req: Request | None) -> None:
         inv = self.current
         assert inv is not None
@@ -488,92 +425,6 @@ class Sandbox(StreamedAnswers):
         self.wake_at = None
         self._deliver_answer(inv, inv.outcome, inv.answer)
         self._a_park(conn, req)
-
-    def _deliver_answer(self, inv: Invoke, outcome: Outcome, body: bytes, error_type: str | None = None) -> None:
-        if inv.outcome == "too_large" and outcome != "exit":
-            error_type = RESPONSE_SIZE_TOO_LARGE
-        self._deliver(
-            inv,
-            outcome,
-            body,
-            error_type=error_type,
-            content_type=inv.answer_type,
-            error_header=inv.error_header,
-            end=inv.answered_at,
-        )
-
-    def _a_fail_exit(self, conn: Connection | None, req: Request | None) -> None:
-        inv = self.current
-        assert inv is not None
-        self._reset(kill=False)
-        message = f"RequestId: {inv.request_id} Error: {describe_exit(self.exit_code or 0)}"
-        self._deliver(inv, "exit", error_document(RUNTIME_EXIT_ERROR, message), error_type=RUNTIME_EXIT_ERROR)
-        self._pump()
-
-    def _a_fail_exit_after_answer(self, conn: Connection | None, req: Request | None) -> None:
-        # The RIE answers 502 with the posted body: the invoke only completes on /next.
-        inv = self.current
-        assert inv is not None
-        self._reset(kill=False)
-        self._deliver_answer(inv, "exit", inv.answer, error_type=RUNTIME_EXIT_ERROR)
-        self._pump()
-
-    def _a_fail_timeout(self, conn: Connection | None, req: Request | None) -> None:
-        inv = self.current
-        assert inv is not None
-        self.timeouts += 1
-        self._reset(kill=True)
-        message = f"RequestId: {inv.request_id} Error: Task timed out after {inv.timeout:.2f} seconds"
-        self._deliver(inv, "timeout", error_document(SANDBOX_TIMEDOUT, message), error_type=SANDBOX_TIMEDOUT)
-        self._pump()
-
-    def _a_record_init_error(self, conn: Connection | None, req: Request | None) -> None:
-        assert conn is not None and req is not None
-        raw = req.header(b"lambda-runtime-function-error-type")
-        ctype = req.header(b"content-type")
-        self.init_error = (
-            req.body,
-            sanitize_error_type(None if raw is None else raw.decode("latin-1")),
-            None if ctype is None else ctype.decode("latin-1"),
-        )
-        self.init_errors += 1
-        self.loop.send(conn, accepted())
-
-    def _a_fail_init_exit(self, conn: Connection | None, req: Request | None) -> None:
-        code = self.exit_code or 0
-        self._reset(kill=False)
-
-        def make(inv: Invoke) -> None:
-            message = f"RequestId: {inv.request_id} Error: {describe_exit(code)}"
-            self._deliver(inv, "init_error", error_document(RUNTIME_EXIT_ERROR, message), error_type=RUNTIME_EXIT_ERROR)
-
-        self._fail_init(make)
-        self._pump()
-
-    def _a_fail_init_error(self, conn: Connection | None, req: Request | None) -> None:
-        assert self.init_error is not None
-        body, header, ctype = self.init_error
-        self._reset(kill=False)
-
-        def make(inv: Invoke) -> None:
-            self._deliver(
-                inv, "init_error", body, error_type=body_error_type(body), content_type=ctype, error_header=header
-            )
-
-        self._fail_init(make)
-        self._pump()
-
-    def _a_fail_init_timeout(self, conn: Connection | None, req: Request | None) -> None:
-        self.timeouts += 1
-        self._reset(kill=True)
-        limit = self.config.init_timeout
-
-        def make(inv: Invoke) -> None:
-            message = f"RequestId: {inv.request_id} Error: Task timed out after {limit:.2f} seconds (init did not finish)"
-            self._deliver(inv, "timeout", error_document(SANDBOX_TIMEDOUT, message), error_type=SANDBOX_TIMEDOUT)
-
-        self._fail_init(make)
-        self._pump()
 
     def _a_reset_idle(self, conn: Connection | None, req: Request | None) -> None:
         self._reset(kill=False)
