@@ -209,6 +209,9 @@ class ResponseParser:
             elif raw == memo[2]:
                 last = memo[3]
                 head = (last[0], last[1], dict(last[2]), last[3])
+                # First again: the blocks seen in turn (a /next answer, a
+                # post's 202) both stay remembered.
+                self._memo = (raw, last, memo[0], memo[1])
             else:
                 head = _parse_head(raw)
                 self._memo = (raw, head, memo[0], memo[1])

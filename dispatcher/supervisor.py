@@ -33,9 +33,10 @@ from dispatcher.kinds import make_worker
 from dispatcher.logs import configure as configure_logs
 from dispatcher.process import SpawnError, become_subreaper, pool_rss, reap_orphans
 from dispatcher.reporter import Reporter
-from dispatcher.runtime_api import Invocation
+from dispatcher.runtime_api import Invocation, response_template
 from dispatcher.signals import SignalWatcher
 from dispatcher.stopping import Stopping
+from dispatcher.steady import SteadyPath
 from dispatcher.stream_driver import StreamDriver
 from dispatcher.worker import Event, WorkerSession
 
@@ -66,7 +67,7 @@ def worker_environment(config: WorkerConfig, environ: Mapping[str, str], slots: 
     return env
 
 
-class Supervisor(StreamDriver):
+class Supervisor(StreamDriver, SteadyPath):
     def __init__(
         self,
         config: WorkerConfig,
@@ -87,6 +88,8 @@ class Supervisor(StreamDriver):
         self.worker_env = worker_environment(config, environ, slots)
         # One keep-alive connection per slot, each with its own GET /next.
         self.apis = [api] + [ApiClient(api.address) for _ in range(slots - 1)]
+        self._single = slots == 1  # the straight line (steady.py) serves one slot
+        self._post_template = response_template(api.address)
         self.reporters = [Reporter(a, config.cwd) for a in self.apis]
         self.next_out = [False] * slots  # GET /next on the wire, its answer awaited
         self.sessions: dict[int, WorkerSession] = {}
@@ -135,14 +138,23 @@ class Supervisor(StreamDriver):
             sid, resp = self._early.pop(0)
             self._next_answer(sid, resp, self.clock())
             return
+        ready: Any = None
+        if self._single:
+            # The straight line (steady.py) while it lasts; then what ended it.
+            ready = self._steady_start()
+            if ready is True:
+                return  # all it saw is handled: a new round looks again
+            if ready is False:
+                ready = None
         wake = core.wake_at()
         stopping = self.stopping
         stop_wake = stopping.wake_at() if stopping.items else None
         self._update_poll()
-        first = wake if stop_wake is None or (wake is not None and wake < stop_wake) else stop_wake
-        # Capped: poll() refuses more than a C int of milliseconds (OverflowError).
-        timeout = None if first is None else min(max(0.0, first - self.clock()) * 1000, _POLL_MAX_MS)
-        ready = self._poll.poll(timeout)
+        if ready is None:
+            first = wake if stop_wake is None or (wake is not None and wake < stop_wake) else stop_wake
+            # Capped: poll() refuses more than a C int of milliseconds (OverflowError).
+            timeout = None if first is None else min(max(0.0, first - self.clock()) * 1000, _POLL_MAX_MS)
+            ready = self._poll.poll(timeout)
         now = self.clock()
         fdmap = self._fdmap
         self._lone = len(ready) == 1
@@ -237,19 +249,21 @@ class Supervisor(StreamDriver):
             self._do(core.worker_broke(wid, session.broken, now))
 
     def _api_readable(self, sid: int, now: float) -> None:
-        api = self.apis[sid]
+        resp = self._read_next(sid, now)
+        if resp is not None:
+            self._next_answer(sid, resp, now)
+
+    def _read_next(self, sid: int, now: float) -> Any:
+        """The /next answer, when complete; a broken one goes to the core here."""
         try:
-            resp = api.read_available()
+            return self.apis[sid].read_available()
         except HttpError as exc:
             self.next_out[sid] = False
             self._do(self.core.fatal(f"the Runtime API sent a malformed response to GET /next: {exc}"))
-            return
         except ConnectionLost as exc:
             self.next_out[sid] = False
             self._next_lost(sid, exc, now)
-            return
-        if resp is not None:
-            self._next_answer(sid, resp, now)
+        return None
 
     def _next_answer(self, sid: int, resp: Any, now: float) -> None:
         self.next_out[sid] = False
@@ -344,14 +358,19 @@ class Supervisor(StreamDriver):
         gc.set_threshold(20_000, 20, 20)
 
     def _send(self, a: Send) -> None:
+        session = self._note_sent(a)
+        events = session.send_invoke(a.invocation)  # type: ignore[arg-type]
+        if events:
+            self._worker_events(a.worker, session, events, self.clock())
+
+    def _note_sent(self, a: Send) -> WorkerSession:
+        """What the driver keeps of an invoke it sends (or the straight line sent)."""
         session = self.sessions[a.worker]
         inv: Any = a.invocation
         self._sent[inv.request_id] = (a.slot, inv)
         if a.tagged:
             session.log.request_id = inv.request_id
-        events = session.send_invoke(inv)
-        if events:
-            self._worker_events(a.worker, session, events, self.clock())
+        return session
 
     def _post(self, a: Post) -> None:
         if a.worker is not None:
