@@ -181,10 +181,8 @@ class ResponseParser:
     def advance(self, n: int) -> None:
         if self._body is not None and self._have < len(self._body):
             self._have += n
-        else:
-            assert self._scratch is not None
-            with memoryview(self._scratch) as mv:
-                self.feed(mv[:n])
+        else:  # what feed() does here: append (a full _body takes no more)
+            self._buf += memoryview(self._scratch)[:n]  # type: ignore[arg-type]
 
     def next(self) -> Response | None:
         """A complete response, or None when more bytes are needed."""

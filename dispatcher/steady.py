@@ -101,10 +101,12 @@ class SteadyPath:
                 ready = waiting.poll()
                 if len(ready) != 1 or ready[0][0] != api_fd:
                     return ready
-                resp = self_._read_next(0, clock())
+                now = clock()
+                resp = self_._read_next(0, now)
                 if resp is None:
                     return True
-            now = clock()
+            else:
+                now = clock()
             inv = None
             if resp.status == 200:
                 try:
@@ -122,7 +124,7 @@ class SteadyPath:
                 if events:
                     self_._worker_events(row.id, session, events, clock())
                 return True
-            ms = (deadline - clock()) * 1000.0
+            ms = (deadline - now) * 1000.0  # (a late wake-up is the general path's: it ticks)
             ready = invoking.poll(ms if ms > 0.0 else 0)
             if len(ready) != 1 or ready[0][0] != out_fd:
                 self._hand_over(row, inv, now)
