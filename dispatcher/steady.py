@@ -28,7 +28,7 @@ from select import POLLIN, poll
 
 from msgpack import unpackb
 
-from dispatcher.answers import Success, convert_result
+from dispatcher.answers import MAX_RESPONSE, convert_result
 from dispatcher.core_table import CoreBug, Send
 from dispatcher.errors import HttpError, ProtocolError
 from dispatcher.runtime_api import Invocation
@@ -93,8 +93,7 @@ class SteadyPath:
         # are not the decoder's, so a reply parsed here leaves it untouched.
         scratch = session.decoder.writable()
         into, room, max_frame = [scratch], len(scratch), session.decoder.max_frame
-        template = self_._post_template
-        json_type = "application/json"
+        template = self_._post_template  # Content-Type: application/json, Success's default
         resp = None
         while True:
             if resp is None:
@@ -156,14 +155,14 @@ class SteadyPath:
                     events = on_stdout()
                 self_._worker_events(row.id, session, events, clock())
                 return True
-            answer = convert_result(msg["payload"])
-            if type(answer) is Success and inv.invocation_id is None and answer.content_type == json_type:
-                body = answer.body
+            body = msg["payload"]
+            if type(body) is bytes and len(body) <= MAX_RESPONSE and inv.invocation_id is None:
+                # What convert_result makes a Success of, posted from the template.
                 head = template % (rid.encode("latin-1"), len(body))
                 # As ResponseRequest.encode: a small body joins its head, a large one is not copied.
                 sent = reporter.send(inv, [head + body] if len(body) < 4096 else [head, body], True)
             else:
-                sent = reporter.post(inv, answer, pipeline_next=True)
+                sent = reporter.post(inv, convert_result(body), pipeline_next=True)
             if not sent:
                 self_._get_next(0)
             else:
