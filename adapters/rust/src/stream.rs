@@ -24,9 +24,10 @@ use crate::channel::Channel;
 use crate::context::{Context, FunctionEnv};
 use crate::incoming::{frame_or_exit, invoke_or_exit};
 use crate::error::{Error, MARSHAL_ERROR};
+use crate::outgoing::encode_bin_head;
 use crate::panic;
 use crate::protocol::{self, ToSupervisor};
-use crate::worker::{fail, flush_std, EX_IOERR, EX_OK};
+use crate::worker::{fail, flush_std, set_trace_env, EX_IOERR, EX_OK};
 
 /// The content type of a function-URL response: JSON prelude, 8 NULs, body.
 pub const HTTP_INTEGRATION_CONTENT_TYPE: &str =
@@ -183,7 +184,11 @@ impl Write for ResponseStream<'_> {
         self.open()?;
         let id = self.id;
         for data in buf.chunks(CHUNK) {
-            self.send(&ToSupervisor::StreamChunk { id, data })?;
+            // The head is packed here and `data` written behind it from the
+            // caller's buffer: one writev, no copy into a frame.
+            encode_bin_head("stream_chunk", id, "data", data.len(), &mut self.frame)
+                .expect("a chunk is at most CHUNK bytes");
+            self.channel.write_frame_parts(&self.frame, data)?;
             self.written += data.len() as u64;
         }
         Ok(buf.len())
@@ -218,10 +223,7 @@ where
         };
         let mut io_error = None;
         let outcome = if can_stream {
-            match invoke.trace_id {
-                Some(trace) => std::env::set_var("_X_AMZN_TRACE_ID", trace),
-                None => std::env::remove_var("_X_AMZN_TRACE_ID"),
-            }
+            set_trace_env(invoke.trace_id);
             let ctx = Context::new(&invoke, function);
             let mut out = ResponseStream::new(channel, invoke.id);
             let outcome = panic::catch(|| handler(invoke.payload, ctx, &mut out));
