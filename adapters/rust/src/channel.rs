@@ -8,6 +8,7 @@
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
+use std::ops::Range;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 
 use crate::protocol::{check_length, ProtocolError, HEADER_LEN};
@@ -99,6 +100,22 @@ impl<R: Read, W: Write> Channel<R, W> {
 
     /// The next frame's body, or `None` on EOF at a frame boundary.
     pub fn read_frame(&mut self) -> Result<Option<&[u8]>, ReadError> {
+        let range = self.next_frame()?;
+        Ok(range.map(|r| &self.buf[r]))
+    }
+
+    /// [`Channel::read_frame`], and the output for writing while the frame
+    /// is still borrowed (a streaming handler answers as it reads its event).
+    pub(crate) fn read_frame_and_output(&mut self) -> (Result<Option<&[u8]>, ReadError>, &mut W) {
+        let read = match self.next_frame() {
+            Ok(range) => Ok(range.map(|r| &self.buf[r])),
+            Err(err) => Err(err),
+        };
+        (read, &mut self.output)
+    }
+
+    /// Where the next frame's body lies in `buf`, once it is all there.
+    fn next_frame(&mut self) -> Result<Option<Range<usize>>, ReadError> {
         // The previous frame is done with: keep only the bytes behind it.
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
@@ -131,7 +148,7 @@ impl<R: Read, W: Write> Channel<R, W> {
             }
         }
         self.start = total;
-        Ok(Some(&self.buf[HEADER_LEN..total]))
+        Ok(Some(HEADER_LEN..total))
     }
 
     /// One `read` into the free end of the buffer; 0 at EOF.
@@ -222,7 +239,12 @@ mod tests {
     }
 
     fn channel(data: Vec<u8>, chunk: usize) -> Channel<Counting, Vec<u8>> {
-        let input = Counting { data, pos: 0, chunk, calls: 0 };
+        let input = Counting {
+            data,
+            pos: 0,
+            chunk,
+            calls: 0,
+        };
         Channel::new(input, Vec::new(), 1 << 24)
     }
 
@@ -232,12 +254,22 @@ mod tests {
         let data = [frame(b"one"), frame(b"two"), frame(&big), frame(b"four")].concat();
         let mut ch = channel(data, usize::MAX);
         assert_eq!(ch.read_frame().unwrap(), Some(&b"one"[..]));
-        assert_eq!(ch.input.calls, 1, "length prefix and body come with one read");
+        assert_eq!(
+            ch.input.calls, 1,
+            "length prefix and body come with one read"
+        );
         assert_eq!(ch.read_frame().unwrap(), Some(&b"two"[..]));
         assert_eq!(ch.input.calls, 1, "the second frame was already read");
         assert_eq!(ch.read_frame().unwrap(), Some(&big[..]));
-        assert_eq!(ch.input.calls, 2, "the rest of a large frame is one read into place");
-        assert_eq!(ch.buf.len(), 4 + big.len(), "the buffer is sized from the length prefix");
+        assert_eq!(
+            ch.input.calls, 2,
+            "the rest of a large frame is one read into place"
+        );
+        assert_eq!(
+            ch.buf.len(),
+            4 + big.len(),
+            "the buffer is sized from the length prefix"
+        );
         assert_eq!(ch.read_frame().unwrap(), Some(&b"four"[..]));
         assert_eq!(ch.read_frame().unwrap(), None);
     }

@@ -33,7 +33,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn be(&mut self, n: usize) -> Option<u64> {
-        Some(self.take(n)?.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+        Some(
+            self.take(n)?
+                .iter()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
+        )
     }
 
     /// The bytes of a str value, or None for any other type.
@@ -212,7 +216,11 @@ mod tests {
         match invoke(body) {
             None => false,
             Some(fast) => {
-                assert_eq!(decode_general(body), Ok(ToWorker::Invoke(fast)), "{body:02x?}");
+                assert_eq!(
+                    decode_general(body),
+                    Ok(ToWorker::Invoke(fast)),
+                    "{body:02x?}"
+                );
                 true
             }
         }
@@ -220,7 +228,10 @@ mod tests {
 
     #[test]
     fn the_supervisors_invoke_takes_the_fast_path() {
-        for trace in [None, Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")] {
+        for trace in [
+            None,
+            Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
+        ] {
             let body = packed(trace, b"{\"a\":1}");
             assert!(agree(&body), "declined {body:02x?}");
         }
@@ -231,10 +242,16 @@ mod tests {
         let body = packed(Some("Root=1-x"), b"{\"k\":\"v\"}");
         let mut taken = 0;
         for cut in 0..body.len() {
-            assert!(!agree(&body[..cut]), "a prefix of {cut} bytes is not a whole invoke");
+            assert!(
+                !agree(&body[..cut]),
+                "a prefix of {cut} bytes is not a whole invoke"
+            );
         }
         for at in 0..body.len() {
-            for byte in [0x00, 0x01, 0x7f, 0x80, 0x8a, 0xa0, 0xa3, 0xc0, 0xc1, 0xc2, 0xc4, 0xca, 0xcc, 0xd0, 0xd9, 0xdc, 0xde, 0xe0, 0xff] {
+            for byte in [
+                0x00, 0x01, 0x7f, 0x80, 0x8a, 0xa0, 0xa3, 0xc0, 0xc1, 0xc2, 0xc4, 0xca, 0xcc, 0xd0,
+                0xd9, 0xdc, 0xde, 0xe0, 0xff,
+            ] {
                 let mut damaged = body.clone();
                 damaged[at] = byte;
                 taken += usize::from(agree(&damaged));
@@ -248,7 +265,10 @@ mod tests {
         // Unknown keys with scalar values stay on the fast path.
         let mut extra = packed(None, b"{}");
         extra[0] = 0x8b;
-        for (key, value) in [("x", &[0xcb, 0, 0, 0, 0, 0, 0, 0, 0][..]), ("y", &[0xc3][..])] {
+        for (key, value) in [
+            ("x", &[0xcb, 0, 0, 0, 0, 0, 0, 0, 0][..]),
+            ("y", &[0xc3][..]),
+        ] {
             put_str(&mut extra, key);
             extra.extend_from_slice(value);
         }

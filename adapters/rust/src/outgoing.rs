@@ -51,7 +51,13 @@ fn put_bin_len(out: &mut Vec<u8>, n: usize) {
 /// bin's header; the frame is complete once the `len` bytes follow. Returns
 /// the frame body's length, or None when it would not fit a u32 prefix
 /// (more than 4 GiB, which no `max_frame` allows).
-pub(crate) fn encode_bin_head(kind: &str, id: &str, key: &str, len: usize, out: &mut Vec<u8>) -> Option<usize> {
+pub(crate) fn encode_bin_head(
+    kind: &str,
+    id: &str,
+    key: &str,
+    len: usize,
+    out: &mut Vec<u8>,
+) -> Option<usize> {
     out.clear();
     out.extend_from_slice(&[0; HEADER_LEN]);
     out.extend_from_slice(b"\x83\xa4type");
@@ -174,18 +180,41 @@ mod tests {
             .iter()
             .map(|&n| "i".repeat(n))
             .collect();
-        let lens = [0, 1, 255, 256, COPY_LIMIT, COPY_LIMIT + 1, 65_535, 65_536, 70_000];
+        let lens = [
+            0,
+            1,
+            255,
+            256,
+            COPY_LIMIT,
+            COPY_LIMIT + 1,
+            65_535,
+            65_536,
+            70_000,
+        ];
         let mut head = Vec::new();
         for id in &ids {
             for &len in &lens {
                 let payload = vec![7u8; len];
-                let want = protocol::encode(&ToSupervisor::Result { id, payload: &payload });
+                let want = protocol::encode(&ToSupervisor::Result {
+                    id,
+                    payload: &payload,
+                });
                 let body = encode_bin_head("result", id, "payload", len, &mut head).unwrap();
                 assert_eq!(body, want.len() - HEADER_LEN);
-                assert_eq!([&head[..], &payload].concat(), want, "id {} bytes, payload {len}", id.len());
+                assert_eq!(
+                    [&head[..], &payload].concat(),
+                    want,
+                    "id {} bytes, payload {len}",
+                    id.len()
+                );
                 let want = protocol::encode(&ToSupervisor::StreamChunk { id, data: &payload });
                 encode_bin_head("stream_chunk", id, "data", len, &mut head).unwrap();
-                assert_eq!([&head[..], &payload].concat(), want, "stream_chunk, id {}", id.len());
+                assert_eq!(
+                    [&head[..], &payload].concat(),
+                    want,
+                    "stream_chunk, id {}",
+                    id.len()
+                );
             }
         }
     }
@@ -196,10 +225,20 @@ mod tests {
         let small = Ok(vec![b'x'; COPY_LIMIT]);
         assert!(encode_reply("r", &small, 1 << 20, &mut out).is_empty());
         let payload = vec![b'x'; COPY_LIMIT];
-        assert_eq!(out, protocol::encode(&ToSupervisor::Result { id: "r", payload: &payload }));
+        assert_eq!(
+            out,
+            protocol::encode(&ToSupervisor::Result {
+                id: "r",
+                payload: &payload
+            })
+        );
         let large = Ok(vec![b'x'; COPY_LIMIT + 1]);
         let tail = encode_reply("r", &large, 1 << 20, &mut out);
-        assert_eq!(tail.as_ptr(), large.as_ref().unwrap().as_ptr(), "the payload is not copied");
+        assert_eq!(
+            tail.as_ptr(),
+            large.as_ref().unwrap().as_ptr(),
+            "the payload is not copied"
+        );
         assert_eq!(decoded(&[&out[..], tail].concat()).0, "result");
     }
 
