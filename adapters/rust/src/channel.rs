@@ -299,11 +299,10 @@ mod tests {
     }
 
     /// A writer that takes at most 3 bytes per call, vectored or not.
-    struct Stingy(Vec<u8>, usize);
+    struct Stingy(Vec<u8>);
 
     impl Write for Stingy {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.1 += 1;
             let n = buf.len().min(3);
             self.0.extend_from_slice(&buf[..n]);
             Ok(n)
@@ -315,7 +314,7 @@ mod tests {
 
     #[test]
     fn parts_survive_short_writes() {
-        let mut out = Stingy(Vec::new(), 0);
+        let mut out = Stingy(Vec::new());
         write_parts(&mut out, b"headx", b"payload").unwrap();
         assert_eq!(out.0, b"headxpayload");
         let mut out = Vec::new();
