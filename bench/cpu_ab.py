@@ -10,7 +10,8 @@ time from /proc/<pid>/stat just before stopping them.  Per invocation =
 CPU time / (warm-up + measured invocations): the start (a few tens of ms) is
 included, the same for every checkout.  The config is this checkout's (the
 same worker binary for all); `--lean` adds the lean loop as a reference.
-`--concurrency N` gives the supervisor N slots (AWS_LAMBDA_MAX_CONCURRENCY=N:
+`--unpinned` lets everything use every CPU (throughput then also shows
+how much the supervisor's one thread holds up N slots).  `--concurrency N` gives the supervisor N slots (AWS_LAMBDA_MAX_CONCURRENCY=N:
 a pool of N workers, the general path); `--multiplex` serves them with one
 adapters/rust `run_concurrent` worker instead (the concurrency bench's, its
 event `{"do": "hash", "rounds": 0}`: the answer is not the event, so only
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lean", action="store_true", help="also run the lean loop (the ceiling)")
     ap.add_argument("--concurrency", type=int, default=1, metavar="N",
                     help="slots (AWS_LAMBDA_MAX_CONCURRENCY=N; default %(default)s)")
+    ap.add_argument("--unpinned", action="store_true",
+                    help="let the supervisor, its workers and the server use every CPU (default: all on CPU 0)")
     ap.add_argument("--multiplex", action="store_true",
                     help="one run_concurrent worker for the N slots instead of --config's (a pool of N)")
     args = ap.parse_args(argv)
@@ -83,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.concurrency > 1:
                 launch.env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(args.concurrency)
         for rnd in range(args.rounds):
-            for name, launch in launches.items():
-                res = run_once(launch, bins.apiserver, spec, pinned=True, workdir=Path(tmp))
+            # Alternate the order: the first run of a round may be systematically slower or faster.
+            for name, launch in list(launches.items())[:: 1 if rnd % 2 == 0 else -1]:
+                res = run_once(launch, bins.apiserver, spec, pinned=not args.unpinned, workdir=Path(tmp))
                 if not res.ok or not res.cpu_s or not res.stats:
                     print(f"{name}: FAILED {res.error}", file=sys.stderr)
                     return 1
