@@ -115,6 +115,7 @@ class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
         # are handled: no worker's stderr was readable then (see _post).
         self._lone = False
         self._init_posts(slots)
+        self._exit_by: float | None = None  # a shutdown's budget ends then
         self._init_streaming()
 
     # ======================================================================
@@ -131,7 +132,8 @@ class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
             self._kill_everything()
             return 1
         finally:
-            self._settle_posts()
+            # Within what is left of a shutdown's budget (answers already there are still read).
+            self._settle_posts(1.0 if self._exit_by is None else min(1.0, self._exit_by - self.clock()))
             for api in self.apis:
                 api.close()
 
@@ -350,6 +352,7 @@ class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
         """One budget, shutdown_grace from the signal: the shutdown message and
         SIGTERM to every worker group at once, SIGKILL when the budget ends."""
         sessions, self.sessions = list(self.sessions.values()), {}
+        self._exit_by = end
         self.stopping.shutdown(sessions, end, self.clock)
         say("stopped", info=True)
         self.exit_status = 0
