@@ -14,10 +14,18 @@ answer must meet a given post (the other slot waits on an empty /next).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
 import pytest
 
-from faulty_api import FaultyApi, Reset, Status
+from faulty_api import FaultyApi, Raw, Reset, Status
 from test_api_faults import accepted_ids, api, runtime, wait_accepted  # noqa: F401 - fixtures
+from test_faults import wait_no_marked
+from test_supervisor import write_config
 
 SLOTS = {"AWS_LAMBDA_MAX_CONCURRENCY": "2"}
 
@@ -120,3 +128,35 @@ def test_500_on_a_post_exits_nonzero(api, runtime) -> None:  # type: ignore[no-u
     logs = rt.logs()
     assert "answered 500 to a post" in logs and "container trouble" in logs
     assert accepted_ids(a) == []
+
+
+def test_a_post_never_answered_is_cut_off_and_retried_once(api, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One slot's blocking read would give up after POST_TIMEOUT (the socket's
+    timeout); with N slots the same limit runs on the poll loop's clock."""
+    a = api()
+    marker = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_RUNTIME_API"}
+    env.update(SLOTS, AWS_LAMBDA_RUNTIME_API=a.address, DISPATCHER_TEST_RUN=marker)
+    # Fault injection: the post timeout (30 s) cut to half a second for this process.
+    code = "import sys, dispatcher.post_side as p; p.POST_TIMEOUT = 0.5; from dispatcher.cli import main; sys.exit(main())"
+    log = tmp_path / "runtime.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", code, "run", "--config", str(write_config(tmp_path))],
+                                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=tmp_path)
+    try:
+        served_by_two_slots(a)
+        a.post_actions.put(Raw(b""))  # the post is read and never answered
+        a.events("r1")
+        assert a.wait_for(lambda x: len(x.posts("r1")) == 2), a.received
+        first, second = a.posts("r1")
+        assert first.answered is None and second.answered == 202 and first.body == second.body
+        # Two slots' first GET /next, the one pipelined behind the unanswered
+        # post, and the slot's GET /next on a new connection after the retry.
+        assert a.wait_for(lambda x: x.next_calls() >= 4), a.received
+        text = log.read_text(errors="replace")
+        assert "did not answer within" in text and "retrying once on a new connection" in text
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert not wait_no_marked(marker), "a worker outlived its supervisor"
