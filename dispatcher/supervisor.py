@@ -11,7 +11,8 @@ actions it returns are performed here, in order: spawning and stopping
 workers (worker.py & co., process.py), writing invoke frames, posting
 answers (reporter.py), sending GET /next.  No decision is made here.
 
-Beside it: next_side.py (GET /next and its answer), stream_driver.py
+Beside it: next_side.py (GET /next and its answer), post_side.py (answers;
+with N slots a post's 202 is read when its socket polls readable), stream_driver.py
 (streamed answers), stopping.py (workers on their way out) and steady.py,
 the straight line that serves one slot's steady state with the core's leave
 and hands back to this loop at the first unusual event.
