@@ -17,6 +17,9 @@ event lost or answered twice: after each run the server waits until every
 /next it handed out has been answered and counts answers that came twice.
 Rounds interleave every contender at both concurrencies; figures are medians.
 Unpinned (the point is to use both CPUs); read ratios, not absolute numbers.
+`--root DIR` (given twice or more) runs the dispatcher contenders of each
+checkout (its `dispatcher` package and its adapters/rust worker), rounds
+interleaved: an A/B of two branches in one run, the first the base.
 Writes bench/results/concurrency[-smoke].{json,md}.
 """
 
@@ -66,13 +69,15 @@ CONTENDERS = (
 )
 
 
-def build_rust_worker() -> Path:
-    """adapters/rust's `concurrent` example (run_concurrent), release, offline."""
+def build_rust_worker(root: Path = ROOT, index: int = 0) -> Path:
+    """adapters/rust's `concurrent` example (run_concurrent), release, offline;
+    another checkout's (`--root`) is built into a target directory of its own here."""
+    target = toolchain.TARGET if root == ROOT else toolchain.TARGET / f"root-{index}"
     cmd = toolchain.cargo_command("build", "--release", "--quiet", "--example", "concurrent",
-                                  "--manifest-path", str(RUST_CRATE / "Cargo.toml"))
-    env = dict(os.environ, CARGO_TARGET_DIR=str(toolchain.TARGET))
+                                  "--manifest-path", str(root / "adapters" / "rust" / "Cargo.toml"))
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    path = toolchain.TARGET / "release" / "examples" / "concurrent"
+    path = target / "release" / "examples" / "concurrent"
     if proc.returncode != 0 or not path.exists():
         raise toolchain.BuildError(f"cannot build adapters/rust example `concurrent`: {proc.stderr[-2000:]}")
     return path
@@ -107,13 +112,13 @@ def supports_slots(work: Path) -> str | None:
 
 
 def run_once(c: Contender, concurrency: int, work: Path, rust_worker: Path, apiserver: Path,
-             seconds: float, warmup: int) -> dict[str, Any]:
+             seconds: float, warmup: int, root: Path = ROOT) -> dict[str, Any]:
     event = work / f"{c.name}.json"
     event.write_text(json.dumps(c.event))
     argv, extra, cwd = launch(c, concurrency, work, rust_worker)
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_MAX_CONCURRENCY", "_HANDLER")}
     env.update(extra)
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(root)
     if concurrency > 1:
         env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(concurrency)
     log = open(work / f"{c.name}-{concurrency}.log", "wb")
@@ -185,18 +190,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=3.0, help="measured wall time per run")
     ap.add_argument("--out", type=Path, default=toolchain.BENCH / "results")
+    ap.add_argument("--root", action="append", type=Path, metavar="DIR",
+                    help="a checkout whose dispatcher and Rust worker run the dispatcher contenders "
+                         "(repeat for an A/B, the base first; default: this one)")
     args = ap.parse_args(argv)
+    roots = [r.resolve() for r in args.root] if args.root else [ROOT]
     rounds, seconds, warmup = (1, 1.0, 10) if args.smoke else (args.rounds, args.seconds, 50)
     chosen = [c for c in CONTENDERS if not args.only or c.name in args.only]
     try:
         bins = toolchain.build_bench_binaries()
-        rust_worker = build_rust_worker()
+        rust_workers = [build_rust_worker(root, i) for i, root in enumerate(roots)]
     except toolchain.BuildError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
     load_start = report.machine()["loadavg"]
     parallelism = [free_parallelism()]
-    samples: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    samples: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-conc-") as tmp:
         work = Path(tmp)
@@ -209,12 +218,16 @@ def main(argv: list[str] | None = None) -> int:
                 for n in ((1, c.n) if r % 2 == 0 else (c.n, 1)):
                     if n > 1 and why is not None and c.kind != "awslambdaric":
                         continue
-                    res = run_once(c, n, work, rust_worker, bins.apiserver, seconds, warmup)
-                    samples.setdefault((c.name, n), []).append(res)
-                    state = f"{res['throughput']:.0f}/s" if res.get("ok") else f"FAILED: {res.get('error', '')[:300]}"
-                    print(f"[round {r + 1}/{rounds}] {c.name} concurrency {n}: {state}", file=sys.stderr)
+                    # Another checkout's supervisor matters to the dispatcher contenders only.
+                    order = list(range(len(roots)))[:: 1 if r % 2 == 0 else -1] if c.kind != "awslambdaric" else [0]
+                    for i in order:
+                        res = run_once(c, n, work, rust_workers[i], bins.apiserver, seconds, warmup, roots[i])
+                        samples.setdefault((str(roots[i]), c.name, n), []).append(res)
+                        state = f"{res['throughput']:.0f}/s" if res.get("ok") else f"FAILED: {res.get('error', '')[:300]}"
+                        who = f" {roots[i]}" if len(roots) > 1 else ""
+                        print(f"[round {r + 1}/{rounds}]{who} {c.name} concurrency {n}: {state}", file=sys.stderr)
     parallelism.append(free_parallelism())
-    result = summarize(chosen, samples)
+    result = summarize(chosen, samples, roots)
     result.update(free_parallelism=parallelism, notes=notes, machine=dict(report.machine(), loadavg_at_start=load_start),
                   started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     stem = "concurrency-smoke" if args.smoke else "concurrency"
@@ -227,10 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def summarize(chosen: list[Contender], samples: dict[tuple[str, int], list[dict[str, Any]]]) -> dict[str, Any]:
+def summarize(chosen: list[Contender], samples: dict[tuple[str, str, int], list[dict[str, Any]]],
+              roots: list[Path] = [ROOT]) -> dict[str, Any]:  # noqa: B006 - read only
     rows = []
-    for c in chosen:
-        one, many = samples.get((c.name, 1), []), samples.get((c.name, c.n), [])
+    for root, c in [(root, c) for c in chosen for root in (roots if c.kind != "awslambdaric" else roots[:1])]:
+        one, many = samples.get((str(root), c.name, 1), []), samples.get((str(root), c.name, c.n), [])
         good1 = [s["throughput"] for s in one if s.get("ok")]
         goodn = [s["throughput"] for s in many if s.get("ok")]
         t1 = statistics.median(good1) if good1 else None
@@ -242,7 +256,7 @@ def summarize(chosen: list[Contender], samples: dict[tuple[str, int], list[dict[
         ok = not errors
         status = "n/a" if c.target is None or ratio is None else ("PASS" if ratio >= c.target else "FAIL")
         rows.append({
-            "name": c.name, "label": c.label, "n": c.n, "throughput_1": t1, "throughput_n": tn, "ratio": ratio,
+            "name": c.name, "label": c.label, "checkout": str(root) if len(roots) > 1 and c.kind != "awslambdaric" else "", "n": c.n, "throughput_1": t1, "throughput_n": tn, "ratio": ratio,
             "target": c.target, "status": status, "p50_us_1": _med(one, "p50_us"), "p50_us_n": _med(many, "p50_us"),
             "invocations": sum(s.get("handed_out", 0) for s in one + many), "unanswered": lost, "duplicates": dups,
             "ok": ok, "errors": errors,
@@ -269,7 +283,8 @@ def render(result: dict[str, Any]) -> str:
     f = lambda v, fmt="{:.0f}": "-" if v is None else fmt.format(v)  # noqa: E731
     for r in result["rows"]:
         target = "-" if r["target"] is None else f">= {r['target']:g}x: {r['status'].upper()}"
-        out.append(f"| {r['label']} | {r['n']} | {f(r['throughput_1'])}/s | {f(r['throughput_n'])}/s | "
+        label = f"{r['label']} ({r['checkout']})" if r.get("checkout") else r["label"]
+        out.append(f"| {label} | {r['n']} | {f(r['throughput_1'])}/s | {f(r['throughput_n'])}/s | "
                    f"{f(r['ratio'], '{:.2f}x')} | {target} | {f(r['p50_us_1'])} | {f(r['p50_us_n'])} | "
                    f"{r['invocations']} | {r['unanswered']} | {r['duplicates']} |")
     for r in result["rows"]:

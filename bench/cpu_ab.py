@@ -15,12 +15,19 @@ examples/rust-echo/build.sh, which compiles that checkout's adapters/rust)
 and the compiled-config cache are made in every checkout, so an A/B of a
 worker or adapter change measures the change.  `--no-build` skips that.
 `--lean` adds the lean loop as a reference.
+`--unpinned` lets everything use every CPU (throughput then also shows
+how much the supervisor's one thread holds up N slots).  `--concurrency N` gives the supervisor N slots (AWS_LAMBDA_MAX_CONCURRENCY=N:
+a pool of N workers, the general path); `--multiplex` serves them with one
+adapters/rust `run_concurrent` worker instead (the concurrency bench's, its
+event `{"do": "hash", "rounds": 0}`: the answer is not the event, so only
+its success is checked).  Worker CPU is then every worker's, summed.
 Prints the medians over rounds, and each checkout's ratio to the first.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -45,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lean", action="store_true", help="also run the lean loop (the ceiling)")
     ap.add_argument("--no-build", action="store_true",
                     help="use each checkout's worker as it is (no build step, no config cache)")
+    ap.add_argument("--concurrency", type=int, default=1, metavar="N",
+                    help="slots (AWS_LAMBDA_MAX_CONCURRENCY=N; default %(default)s)")
+    ap.add_argument("--unpinned", action="store_true",
+                    help="let the supervisor, its workers and the server use every CPU (default: all on CPU 0)")
+    ap.add_argument("--multiplex", action="store_true",
+                    help="one run_concurrent worker for the N slots instead of --config's (a pool of N)")
     args = ap.parse_args(argv)
 
     bins = toolchain.build_bench_binaries()
@@ -75,9 +88,25 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cpu-ab-") as tmp:
         event = events.write_events(Path(tmp))[args.event]
         spec = Spec(event, count=args.count, warmup=args.warmup, read_cpu=True, exact=True)
+        if args.multiplex:
+            from bench.concurrency import build_rust_worker
+
+            mconfig = Path(tmp) / "multiplex.yaml"
+            mconfig.write_text(json.dumps({"workers": {"concurrent": {"command": [str(build_rust_worker())]}}}))
+            event = Path(tmp) / "hash0.json"
+            event.write_text(json.dumps({"do": "hash", "rounds": 0}))
+            spec = Spec(event, count=args.count, warmup=args.warmup, read_cpu=True, check_answer=False)
+        for name, launch in launches.items():
+            if name == "lean-loop":
+                continue
+            if args.multiplex:
+                launch.argv[-1] = str(mconfig)
+            if args.concurrency > 1:
+                launch.env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(args.concurrency)
         for rnd in range(args.rounds):
-            for name, launch in launches.items():
-                res = run_once(launch, bins.apiserver, spec, pinned=True, workdir=Path(tmp))
+            # Alternate the order: the first run of a round may be systematically slower or faster.
+            for name, launch in list(launches.items())[:: 1 if rnd % 2 == 0 else -1]:
+                res = run_once(launch, bins.apiserver, spec, pinned=not args.unpinned, workdir=Path(tmp))
                 if not res.ok or not res.cpu_s or not res.stats:
                     print(f"{name}: FAILED {res.error}", file=sys.stderr)
                     return 1

@@ -23,7 +23,7 @@ def _framing(headers: Mapping[str, str]) -> str:
 
 
 class NextSide:
-    """Uses the driver's core, apis, next_out, wall clock and _do."""
+    """Uses the driver's core, apis, next_out, wall clock, _do and the post side's _posting."""
 
     core: Any
     apis: list[Any]
@@ -31,8 +31,13 @@ class NextSide:
     wall: Any
     clock: Any
     _do: Any
+    _posting: list[Any]
+    _post_readable: Any
 
     def _api_readable(self, sid: int, now: float) -> None:
+        if self._posting[sid] is not None:  # the post's answer comes first (post_side.py)
+            self._post_readable(sid, now)
+            return
         resp = self._read_next(sid, now)
         if resp is not None:
             self._next_answer(sid, resp, now)

@@ -67,33 +67,43 @@ class Reporter:
     def send(self, inv: Invocation, buffers: list[Any], pipeline_next: bool) -> bool:
         """Send an answer's request bytes and apply the status rules (see `post`)."""
         api = self.api
-        for attempt in (1, 2):
-            pipelined = pipeline_next and attempt == 1
-            try:
-                resp = api.request(buffers + [api.next_request] if pipelined else buffers)
-            except (ConnectionLost, HttpError) as exc:
-                if attempt == 2:
-                    say(f"posting the answer for {inv.request_id} failed twice: {exc}; going on")
-                    return False
-                say(f"posting the answer for {inv.request_id} failed ({exc}); retrying once on a new connection")
-                api.close()
-                continue
-            # A `Connection: close` answer closed the socket: the GET /next
-            # pipelined behind it is lost and must be sent again.
-            pipelined = pipelined and resp.keep_alive
-            if resp.status == 202:
-                return pipelined
-            body = bytes(resp.body[:500]).decode("utf-8", "replace")
-            if resp.status >= 500:
-                raise FatalError(f"the Runtime API answered {resp.status} to a post: {body}")
-            if attempt == 2 and resp.status in (400, 403):
-                return False  # the first attempt got through before the reset
-            # 413: the caller already has Function.ResponseSizeTooLarge and a
-            # later /error would get 403; 400/403/410: stale or duplicate.
-            # Logged with the body; the loop goes on.
-            say(f"the Runtime API answered {resp.status} for {inv.request_id}: {body}")
+        try:
+            resp = api.request(buffers + [api.next_request] if pipeline_next else buffers)
+        except (ConnectionLost, HttpError) as exc:
+            return self.retry(inv, buffers, exc)
+        return self.judge(inv, resp, pipeline_next, retried=False)
+
+    def retry(self, inv: Invocation, buffers: list[Any], exc: Exception) -> bool:
+        """The post (sent with `buffers`) was cut off by `exc`: once more, alone,
+        on a new connection.  Returns False: no GET /next went out with it."""
+        api = self.api
+        say(f"posting the answer for {inv.request_id} failed ({exc}); retrying once on a new connection")
+        api.close()
+        try:
+            resp = api.request(buffers)
+        except (ConnectionLost, HttpError) as exc2:
+            say(f"posting the answer for {inv.request_id} failed twice: {exc2}; going on")
+            return False
+        return self.judge(inv, resp, False, retried=True)
+
+    def judge(self, inv: Invocation, resp: Any, pipelined: bool, *, retried: bool) -> bool:
+        """The rules for the post's answer `resp`; True when the GET /next sent
+        behind it (`pipelined`) is still awaiting its answer on the connection."""
+        # A `Connection: close` answer closed the socket: the GET /next
+        # pipelined behind it is lost and must be sent again.
+        pipelined = pipelined and resp.keep_alive
+        if resp.status == 202:
             return pipelined
-        return False
+        body = bytes(resp.body[:500]).decode("utf-8", "replace")
+        if resp.status >= 500:
+            raise FatalError(f"the Runtime API answered {resp.status} to a post: {body}")
+        if retried and resp.status in (400, 403):
+            return False  # the first attempt got through before the reset
+        # 413: the caller already has Function.ResponseSizeTooLarge and a
+        # later /error would get 403; 400/403/410: stale or duplicate.
+        # Logged with the body; the loop goes on.
+        say(f"the Runtime API answered {resp.status} for {inv.request_id}: {body}")
+        return pipelined
 
     def init_error(self, failure: Failure) -> None:
         say(f"init failed: {failure.error_type}: {failure.message}")

@@ -11,7 +11,8 @@ actions it returns are performed here, in order: spawning and stopping
 workers (worker.py & co., process.py), writing invoke frames, posting
 answers (reporter.py), sending GET /next.  No decision is made here.
 
-Beside it: next_side.py (GET /next and its answer), stream_driver.py
+Beside it: next_side.py (GET /next and its answer), post_side.py (answers;
+with N slots a post's 202 is read when its socket polls readable), stream_driver.py
 (streamed answers), stopping.py (workers on their way out) and steady.py,
 the straight line that serves one slot's steady state with the core's leave
 and hands back to this loop at the first unusual event.
@@ -32,7 +33,7 @@ from dispatcher.client import ApiClient
 from dispatcher.config import WorkerConfig
 from dispatcher.core import Core
 from dispatcher.core_table import CheckRss, Fatal, GetNext, InitError, Log, Post, Send, Serve, Shutdown, Spawn, Stop
-from dispatcher.errors import FatalError, HttpError
+from dispatcher.errors import FatalError
 from dispatcher.frames import STREAM_KINDS
 from dispatcher.kinds import make_worker
 from dispatcher.logs import configure as configure_logs
@@ -42,6 +43,7 @@ from dispatcher.runtime_api import response_template
 from dispatcher.signals import SignalWatcher
 from dispatcher.stopping import Stopping
 from dispatcher.next_side import NextSide
+from dispatcher.post_side import PostSide
 from dispatcher.steady import SteadyPath
 from dispatcher.stream_driver import StreamDriver
 from dispatcher.worker import Event, WorkerSession
@@ -68,7 +70,7 @@ def worker_environment(config: WorkerConfig, environ: Mapping[str, str], slots: 
     return env
 
 
-class Supervisor(NextSide, StreamDriver, SteadyPath):
+class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
     def __init__(
         self,
         config: WorkerConfig,
@@ -113,6 +115,8 @@ class Supervisor(NextSide, StreamDriver, SteadyPath):
         # True while the events of a poll() that reported one descriptor alone
         # are handled: no worker's stderr was readable then (see _post).
         self._lone = False
+        self._init_posts(slots)
+        self._exit_by: float | None = None  # a shutdown's budget ends then
         self._init_streaming()
 
     # ======================================================================
@@ -129,6 +133,8 @@ class Supervisor(NextSide, StreamDriver, SteadyPath):
             self._kill_everything()
             return 1
         finally:
+            # Within what is left of a shutdown's budget (answers already there are still read).
+            self._settle_posts(1.0 if self._exit_by is None else min(1.0, self._exit_by - self.clock()))
             for api in self.apis:
                 api.close()
 
@@ -153,6 +159,9 @@ class Supervisor(NextSide, StreamDriver, SteadyPath):
         self._update_poll()
         if ready is None:
             first = wake if stop_wake is None or (wake is not None and wake < stop_wake) else stop_wake
+            if self._posts_out:
+                post_wake = self._posts_wake_at()
+                first = post_wake if first is None or post_wake < first else first
             # Capped: poll() refuses more than a C int of milliseconds (OverflowError).
             timeout = None if first is None else min(max(0.0, first - self.clock()) * 1000, _POLL_MAX_MS)
             ready = self._poll.poll(timeout)
@@ -177,6 +186,8 @@ class Supervisor(NextSide, StreamDriver, SteadyPath):
         self._lone = False
         if stop_wake is not None and now >= stop_wake:
             stopping.tick(now)
+        if self._posts_out:
+            self._posts_tick(now)
         if wake is not None and now >= wake:
             self._do(core.tick(now))
 
@@ -321,46 +332,6 @@ class Supervisor(NextSide, StreamDriver, SteadyPath):
             session.log.request_id = inv.request_id
         return session
 
-    def _post(self, a: Post) -> None:
-        if a.worker is not None:
-            session = self.sessions.get(a.worker)
-            if session is not None:
-                # Its stderr is forwarded before the answer is posted.  When the
-                # reply came from a poll() that reported its stdout alone, the
-                # stderr pipe was empty when poll() looked: poll checks the
-                # descriptors in order, stdout before stderr, in one pass, so
-                # a line written before the reply was readable then.  The
-                # read that would say EAGAIN is skipped (one syscall less).
-                if not self._lone:
-                    session.drain_stderr()
-                session.log.flush()
-                session.log.request_id = None
-        sid = a.slot
-        rid = a.invocation.request_id  # type: ignore[attr-defined]
-        self._sent.pop(rid, None)
-        answer = self._relayed.pop(rid, a.answer)  # a streamed answer was posted by the relay
-        pipelined = self.reporters[sid].post(a.invocation, answer, pipeline_next=a.then_next)  # type: ignore[arg-type]
-        if not a.then_next:
-            return
-        if not pipelined:
-            # GET /next goes out before any worker is stopped or recycled: an
-            # invoke only completes when /next is called again.
-            self._get_next(sid)
-            return
-        self.next_out[sid] = True
-        # With pipelining the /next answer may already sit in the parser's
-        # buffer, read together with the post's answer.
-        try:
-            early = self.apis[sid].buffered_response()
-        except HttpError as exc:
-            self.next_out[sid] = False
-            self._do(self.core.fatal(f"the Runtime API sent a malformed response to GET /next: {exc}"))
-            return
-        if early is not None:
-            # Handled after the actions that came with this answer (stopping or
-            # recycling the worker), as if it had been read in the next round.
-            self._early.append((sid, early))
-
     def _spawn(self, wid: int) -> None:
         try:
             session = self.worker_factory(self.config, self.worker_env)
@@ -382,6 +353,7 @@ class Supervisor(NextSide, StreamDriver, SteadyPath):
         """One budget, shutdown_grace from the signal: the shutdown message and
         SIGTERM to every worker group at once, SIGKILL when the budget ends."""
         sessions, self.sessions = list(self.sessions.values()), {}
+        self._exit_by = end
         self.stopping.shutdown(sessions, end, self.clock)
         say("stopped", info=True)
         self.exit_status = 0

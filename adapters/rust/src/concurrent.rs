@@ -2,17 +2,20 @@
 //! per slot, as aws-lambda-rust-runtime's `run_concurrent` runs one task per
 //! slot on Lambda Managed Instances.
 //!
-//! The main thread reads frames and queues each `invoke` (copied out of the
-//! read buffer); N handler threads take them from the queue, run the handler
-//! and write their reply frame whole under a lock, in whatever order they
-//! finish. The supervisor sends at most N invokes at once. On `shutdown` or
-//! EOF the queue is closed, the invokes already taken are finished and
-//! answered, and the process exits 0. When the supervisor offers one slot
-//! (or no `multiplex`), this is the plain one-at-a-time loop.
+//! The slot threads take turns at the input (leader/follower): the thread
+//! holding the input lock reads the next frame, copies the invoke out of the
+//! read buffer, lets the lock go and runs the handler itself, while the next
+//! free thread takes the lock and waits for the frame after it. An invoke
+//! therefore wakes exactly the thread that runs it (no reader thread handing
+//! it over: one wake-up less per invocation). Each thread writes its reply
+//! frame whole under the output lock, in whatever order they finish. The
+//! supervisor sends at most N invokes at once. On `shutdown` or EOF the input
+//! is marked closed, the invokes already taken are finished and answered,
+//! and the process exits 0. When the supervisor offers one slot (or no
+//! `multiplex`), this is the plain one-at-a-time loop.
 
 use std::fs::File;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::thread;
 
 use crate::context::{Context, FunctionEnv};
@@ -21,13 +24,20 @@ use crate::error::Error;
 use crate::panic;
 use crate::channel::write_parts;
 use crate::outgoing::encode_reply;
-use crate::worker::{self, exit, fail, flush_std, EX_IOERR, EX_OK, EX_SOFTWARE};
+use crate::worker::{self, exit, fail, flush_std, EX_IOERR, EX_OK};
 
-/// One invoke, owned, on its way to a handler thread.
+/// One invoke, owned: the read buffer is free for the next thread once it is copied out.
 struct Job {
     id: String,
     payload: Vec<u8>,
     ctx: Context,
+}
+
+/// The input side, shared by the slot threads: the frame stream and whether
+/// it has ended (`shutdown` or EOF).
+struct Input {
+    worker: worker::Worker,
+    closed: bool,
 }
 
 /// Serves with one handler thread per slot; never returns.
@@ -42,65 +52,58 @@ where
         exit(worker.serve_invokes(&handler, &function));
     }
     let output = match worker.channel.clone_output() {
-        Ok(file) => Arc::new(Mutex::new(file)),
+        Ok(file) => Mutex::new(file),
         Err(err) => fail(EX_IOERR, &format!("cannot share the frame output: {err}")),
     };
     let max_frame = worker.channel.max_frame();
-    let (tx, rx) = mpsc::channel::<Job>();
-    let rx = Arc::new(Mutex::new(rx));
-    let code = thread::scope(|scope| {
-        for _ in 0..slots {
-            let rx = Arc::clone(&rx);
-            let output = Arc::clone(&output);
-            let handler = &handler;
-            scope.spawn(move || handler_thread(&rx, &output, handler, max_frame));
-        }
-        let code = read_loop(&mut worker, &function, &tx);
-        drop(tx); // handler threads finish what they took, then see the queue closed
-        code
+    let input = Mutex::new(Input {
+        worker,
+        closed: false,
     });
-    exit(code)
-}
-
-fn read_loop(worker: &mut worker::Worker, function: &FunctionEnv, tx: &mpsc::Sender<Job>) -> i32 {
-    loop {
-        let body = match frame_or_exit(worker.channel.read_frame()) {
-            Some(body) => body,
-            None => return EX_OK,
-        };
-        let job = match invoke_or_exit(body) {
-            Some(invoke) => Job {
-                id: invoke.id.to_string(),
-                payload: invoke.payload.to_vec(),
-                ctx: Context::new(&invoke, function),
-            },
-            None => return EX_OK,
-        };
-        if tx.send(job).is_err() {
-            fail(
-                EX_SOFTWARE,
-                "every handler thread has ended; exiting with status 70",
-            );
+    thread::scope(|scope| {
+        for _ in 0..slots {
+            let (input, output, handler, function) = (&input, &output, &handler, &function);
+            scope.spawn(move || slot_thread(input, output, handler, function, max_frame));
         }
-    }
+    });
+    // Every thread has seen the input closed and answered what it took.
+    exit(EX_OK)
 }
 
-fn handler_thread<H>(
-    rx: &Mutex<mpsc::Receiver<Job>>,
+/// The next invoke, owned, or None once the input is closed. Called with
+/// no lock held; the input lock is held only while a frame is read.
+fn next_job(input: &Mutex<Input>, function: &FunctionEnv) -> Option<Job> {
+    // A poisoned lock cannot happen: nothing panics under it (a bad frame
+    // ends the process from frame_or_exit / invoke_or_exit).
+    let mut guard = input.lock().ok()?;
+    let state = &mut *guard;
+    if state.closed {
+        return None;
+    }
+    let job = frame_or_exit(state.worker.channel.read_frame())
+        .and_then(invoke_or_exit)
+        .map(|invoke| Job {
+            id: invoke.id.to_string(),
+            payload: invoke.payload.to_vec(),
+            ctx: Context::new(&invoke, function),
+        });
+    if job.is_none() {
+        state.closed = true; // the others finish what they took, then stop here
+    }
+    job
+}
+
+fn slot_thread<H>(
+    input: &Mutex<Input>,
     output: &Mutex<File>,
     handler: &H,
+    function: &FunctionEnv,
     max_frame: usize,
 ) where
     H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
 {
     let mut out = Vec::new();
-    loop {
-        // The lock is held only while waiting for the next job, never while
-        // a handler runs; a poisoned lock cannot happen (nothing panics under it).
-        let job = match rx.lock().map(|r| r.recv()) {
-            Ok(Ok(job)) => job,
-            _ => return,
-        };
+    while let Some(job) = next_job(input, function) {
         // The trace id stays on the context: _X_AMZN_TRACE_ID is one
         // process-wide variable and would name whichever invoke came last.
         let Job { id, payload, ctx } = job;
