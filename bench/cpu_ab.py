@@ -3,7 +3,8 @@
     .venv/bin/python bench/cpu_ab.py --root ../base --root . [--config examples/rust-echo/dispatcher.yaml]
 
 Each round runs every checkout's `python -m dispatcher run` (the checkout as
-the working directory, so its own `dispatcher` package is the one imported)
+the working directory, so its own `dispatcher` package is the one imported,
+and its adapters/python on PYTHONPATH, so a Python worker is its own too)
 against a fresh bench Runtime API server, pinned to CPU 0, for a fixed number
 of invocations, and reads the supervisor's and its worker's user and system
 time from /proc/<pid>/stat just before stopping them.  Per invocation =
@@ -47,8 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     launches = {}
     for root in args.root:
         root = root.resolve()
+        # The checkout's own Python adapter too (before the editable install of
+        # this venv's), so that a Python worker is A/B'd with its checkout.
+        path = f"{root}:{root / 'adapters' / 'python'}"
         launches[str(root)] = contenders.Launch([sys.executable, "-m", "dispatcher", "run", "--config", config],
-                                                root, dict(base.env, PYTHONPATH=str(root)))
+                                                root, dict(base.env, PYTHONPATH=path))
     if args.lean:
         lean = contenders.resolve(next(c for c in contenders.CONTENDERS if c.kind == "lean"), bins)
         assert isinstance(lean, contenders.Launch), lean

@@ -127,7 +127,7 @@ def _flush_stdio() -> None:
 
 
 class _Server:
-    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_dumps", "_can_stream")
+    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_load_event", "_dumps", "_can_stream")
 
     def __init__(
         self, channel: Channel, handler: Callable[[Any, LambdaContext], Any], raw: bool, env: Mapping[str, str],
@@ -141,13 +141,17 @@ class _Server:
         self.logs = Logs(env) if logs is None else logs
         self.logs.maybe_install()
         self._can_stream = "stream" in env.get("DISPATCHER_FEATURES", "").split(",")
-        self._loads: Callable[[Any], Any] = _lazy_loads
-        self._dumps: Callable[[Any], str] = str
+        self._loads: Callable[[Any], Any] = _lazy_loads  # for the client context and identity headers
+        self._load_event: Callable[[bytes], Any] = _lazy_loads
+        self._dumps: Callable[[Any], bytes] = bytes
         if not raw:  # raw workers never import json (import cost)
             import json
 
+            from dispatcher_worker import _codec
+
             self._loads = json.loads
-            self._dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+            self._load_event = _codec.loads
+            self._dumps = _codec.dumps
 
     def run(self) -> int:
         _flush_stdio()
@@ -176,13 +180,13 @@ class _Server:
         request_id = msg["id"]
         logs = self.logs
         logs.request_id = request_id
-        logs.tenant_id = msg.get("tenant_id")
+        logs.tenant_id = msg["tenant_id"]
         logs.maybe_install()
         trace_id = msg["trace_id"]
-        if trace_id is None:
-            os.environ.pop("_X_AMZN_TRACE_ID", None)
-        else:
+        if trace_id is not None:
             os.environ["_X_AMZN_TRACE_ID"] = trace_id
+        elif "_X_AMZN_TRACE_ID" in os.environ:  # cheaper than pop() of a missing key
+            del os.environ["_X_AMZN_TRACE_ID"]
         try:
             body = self.call(msg)
             if isinstance(body, _Streamed):
@@ -242,22 +246,28 @@ class _Server:
             raise Failure(UNMARSHAL_ERROR, f"Unable to unmarshal input: {exc}") from None
         if self.raw:
             value = self.handler(msg["payload"], context)
+            if type(value) is bytes:
+                return value
             if _stream.is_stream(value):
                 return self._check_stream(value)
             return _raw_body(value)
         try:
-            event = self._loads(msg["payload"])
+            event = self._load_event(msg["payload"])
         except ValueError as exc:
             raise Failure(UNMARSHAL_ERROR, f"Unable to unmarshal input: {exc}") from None
         value = self.handler(event, context)
-        if _stream.is_stream(value):
+        if type(value) not in _PLAIN_JSON and _stream.is_stream(value):
             return self._check_stream(value)
         if isinstance(value, (bytes, bytearray, memoryview)):
             return _raw_body(value)  # as awslambdaric: bytes are the body as is
         try:
-            return self._dumps(value).encode("utf-8")
+            return self._dumps(value)
         except (TypeError, ValueError, RecursionError, OverflowError) as exc:
             raise Failure(MARSHAL_ERROR, f"Unable to marshal response: {exc}") from None
+
+
+# Return types that are never a stream: no isinstance() against the iterator ABCs.
+_PLAIN_JSON = frozenset((dict, list, str, int, float, bool, type(None)))
 
 
 class _Streamed:
