@@ -17,6 +17,10 @@ invocation, start-up excluded.  Rounds are interleaved; prints medians with
 `--mode raw` serves examples/python-echo (`app:echo --raw`, the bench's
 dispatcher-python row); `--mode json` serves bench/handlers/echo_handler.py
 (`return event`, what awslambdaric runs in the bench).
+
+`--starts N` measures start-up instead: N starts of each adapter (and of a
+bare interpreter that only writes a ready frame, the floor), interleaved,
+from spawn to the `ready` frame read, .pyc files compiled beforehand.
 """
 
 from __future__ import annotations
@@ -51,18 +55,26 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
+# `--starts`' floor: the interpreter alone, writing a ready frame.
+BARE = "bare"
+_BARE_CODE = "import os; os.write(1, b'\\0\\0\\0\\x0c\\x81\\xa4type\\xa5ready')"
+
+
 class Worker:
     def __init__(self, adapter: Path, mode: str) -> None:
         cwd, args = MODES[mode]
+        argv = ["-c", _BARE_CODE] if str(adapter) == BARE else ["-m", "dispatcher_worker", *args]
         env = dict(os.environ, PYTHONPATH=str(adapter), DISPATCHER_FEATURES="stream",
                    AWS_LAMBDA_FUNCTION_NAME="bench", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128")
         env.pop("_HANDLER", None)
-        self.proc = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "dispatcher_worker", *args],
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(["taskset", "-c", "0", sys.executable, *argv],
                                      cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.wfd = self.proc.stdin.fileno()
         self.rfd = self.proc.stdout.fileno()
         self.buf = bytearray(8 * 1024 * 1024)
         ready = self.read_frame()
+        self.ready_ms = (time.perf_counter() - t0) * 1000
         if ready.get("type") != "ready":
             raise SystemExit(f"{adapter}: expected ready, got {ready!r}")
 
@@ -115,6 +127,12 @@ def measure(adapter: Path, mode: str, payload: bytes, warmup: int, count: int) -
     return {"worker us/inv": (cpu1 - cpu0) / count * 1e6, "pair inv/s": count / (t1 - t0)}
 
 
+def start(adapter: Path, mode: str) -> dict[str, float]:
+    w = Worker(adapter, mode)
+    w.stop()
+    return {"spawn to ready ms": w.ready_ms}
+
+
 def check(reply: dict, payload: bytes, mode: str) -> None:
     if reply.get("type") != "result":
         raise SystemExit(f"expected a result, got {reply!r}"[:2000])
@@ -132,27 +150,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=50_000, help="measured invocations per run")
     ap.add_argument("--warmup", type=int, default=1_000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--starts", type=int, default=0,
+                    help="measure start-up instead: this many starts per adapter, interleaved, spawn to `ready`")
     args = ap.parse_args(argv)
     os.sched_setaffinity(0, {0})
     with tempfile.TemporaryDirectory(prefix="pyworker-") as tmp:
         payload = events.write_events(Path(tmp))[args.event].read_bytes()
     names = [str(a.resolve()) for a in args.adapter]
+    # As a deployment (and bench/run.py) does: start-up reads .pyc files.
+    for name in [*names, str(MODES[args.mode][0])]:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", name], check=True)
+    if args.starts:
+        names.append(BARE)
     rows: dict[str, dict[str, list[float]]] = {n: {} for n in names}
-    for rnd in range(args.rounds):
+    for rnd in range(args.starts or args.rounds):
         for name in names:
-            got = measure(Path(name), args.mode, payload, args.warmup, args.count)
+            if args.starts:
+                got = start(Path(name), args.mode)
+            else:
+                got = measure(Path(name), args.mode, payload, args.warmup, args.count)
             for k, v in got.items():
                 rows[name].setdefault(k, []).append(v)
             print(f"[round {rnd + 1}] {name}: " + ", ".join(f"{k} {v:,.2f}" for k, v in got.items()),
                   file=sys.stderr)
     keys = list(rows[names[0]])
-    base = statistics.median(rows[names[0]]["worker us/inv"])
-    print(f"mode {args.mode}, event {args.event}, {args.count} invocations x {args.rounds} rounds, pinned to CPU 0")
-    print("| adapter | " + " | ".join(f"{k} (median, min–max)" for k in keys) + " | worker us ÷ first |")
+    main_key = keys[0]
+    base = statistics.median(rows[names[0]][main_key])
+    if args.starts:
+        print(f"mode {args.mode}, {args.starts} starts per adapter, pinned to CPU 0")
+    else:
+        print(f"mode {args.mode}, event {args.event}, {args.count} invocations x {args.rounds} rounds, pinned to CPU 0")
+    print("| adapter | " + " | ".join(f"{k} (median, min–max)" for k in keys) + " | ÷ first |")
     print("|---|" + "---:|" * (len(keys) + 1))
     for name, r in rows.items():
         cells = [f"{statistics.median(r[k]):,.2f} ({min(r[k]):,.2f}–{max(r[k]):,.2f})" for k in keys]
-        print(f"| {name} | " + " | ".join(cells) + f" | {statistics.median(r['worker us/inv']) / base:.2f}x |")
+        print(f"| {name} | " + " | ".join(cells) + f" | {statistics.median(r[main_key]) / base:.2f}x |")
     return 0
 
 

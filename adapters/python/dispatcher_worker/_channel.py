@@ -130,7 +130,7 @@ class Channel:
     def write(self, parts: list[Any]) -> None:
         """Write one frame given as byte buffers (bytes, bytearray, memoryview
         of format "B"), with a single writev when the pipe allows."""
-        written = os.writev(self._out_fd, parts)
+        written = os.write(self._out_fd, parts[0]) if len(parts) == 1 else os.writev(self._out_fd, parts)
         total = sum(map(len, parts))
         # A blocking pipe normally takes it all; a signal can cut it short.
         if written < total:
