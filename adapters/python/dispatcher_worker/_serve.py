@@ -127,7 +127,7 @@ def _flush_stdio() -> None:
 
 
 class _Server:
-    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_load_event", "_dumps", "_can_stream")
+    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_dumps", "_can_stream")
 
     def __init__(
         self, channel: Channel, handler: Callable[[Any, LambdaContext], Any], raw: bool, env: Mapping[str, str],
@@ -141,16 +141,12 @@ class _Server:
         self.logs = Logs(env) if logs is None else logs
         self.logs.maybe_install()
         self._can_stream = "stream" in env.get("DISPATCHER_FEATURES", "").split(",")
-        self._loads: Callable[[Any], Any] = _lazy_loads  # for the client context and identity headers
-        self._load_event: Callable[[bytes], Any] = _lazy_loads
+        self._loads: Callable[[Any], Any] = _lazy_loads
         self._dumps: Callable[[Any], bytes] = bytes
-        if not raw:  # raw workers never import json (import cost)
-            import json
-
+        if not raw:  # raw workers import no JSON code until a client context comes
             from dispatcher_worker import _codec
 
-            self._loads = json.loads
-            self._load_event = _codec.loads
+            self._loads = _codec.loads
             self._dumps = _codec.dumps
 
     def run(self) -> int:
@@ -252,7 +248,7 @@ class _Server:
                 return self._check_stream(value)
             return _raw_body(value)
         try:
-            event = self._load_event(msg["payload"])
+            event = self._loads(msg["payload"])
         except ValueError as exc:
             raise Failure(UNMARSHAL_ERROR, f"Unable to unmarshal input: {exc}") from None
         value = self.handler(event, context)
@@ -280,10 +276,10 @@ class _Streamed:
 
 
 def _lazy_loads(text: Any) -> Any:
-    """json.loads for raw mode, where only a client_context header needs JSON."""
-    import json
+    """JSON for raw mode, where only a client context or identity header needs it."""
+    from dispatcher_worker import _codec
 
-    return json.loads(text)
+    return _codec.loads(text)
 
 
 def _raw_body(value: Any) -> bytes | bytearray | memoryview:
