@@ -75,7 +75,6 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
 
 _unpackb = msgpack.unpackb
 _INVOKE_KEYS = len(_FIELDS["invoke"]) + 1  # the fields and `type`
-_NONE = type(None)
 
 
 def decode_body(body: bytes | bytearray | memoryview) -> dict[str, Any]:
