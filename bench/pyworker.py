@@ -50,9 +50,9 @@ MODES = {
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_s(pid: int) -> float:
+def _cpu_s(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return int(fields[11]) / TICK, int(fields[12]) / TICK  # utime, stime
 
 
 # `--starts`' floor: the interpreter alone, writing a ready frame.
@@ -124,7 +124,8 @@ def measure(adapter: Path, mode: str, payload: bytes, warmup: int, count: int) -
         check(reply, payload, mode)
     finally:
         w.stop()
-    return {"worker us/inv": (cpu1 - cpu0) / count * 1e6, "pair inv/s": count / (t1 - t0)}
+    user, system = (cpu1[0] - cpu0[0]) / count * 1e6, (cpu1[1] - cpu0[1]) / count * 1e6
+    return {"worker us/inv": user + system, "user": user, "sys": system, "pair inv/s": count / (t1 - t0)}
 
 
 def start(adapter: Path, mode: str) -> dict[str, float]:
