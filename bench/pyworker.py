@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|" + "---:|" * (len(keys) + 1))
     for name, r in rows.items():
         cells = [f"{statistics.median(r[k]):,.2f} ({min(r[k]):,.2f}–{max(r[k]):,.2f})" for k in keys]
-        print(f"| {name} | " + " | ".join(cells) + f" | {statistics.median(r[main_key]) / base:.2f}x |")
+        ratio = f"{statistics.median(r[main_key]) / base:.2f}x" if base else "–"  # CPU time is counted in ticks
+        print(f"| {name} | " + " | ".join(cells) + f" | {ratio} |")
     return 0
 
 
