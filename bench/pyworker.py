@@ -20,7 +20,9 @@ dispatcher-python row); `--mode json` serves bench/handlers/echo_handler.py
 
 `--starts N` measures start-up instead: N starts of each adapter (and of a
 bare interpreter that only writes a ready frame, the floor), interleaved,
-from spawn to the `ready` frame read, .pyc files compiled beforehand.
+from spawn to the `ready` frame read, and the process's CPU time over its
+whole life (start, `ready`, shutdown: less disturbed by other work on the
+machine than the wall time), .pyc files compiled beforehand.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -107,7 +110,10 @@ class Worker:
         except BrokenPipeError:
             pass
         self.proc.stdin.close()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.proc.wait(10)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers are waited for one at a time
+        self.cpu_ms = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
         self.proc.stdout.close()
 
 
@@ -131,7 +137,7 @@ def measure(adapter: Path, mode: str, payload: bytes, warmup: int, count: int) -
 def start(adapter: Path, mode: str) -> dict[str, float]:
     w = Worker(adapter, mode)
     w.stop()
-    return {"spawn to ready ms": w.ready_ms}
+    return {"spawn to ready ms": w.ready_ms, "CPU ms": w.cpu_ms}
 
 
 def check(reply: dict, payload: bytes, mode: str) -> None:
