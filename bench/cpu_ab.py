@@ -3,7 +3,8 @@
     .venv/bin/python bench/cpu_ab.py --root ../base --root . [--config examples/rust-echo/dispatcher.yaml]
 
 Each round runs every checkout's `python -m dispatcher run` (the checkout as
-the working directory, so its own `dispatcher` package is the one imported)
+the working directory, so its own `dispatcher` package is the one imported,
+and its adapters/python on PYTHONPATH, so a Python worker is its own too)
 against a fresh bench Runtime API server, pinned to CPU 0, for a fixed number
 of invocations, and reads the supervisor's and its worker's user and system
 time from /proc/<pid>/stat just before stopping them.  Per invocation =
@@ -70,10 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         if not config.exists():
             print(f"cpu_ab: {config} does not exist (--config is relative to each checkout)", file=sys.stderr)
             return 2
-        env = dict(base.env, PYTHONPATH=str(root))
+        # The checkout's own Python adapter too (before the editable install of
+        # this venv's), so that a Python worker is A/B'd with its checkout.
+        path = f"{root}:{root / 'adapters' / 'python'}"
+        env = dict(base.env, PYTHONPATH=path)
         if not args.no_build:
             for step in build_steps(args.config, root, config):
-                why = toolchain.run_build_step(step, root, {"PYTHONPATH": str(root)})
+                why = toolchain.run_build_step(step, root, {"PYTHONPATH": path})
                 if why:
                     print(f"cpu_ab: {root}: {why}", file=sys.stderr)
                     return 1

@@ -374,3 +374,46 @@ def test_cpu_ab_says_which_checkout_lacks_the_config(tmp_path: Path, bins: toolc
     assert cpu_ab.main(["--root", str(tmp_path), "--config", "none.yaml", "--rounds", "1"]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'none.yaml'} does not exist" in err and "relative to each checkout" in err
+
+
+# -- the Python adapter alone (bench/pyworker.py, bench/pyworker_steps.py) ------
+
+
+def _run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    # A process of its own: pyworker.py pins itself to CPU 0.
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=240)
+
+
+def test_pyworker_ab_measures_each_adapter_and_refuses_a_wrong_echo(tmp_path: Path) -> None:
+    adapter = str(ROOT / "adapters" / "python")
+    lean = str(ROOT / "bench" / "lean-pyworker")
+    for mode, copies in (("raw", [adapter, lean]), ("json", [adapter])):
+        proc = _run_bench("bench/pyworker.py", "--mode", mode, *[a for c in copies for a in ("--adapter", c)],
+                          "--count", "300", "--warmup", "20", "--rounds", "1")
+        assert proc.returncode == 0, proc.stderr
+        rows = [line for line in proc.stdout.splitlines() if line.startswith("| /")]
+        assert [row.split(" | ")[0][2:] for row in rows] == copies
+        for row in rows:  # CPU time comes in clock ticks: a short run may count none
+            cells = [float(cell.split()[0].replace(",", "")) for cell in row.split(" | ")[1:5]]
+            assert min(cells) >= 0 and cells[-1] > 0, row  # the pair's throughput
+    # A worker that answers, but not with the event, is caught.
+    liar = tmp_path / "liar" / "dispatcher_worker"
+    liar.mkdir(parents=True)
+    (liar / "__init__.py").write_text("")
+    (liar / "__main__.py").write_text((ROOT / "bench" / "lean-pyworker" / "dispatcher_worker" / "__main__.py")
+                                      .read_text().replace('msg["payload"]', 'msg["payload"][::-1]'))
+    proc = _run_bench("bench/pyworker.py", "--adapter", str(liar.parent), "--count", "50", "--warmup", "5",
+                      "--rounds", "1")
+    assert proc.returncode != 0 and "did not echo the event" in proc.stderr
+
+
+def test_pyworker_starts_and_steps_report_every_row() -> None:
+    adapter = str(ROOT / "adapters" / "python")
+    proc = _run_bench("bench/pyworker.py", "--adapter", adapter, "--starts", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "spawn to ready ms" in proc.stdout and "| bare |" in proc.stdout
+    proc = _run_bench("bench/pyworker_steps.py", "--adapter", adapter, "--number", "50", "--repeat", "1",
+                      "--rounds", "1")
+    assert proc.returncode == 0, proc.stderr
+    steps = {line.split(" | ")[0][2:] for line in proc.stdout.splitlines() if line.startswith("| ")}
+    assert {"read", "decode", "answer raw", "answer json", "write"} <= steps

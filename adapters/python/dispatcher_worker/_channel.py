@@ -21,9 +21,11 @@ from dispatcher_worker._wire import HEADER_SIZE, FrameError, decode_body, frame_
 
 __all__ = ["Channel", "TruncatedFrame"]
 
-# Bodies up to this size are read into one reused buffer; larger ones get a
-# buffer of their own sized from the header, so a 6 MB event is read straight
-# into place with a few large readinto() calls instead of being grown.
+# Reads go into one reused buffer of this size: a frame that fits arrives
+# with its header in one readinto() (the supervisor writes each frame with
+# one writev).  A larger frame gets a buffer of its own sized from the
+# header, so a 6 MB event is read straight into place with a few large
+# readinto() calls instead of being grown.
 _SCRATCH_SIZE = 256 * 1024
 
 
@@ -38,8 +40,13 @@ class Channel:
         self._in = open(in_fd, "rb", buffering=0, closefd=True)
         self._out_fd = out_fd
         self.max_frame = max_frame
-        self._header = bytearray(HEADER_SIZE)
         self._scratch = bytearray(_SCRATCH_SIZE)
+        self._view = memoryview(self._scratch)
+        # Bytes read but not consumed yet: scratch[_start:_end].  Between
+        # frames this is empty in the steady state (the supervisor waits for
+        # the reply before it writes again).
+        self._start = 0
+        self._end = 0
 
     @classmethod
     def take_stdio(cls, max_frame: int) -> Channel:
@@ -59,41 +66,79 @@ class Channel:
             sys.stdout.reconfigure(line_buffering=True)
         return cls(in_fd, out_fd, max_frame)
 
-    def _read_exact(self, view: memoryview, at_boundary: bool) -> bool:
-        """Fill `view`; False on EOF before the first byte when at a frame boundary."""
-        got, want = 0, len(view)
-        while got < want:
-            n = self._in.readinto(view[got:])
-            if not n:  # 0 = EOF (None cannot happen: the fd is blocking)
-                if got == 0 and at_boundary:
-                    return False
-                raise TruncatedFrame(
-                    "truncated_frame", f"end of input after {got} of {want} bytes of a frame"
-                )
-            got += n
-        return True
-
     def read(self) -> dict[str, Any] | None:
         """The next validated message, or None on EOF between frames."""
-        with memoryview(self._header) as header:
-            if not self._read_exact(header, at_boundary=True):
+        start, end = self._start, self._end
+        if start == end:  # nothing buffered: one read takes the whole frame, as a rule
+            end = self._in.readinto(self._view)
+            if not end:  # 0 = EOF (None cannot happen: the fd is blocking)
+                self._start = self._end = 0
                 return None
-        n = frame_length(self._header, self.max_frame)
-        buf = self._scratch if n <= _SCRATCH_SIZE else bytearray(n)
-        with memoryview(buf) as whole, whole[:n] as body:
-            self._read_exact(body, at_boundary=False)
+            start = 0
+        if end - start >= HEADER_SIZE:
+            stop = start + HEADER_SIZE + frame_length(self._scratch[start : start + HEADER_SIZE], self.max_frame)
+            if stop <= end:
+                self._start, self._end = (stop, end) if stop < end else (0, 0)
+                return decode_body(self._view[start + HEADER_SIZE : stop])
+        self._start, self._end = start, end
+        return self._read_more()
+
+    def _read_more(self) -> dict[str, Any] | None:
+        """read() when the buffer does not hold a whole frame: read until it does."""
+        scratch, view = self._scratch, self._view
+        start, end = self._start, self._end
+        if start:  # keep the partial frame at the front: room for the rest
+            scratch[: end - start] = bytes(view[start:end])  # a copy: the ranges may overlap
+            start, end = 0, end - start
+        while end < HEADER_SIZE:
+            end = self._fill(end, 0, HEADER_SIZE)
+            if end == 0:
+                self._start = self._end = 0
+                return None  # EOF between frames
+        n = frame_length(scratch[:HEADER_SIZE], self.max_frame)
+        stop = HEADER_SIZE + n
+        if stop > _SCRATCH_SIZE:  # a large frame: a buffer of its own, filled in place
+            body = bytearray(n)
+            have = end - HEADER_SIZE
+            body[:have] = view[HEADER_SIZE:end]
+            self._start = self._end = 0
+            with memoryview(body) as whole:
+                got = have
+                while got < n:
+                    got = self._fill_into(whole, got, HEADER_SIZE, n + HEADER_SIZE)
             return decode_body(body)
+        while end < stop:
+            end = self._fill(end, 0, stop)
+        self._start, self._end = (stop, end) if stop < end else (0, 0)
+        return decode_body(view[HEADER_SIZE:stop])
+
+    def _fill(self, end: int, offset: int, want: int) -> int:
+        return self._fill_into(self._view, end, offset, want)
+
+    def _fill_into(self, view: memoryview, end: int, offset: int, want: int) -> int:
+        """One readinto() at view[end:]: the new end.  `offset` and `want`
+        place `end` in the frame for the message on a truncated stream."""
+        got = self._in.readinto(view[end:])
+        if not got:  # 0 = EOF (None cannot happen: the fd is blocking)
+            if end + offset == 0:
+                return 0
+            raise TruncatedFrame(
+                "truncated_frame", f"end of input after {end + offset} of {want} bytes of a frame"
+            )
+        return end + got
 
     def write(self, parts: list[Any]) -> None:
-        """Write one frame given as buffers, with a single writev when the pipe allows."""
-        views = [memoryview(p).cast("B") for p in parts]
-        total = sum(len(v) for v in views)
-        written = os.writev(self._out_fd, views)
+        """Write one frame given as byte buffers (bytes, bytearray, memoryview
+        of format "B"), with a single writev when the pipe allows."""
+        written = os.write(self._out_fd, parts[0]) if len(parts) == 1 else os.writev(self._out_fd, parts)
+        total = sum(map(len, parts))
         # A blocking pipe normally takes it all; a signal can cut it short.
-        while written < total:
-            views = _skip(views, written)
-            total -= written
-            written = os.writev(self._out_fd, views)
+        if written < total:
+            views = [memoryview(p).cast("B") for p in parts]
+            while written < total:
+                views = _skip(views, written)
+                total -= written
+                written = os.writev(self._out_fd, views)
 
     def write_bytes(self, frame: bytes) -> None:
         self.write([frame])

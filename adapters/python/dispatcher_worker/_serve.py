@@ -142,12 +142,12 @@ class _Server:
         self.logs.maybe_install()
         self._can_stream = "stream" in env.get("DISPATCHER_FEATURES", "").split(",")
         self._loads: Callable[[Any], Any] = _lazy_loads
-        self._dumps: Callable[[Any], str] = str
-        if not raw:  # raw workers never import json (import cost)
-            import json
+        self._dumps: Callable[[Any], bytes] = bytes
+        if not raw:  # raw workers import no JSON code until a client context comes
+            from dispatcher_worker import _codec
 
-            self._loads = json.loads
-            self._dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+            self._loads = _codec.loads
+            self._dumps = _codec.dumps
 
     def run(self) -> int:
         _flush_stdio()
@@ -176,13 +176,13 @@ class _Server:
         request_id = msg["id"]
         logs = self.logs
         logs.request_id = request_id
-        logs.tenant_id = msg.get("tenant_id")
+        logs.tenant_id = msg["tenant_id"]
         logs.maybe_install()
         trace_id = msg["trace_id"]
-        if trace_id is None:
-            os.environ.pop("_X_AMZN_TRACE_ID", None)
-        else:
+        if trace_id is not None:
             os.environ["_X_AMZN_TRACE_ID"] = trace_id
+        elif "_X_AMZN_TRACE_ID" in os.environ:  # cheaper than pop() of a missing key
+            del os.environ["_X_AMZN_TRACE_ID"]
         try:
             body = self.call(msg)
             if isinstance(body, _Streamed):
@@ -242,6 +242,8 @@ class _Server:
             raise Failure(UNMARSHAL_ERROR, f"Unable to unmarshal input: {exc}") from None
         if self.raw:
             value = self.handler(msg["payload"], context)
+            if type(value) is bytes:
+                return value
             if _stream.is_stream(value):
                 return self._check_stream(value)
             return _raw_body(value)
@@ -250,14 +252,18 @@ class _Server:
         except ValueError as exc:
             raise Failure(UNMARSHAL_ERROR, f"Unable to unmarshal input: {exc}") from None
         value = self.handler(event, context)
-        if _stream.is_stream(value):
+        if type(value) not in _PLAIN_JSON and _stream.is_stream(value):
             return self._check_stream(value)
         if isinstance(value, (bytes, bytearray, memoryview)):
             return _raw_body(value)  # as awslambdaric: bytes are the body as is
         try:
-            return self._dumps(value).encode("utf-8")
+            return self._dumps(value)
         except (TypeError, ValueError, RecursionError, OverflowError) as exc:
             raise Failure(MARSHAL_ERROR, f"Unable to marshal response: {exc}") from None
+
+
+# Return types that are never a stream: no isinstance() against the iterator ABCs.
+_PLAIN_JSON = frozenset((dict, list, str, int, float, bool, type(None)))
 
 
 class _Streamed:
@@ -270,10 +276,10 @@ class _Streamed:
 
 
 def _lazy_loads(text: Any) -> Any:
-    """json.loads for raw mode, where only a client_context header needs JSON."""
-    import json
+    """JSON for raw mode, where only a client context or identity header needs it."""
+    from dispatcher_worker import _codec
 
-    return json.loads(text)
+    return _codec.loads(text)
 
 
 def _raw_body(value: Any) -> bytes | bytearray | memoryview:

@@ -73,8 +73,38 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
 }
 
 
+_unpackb = msgpack.unpackb
+_INVOKE_KEYS = len(_FIELDS["invoke"]) + 1  # the fields and `type`
+
+
 def decode_body(body: bytes | bytearray | memoryview) -> dict[str, Any]:
     """One frame body -> a validated `invoke` or `shutdown` message."""
+    # The fast path: an invoke with exactly the known keys, each of its type
+    # (a map of that many entries that has all of them has no other key, so
+    # none that is not a str).  Anything else is judged by _decode_slow().
+    try:
+        msg = _unpackb(body)
+        if (
+            type(msg) is dict
+            and len(msg) == _INVOKE_KEYS
+            and msg.get("type") == "invoke"
+            and type(msg.get("id")) is str
+            and type(msg.get("payload")) is bytes
+            and type(msg.get("deadline_ms")) is int
+            and type(msg.get("function_arn")) is str
+            and type(msg.get("trace_id")) in _STR_OR_NONE
+            and type(msg.get("client_context")) in _STR_OR_NONE
+            and type(msg.get("cognito_identity")) in _STR_OR_NONE
+            and type(msg.get("tenant_id")) in _STR_OR_NONE
+        ):
+            return msg
+    except Exception:
+        pass
+    return _decode_slow(body)
+
+
+def _decode_slow(body: bytes | bytearray | memoryview) -> dict[str, Any]:
+    """decode_body() for anything but a plain invoke, with the exact error."""
     try:
         # strict_map_key=False: a non-str key must surface as non_str_key,
         # not as msgpack's generic ValueError.
@@ -104,13 +134,18 @@ def decode_body(body: bytes | bytearray | memoryview) -> dict[str, Any]:
     return msg
 
 
+# One packer for every frame (packb builds a new one per call).  It resets
+# itself after an exception, so a failed pack leaves nothing behind.
+_pack = msgpack.Packer(use_bin_type=True).pack
+
+
 def _frame(body: bytes) -> bytes:
     return len(body).to_bytes(HEADER_SIZE, "big") + body
 
 
 def encode(msg: dict[str, Any]) -> bytes:
     """A complete frame for a small message (ready, init_error, error)."""
-    return _frame(msgpack.packb(msg, use_bin_type=True))
+    return _frame(_pack(msg))
 
 
 FEATURES = ["stream"]  # optional frame kinds this adapter can send
@@ -140,7 +175,7 @@ def stream_chunk(request_id: str, data: bytes | bytearray | memoryview) -> list[
     """
     n = len(data)
     bin_head = _bin_head(n)
-    head = b"\x83\xa4type\xacstream_chunk\xa2id" + msgpack.packb(request_id, use_bin_type=True) + b"\xa4data" + bin_head
+    head = b"\x83\xa4type\xacstream_chunk\xa2id" + _pack(request_id) + b"\xa4data" + bin_head
     return [(len(head) + n).to_bytes(HEADER_SIZE, "big") + head, data]
 
 
@@ -169,17 +204,20 @@ def _text(s: str) -> str:
         return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+# Below this size a result's payload is copied into one frame (one write of
+# one buffer is cheaper than a writev of two); above it, it is not copied.
+_JOIN_BELOW = 64 * 1024
+
+
 def encode_result(request_id: str, payload: bytes | bytearray | memoryview) -> list[Any]:
-    """A `result` frame as [head, payload] for one vectored write, the payload not copied.
+    """A `result` frame as buffers for one write: [frame] for a small payload,
+    [head, payload] for a large one, the payload not copied.
 
     Byte-identical to encode({"type": "result", "id": ..., "payload": ...}).
     """
     n = len(payload)
-    bin_head = _bin_head(n)
-    head = (
-        b"\x83\xa4type\xa6result\xa2id"
-        + msgpack.packb(request_id, use_bin_type=True)
-        + b"\xa7payload"
-        + bin_head
-    )
-    return [(len(head) + n).to_bytes(HEADER_SIZE, "big") + head, payload]
+    head = b"".join((b"\x83\xa4type\xa6result\xa2id", _pack(request_id), b"\xa7payload", _bin_head(n)))
+    size = (len(head) + n).to_bytes(HEADER_SIZE, "big")
+    if n < _JOIN_BELOW:
+        return [b"".join((size, head, payload))]
+    return [size + head, payload]
