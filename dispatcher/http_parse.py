@@ -22,6 +22,7 @@ silently truncated body.
 
 from __future__ import annotations
 
+from dispatcher.bigbuf import take as _buffer
 from dispatcher.errors import HttpError
 
 __all__ = ["Response", "ResponseParser", "MAX_HEAD", "MAX_BODY", "MAX_CHUNK_LINE"]
@@ -233,9 +234,10 @@ class ResponseParser:
             self._keep = head[3]
             del buf[:start]
             self._head = head[:3]
-            body = bytearray(n)
+            body = _buffer(n)
             take = min(n, len(buf))
-            body[:take] = buf[:take]
+            with memoryview(buf) as mv:
+                body[:take] = mv[:take]
             del buf[:take]
             self._body, self._have = body, take
             break
@@ -368,7 +370,7 @@ class ResponseParser:
                     if take == size:
                         self._body = body = buf[pos : pos + size]
                     else:
-                        self._body = body = bytearray(size)
+                        self._body = body = _buffer(size)
                         body[:take] = memoryview(buf)[pos : pos + take]
                 else:
                     body += memoryview(buf)[pos : pos + take]
