@@ -53,8 +53,9 @@ def take(n: int) -> bytearray:
             continue
         alloc = buf.__alloc__()
         if n < alloc <= 2 * n:
-            # Within its allocation and at least half of it: resized in
-            # place, never moved (CPython's bytearray resize rule).
+            # Within its allocation (that of the largest body it held) and
+            # at least half of it: resized in place, never moved (CPython's
+            # bytearray resize rule), so a somewhat smaller body fits too.
             size = len(buf)
             if n < size:
                 del buf[n:]
@@ -63,9 +64,7 @@ def take(n: int) -> bytearray:
             kept.append(buf)
             return buf
         # Free but the wrong size: dropped, a new one is kept instead.
-    # An eighth more room, so that a slightly larger body fits it later.
-    buf = bytearray(n + (n >> 3))
-    del buf[n:]
+    buf = bytearray(n)
     if len(kept) < KEEP:
         kept.append(buf)
     return buf

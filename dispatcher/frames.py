@@ -176,10 +176,19 @@ class FrameDecoder:
     def advance(self, n: int) -> None:
         if self._body is not None:
             self._have += n
-        else:
-            assert self._scratch is not None
-            with memoryview(self._scratch) as mv:
-                self._buf += mv[:n]
+            return
+        assert self._scratch is not None
+        with memoryview(self._scratch) as mv:
+            if n == _SCRATCH and not self._buf:
+                # A full read that begins a frame: a large one is copied
+                # from here straight to its own buffer, not through _buf.
+                size = int.from_bytes(mv[:_HEADER], "big")
+                if _SCRATCH < size <= self.max_frame:
+                    body = self._body = _buffer(size)
+                    body[: n - _HEADER] = mv[_HEADER:n]
+                    self._have = n - _HEADER
+                    return
+            self._buf += mv[:n]
 
     def next(self) -> dict[str, Any] | None:
         """The next complete message, or None when more bytes are needed."""
