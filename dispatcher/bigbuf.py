@@ -15,9 +15,9 @@ Only bodies of at least MIN_SIZE bytes come from here.  At most KEEP buffers
 are kept, shared by every parser and decoder of the process (the HTTP
 client's, each worker's): three covers the steady state of one slot (the
 next event's body is read while the previous event and its reply are still
-referenced, because GET /next is pipelined behind the post).  A kept buffer
-that is free but too large or too small for a body is dropped, so what stays
-is at most three bodies of the recent size.
+referenced, because GET /next is pipelined behind the post).  A free kept
+buffer too large or too small for a body stays until room is needed for a
+new one: at most three buffers are ever kept, of the recent body sizes.
 
 The contents of a reused buffer are whatever it held before: callers read
 into all `n` bytes before anything else sees it.  Pure bookkeeping, no IO;
@@ -41,6 +41,7 @@ def take(n: int) -> bytearray:
     if n < MIN_SIZE:
         return bytearray(n)
     kept = _kept
+    misfit = None  # a free one of the wrong size: let go only to make room
     for _ in range(len(kept)):
         try:
             buf = kept.pop(0)
@@ -48,23 +49,28 @@ def take(n: int) -> bytearray:
             break
         # Two references: `buf` and getrefcount's argument.  Any holder
         # (a Response, an Invocation, a memoryview of it) adds one.
-        if getrefcount(buf) != 2:
-            kept.append(buf)
-            continue
-        alloc = buf.__alloc__()
-        if n < alloc <= 2 * n:
-            # Within its allocation (that of the largest body it held) and
-            # at least half of it: resized in place, never moved (CPython's
-            # bytearray resize rule), so a somewhat smaller body fits too.
-            size = len(buf)
-            if n < size:
-                del buf[n:]
-            elif n > size:
-                buf += bytes(n - size)
-            kept.append(buf)
-            return buf
-        # Free but the wrong size: dropped, a new one is kept instead.
+        if getrefcount(buf) == 2:
+            alloc = buf.__alloc__()
+            if n < alloc <= 2 * n:
+                # Within its allocation (that of the largest body it held)
+                # and at least half of it: resized in place, never moved
+                # (CPython's bytearray resize rule).
+                size = len(buf)
+                if n < size:
+                    del buf[n:]
+                elif n > size:
+                    buf += bytes(n - size)
+                kept.append(buf)
+                if misfit is not None:
+                    kept.append(misfit)
+                return buf
+            if misfit is None:
+                misfit = buf
+                continue
+        kept.append(buf)
     buf = bytearray(n)
     if len(kept) < KEEP:
         kept.append(buf)
+    if misfit is not None and len(kept) < KEEP:
+        kept.append(misfit)
     return buf

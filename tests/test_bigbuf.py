@@ -77,16 +77,21 @@ def test_reuse_resizes_in_place_within_its_allocation() -> None:
     assert id(larger) != ident and len(larger) == 2 * MiB + 1
 
 
-def test_a_free_buffer_of_the_wrong_size_is_dropped_for_a_new_one() -> None:
+def test_a_free_buffer_of_the_wrong_size_stays_until_room_is_needed() -> None:
     a = take(4 * MiB)
     ident = id(a)
     del a
-    b = take(MIN_SIZE)  # far smaller: the 4 MiB one is let go, not kept beside it
+    b = take(MIN_SIZE)  # far smaller: a new one, the 4 MiB one stays (there is room)
     assert len(b) == MIN_SIZE and id(b) != ident
-    assert [len(k) for k in bigbuf._kept] == [MIN_SIZE]
+    assert sorted(len(k) for k in bigbuf._kept) == [MIN_SIZE, 4 * MiB]
     del b
-    c = take(8 * MiB)
-    assert len(c) == 8 * MiB and [len(k) for k in bigbuf._kept] == [8 * MiB]
+    c = take(4 * MiB)  # the 4 MiB one again
+    assert id(c) == ident
+    full = [c] + [take(8 * MiB) for _ in range(KEEP - 1)]  # every kept buffer held
+    assert len(bigbuf._kept) == KEEP and all(any(f is k for k in bigbuf._kept) for f in full)
+    del full, c
+    d = take(MIN_SIZE)  # the pool is full of free misfits: one is let go for the new one
+    assert len(d) == MIN_SIZE and len(bigbuf._kept) == KEEP and any(d is k for k in bigbuf._kept)
 
 
 def test_at_most_keep_buffers_are_kept() -> None:
