@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 import msgpack
 
-from dispatcher.bigbuf import take as _buffer
 from dispatcher.errors import ProtocolError
 
 __all__ = [
@@ -65,6 +64,14 @@ def _unpack(data: Any) -> dict[str, Any]:
     if not isinstance(value.get("type"), str):
         raise FrameError("missing_type", "the map has no str `type` key")
     return value
+
+
+def _buffer(n: int) -> bytearray:
+    """A buffer for a large body: dispatcher/bigbuf.py reuses one that is
+    free (imported here, on first use: no cost at cold start)."""
+    from dispatcher.bigbuf import take
+
+    return take(n)
 
 
 def _unpack_large(body: bytearray) -> dict[str, Any]:

@@ -22,7 +22,6 @@ silently truncated body.
 
 from __future__ import annotations
 
-from dispatcher.bigbuf import take as _buffer
 from dispatcher.errors import HttpError
 
 __all__ = ["Response", "ResponseParser", "MAX_HEAD", "MAX_BODY", "MAX_CHUNK_LINE"]
@@ -126,6 +125,14 @@ def _check_trailers(section: bytes) -> None:
         name, sep, _ = line.partition(b":")
         if not sep or not name or name[:1] in b" \t" or name[-1:] in b" \t":
             raise HttpError(f"bad trailer line {_show(line)} after the last chunk")
+
+
+def _buffer(n: int) -> bytearray:
+    """A buffer for a large body: dispatcher/bigbuf.py reuses one that is
+    free (imported here, on first use: no cost at cold start)."""
+    from dispatcher.bigbuf import take
+
+    return take(n)
 
 
 class ResponseParser:
