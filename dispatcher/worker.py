@@ -30,6 +30,13 @@ __all__ = ["Event", "WorkerSession", "MsgpackWorker", "SHUTDOWN_FRAME"]
 
 SHUTDOWN_FRAME = encode({"type": "shutdown"})
 _READ = 256 * 1024
+_SPLICE_MIN = 256 * 1024  # pipe_splice.MIN_SIZE, without importing it at start
+
+
+def _splicing() -> bool:
+    from dispatcher import pipe_splice
+
+    return pipe_splice.available
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,7 @@ class WorkerSession:
         self.invocations = 0
         self.broken: str | None = None  # why this worker must be replaced
         self._out: list[memoryview] = []
+        self._spliced: memoryview | None = None  # the entry of _out that goes by vmsplice (pipe_splice.py)
         self.bytes_written = 0  # of the current invoke frame (0: nothing reached it)
         self.unread_at_exit = 0  # bytes still in its stdin pipe when it exited
         self.started_at = 0.0  # set by the supervisor, on its clock
@@ -152,26 +160,55 @@ class WorkerSession:
 
     def write_pending(self) -> list[Event]:
         fd = self.proc.stdin
-        while self._out and fd is not None:
+        out = self._out
+        while out and fd is not None:
             try:
-                n = os.writev(fd, self._out[:64])
+                spliced = self._spliced
+                if spliced is None:
+                    n = os.writev(fd, out[:64])
+                elif out[0] is spliced:
+                    n = self._splice(fd, spliced)
+                else:  # what comes before it, copied
+                    k = 1
+                    while k < len(out) and out[k] is not spliced:
+                        k += 1
+                    n = os.writev(fd, out[:k])
             except BlockingIOError:
                 return []
             except (BrokenPipeError, ConnectionResetError):
                 return self._stdin_closed()
             self.bytes_written += n
             while n:
-                head = self._out[0]
+                head = out[0]
                 if n >= len(head):
                     n -= len(head)
-                    self._out.pop(0)
+                    out.pop(0)
+                    if head is self._spliced:
+                        self._spliced = None
                 else:
-                    self._out[0] = head[n:]
+                    out[0] = head[n:]
+                    if head is self._spliced:
+                        self._spliced = out[0]
                     n = 0
         return []
 
+    def _splice(self, fd: int, view: memoryview) -> int:
+        from dispatcher import pipe_splice
+
+        try:
+            return pipe_splice.vmsplice(fd, view)
+        except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+            raise
+        except OSError as exc:  # refused: written as before from here on
+            self._spliced = None
+            from dispatcher.logs import say
+
+            say(f"vmsplice refused ({exc}); large events are copied into the worker's pipe instead", info=True)
+            return 0
+
     def _stdin_closed(self) -> list[Event]:
         self._out.clear()
+        self._spliced = None
         if self.bytes_written == 0:
             # Nothing of the invoke frame reached the worker: the event can go
             # to a fresh worker instead of failing (the supervisor decides).
@@ -210,6 +247,7 @@ class WorkerSession:
 
     def stop(self, grace: float) -> int:
         self._out.clear()
+        self._spliced = None
         status = self.proc.stop(grace, polite=self.shutdown_message or None)
         self.drain_stderr()
         self.proc.close_fds()
@@ -274,10 +312,15 @@ class MsgpackWorker(WorkerSession):
         return f"malformed frame from the worker ({exc.code}): {exc.detail}"
 
     def send_invoke(self, inv: Invocation) -> list[Event]:
+        payload = inv.payload
         self.queue(
             encode_invoke(
-                inv.request_id, inv.payload, inv.deadline_ms, inv.function_arn,
+                inv.request_id, payload, inv.deadline_ms, inv.function_arn,
                 inv.trace_id, inv.client_context, inv.cognito_identity, inv.tenant_id,
             )
         )
+        if len(payload) >= _SPLICE_MIN and type(payload) is bytearray and self._spliced is None and _splicing():
+            # A large event the client read into a bytearray: its pages go
+            # into the pipe as they are (dispatcher/pipe_splice.py).
+            self._spliced = self._out[-1]
         return self.write_pending()
