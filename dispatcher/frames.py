@@ -241,6 +241,8 @@ _K_CLIENT = msgpack.packb("client_context")
 _K_COGNITO = msgpack.packb("cognito_identity")
 _K_TENANT = msgpack.packb("tenant_id")
 _K_PAYLOAD = msgpack.packb("payload")
+_NO_CLIENT_COGNITO_TENANT = _K_CLIENT + b"\xc0" + _K_COGNITO + b"\xc0" + _K_TENANT + b"\xc0"
+_ARN_PACKED: dict[str, bytes] = {}  # function ARN -> its key and packed value
 
 
 def encode_parts(msg: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -278,15 +280,24 @@ def encode_invoke(
         bin_head = b"\xc5" + n.to_bytes(2, "big")
     else:
         bin_head = b"\xc6" + n.to_bytes(4, "big")
+    # The function ARN is the same for every event: packed once, with its key.
+    arn = _ARN_PACKED.get(function_arn)
+    if arn is None:
+        if len(_ARN_PACKED) > 8:
+            _ARN_PACKED.clear()
+        arn = _ARN_PACKED[function_arn] = _K_ARN + pack(function_arn)
+    if client_context is None and cognito_identity is None and tenant_id is None:
+        rest = _NO_CLIENT_COGNITO_TENANT  # the usual event
+    else:
+        rest = b"".join((
+            _K_CLIENT, b"\xc0" if client_context is None else pack(client_context),
+            _K_COGNITO, b"\xc0" if cognito_identity is None else pack(cognito_identity),
+            _K_TENANT, b"\xc0" if tenant_id is None else pack(tenant_id),
+        ))
     before = b"".join((
-        _INVOKE_HEAD, pack(request_id),
-        _K_DEADLINE, pack(deadline_ms),
-        _K_ARN, pack(function_arn),
+        _INVOKE_HEAD, pack(request_id), _K_DEADLINE, pack(deadline_ms), arn,
         _K_TRACE, b"\xc0" if trace_id is None else pack(trace_id),
-        _K_CLIENT, b"\xc0" if client_context is None else pack(client_context),
-        _K_COGNITO, b"\xc0" if cognito_identity is None else pack(cognito_identity),
-        _K_TENANT, b"\xc0" if tenant_id is None else pack(tenant_id),
-        _K_PAYLOAD, bin_head,
+        rest, _K_PAYLOAD, bin_head,
     ))
     total = len(before) + n
     return [total.to_bytes(_HEADER, "big") + before, payload]
