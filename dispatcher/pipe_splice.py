@@ -6,15 +6,14 @@ pipe pages the kernel allocates (and frees after the read), which on Linux
 costs about four times as much per byte as the read itself
 (docs/protocol.md "Large frames" has the measurements).
 
-The price is a rule: the payload's memory must not change until the worker
-has read it.  The supervisor keeps an event's body untouched while its
-invocation lives (dispatcher/bigbuf.py reuses a buffer only once nothing
-refers to it), and an invocation ends with the worker's answer, which comes
-after the worker has read the frame (docs/protocol.md: a worker reads an
-invoke frame to its end before it answers it), or with the worker being
-stopped.  Only writable buffers (a bytearray the HTTP client read the event
-into) are spliced: an immutable bytes object's memory is reused by the
-interpreter as soon as it is freed.
+The price: the payload's memory must not change until the worker has read
+it.  The worker session (dispatcher/worker.py) keeps a reference to each
+spliced payload until FIONREAD on the pipe shows its last byte was read, or
+until the session is gone with its worker; while referenced, the buffer is
+never handed out again for another body (dispatcher/bigbuf.py).  Only
+writable buffers (a bytearray the HTTP client read the event into) are
+spliced: an immutable bytes object's memory is reused by the interpreter as
+soon as it is freed.
 
 Python has no os.vmsplice: it is called through ctypes, imported on the
 first large payload (never at cold start).  Where the call is not available

@@ -76,6 +76,11 @@ class WorkerSession:
         self.broken: str | None = None  # why this worker must be replaced
         self._out: list[memoryview] = []
         self._spliced: memoryview | None = None  # the entry of _out that goes by vmsplice (pipe_splice.py)
+        # Spliced payloads the worker may not have read yet, each with the
+        # count of bytes written to its stdin when its last byte went in:
+        # referenced here, their memory is not reused (dispatcher/bigbuf.py).
+        self._pinned: list[tuple[memoryview, int]] = []
+        self._stdin_total = 0  # bytes written to stdin (kept while payloads are spliced)
         self.bytes_written = 0  # of the current invoke frame (0: nothing reached it)
         self.unread_at_exit = 0  # bytes still in its stdin pipe when it exited
         self.started_at = 0.0  # set by the supervisor, on its clock
@@ -178,6 +183,7 @@ class WorkerSession:
             except (BrokenPipeError, ConnectionResetError):
                 return self._stdin_closed()
             self.bytes_written += n
+            self._stdin_total += n
             while n:
                 head = out[0]
                 if n >= len(head):
@@ -185,12 +191,28 @@ class WorkerSession:
                     out.pop(0)
                     if head is self._spliced:
                         self._spliced = None
+                        self._pinned.append((head, self._stdin_total - n))
                 else:
                     out[0] = head[n:]
                     if head is self._spliced:
                         self._spliced = out[0]
                     n = 0
         return []
+
+    def release_pinned(self) -> None:
+        """Let go of the spliced payloads the worker has read (FIONREAD says
+        how much of what was written is still in the pipe)."""
+        fd = self.proc.stdin
+        if fd is None:
+            return  # the pipe may still be read: they stay until the session goes
+        import fcntl
+
+        try:
+            unread = int.from_bytes(fcntl.ioctl(fd, 0x541B, bytes(4)), "little", signed=True)  # FIONREAD
+        except OSError:
+            return  # unknown: they stay
+        consumed = self._stdin_total - unread
+        self._pinned = [p for p in self._pinned if p[1] > consumed]
 
     def _splice(self, fd: int, view: memoryview) -> int:
         from dispatcher import pipe_splice
@@ -268,6 +290,8 @@ class MsgpackWorker(WorkerSession):
         return self._on_stdout(once=True)
 
     def _on_stdout(self, once: bool = False) -> list[Event]:
+        if self._pinned:
+            self.release_pinned()
         fd = self.proc.stdout
         dec = self.decoder
         events: list[Event] = []
@@ -331,8 +355,11 @@ class MsgpackWorker(WorkerSession):
             self.queue(frame)
             if big:
                 # A large event the client read into a bytearray: its pages
-                # go into the pipe as they are (dispatcher/pipe_splice.py).
+                # go into the pipe as they are (dispatcher/pipe_splice.py),
+                # and the buffer stays pinned until the worker has read them.
                 self._spliced = self._out[-1]
+                if self._pinned:
+                    self.release_pinned()
             return self.write_pending()
         # The common case: nothing queued and the pipe takes the whole frame
         # in one writev; the queue is for what it does not take.
@@ -346,6 +373,7 @@ class MsgpackWorker(WorkerSession):
         total = 0
         for b in frame:
             total += len(b)
+        self._stdin_total += n
         if n == total:
             self.bytes_written = n
             return []

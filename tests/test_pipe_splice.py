@@ -188,3 +188,78 @@ def test_an_invoke_frame_spliced_in_pieces_decodes_as_written(pipe: tuple[int, i
         dec.advance(n)
         got = dec.next()
     assert got["id"] == "id-1" and got["payload"] == payload
+
+
+SLOW_READER = r"""
+import os, sys, time
+import msgpack
+trigger = sys.argv[1]
+def read(n):
+    out = bytearray()
+    while len(out) < n:
+        chunk = os.read(0, n - len(out))
+        if not chunk:
+            sys.exit(0)
+        out += chunk
+    return bytes(out)
+os.write(1, (lambda b: len(b).to_bytes(4, "big") + b)(msgpack.packb({"type": "ready", "protocol": 1, "features": []})))
+deadline = time.monotonic() + 30
+while not os.path.exists(trigger) and time.monotonic() < deadline:
+    time.sleep(0.01)
+msg = msgpack.unpackb(read(int.from_bytes(read(4), "big")))
+reply = msgpack.packb({"type": "result", "id": msg["id"], "payload": msg["payload"]}, use_bin_type=True)
+os.write(1, len(reply).to_bytes(4, "big") + reply)
+"""
+
+
+def test_a_spliced_payload_stays_pinned_until_the_worker_has_read_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event buffer is not reused (dispatcher/bigbuf.py) while its pages
+    sit unread in the worker's pipe, even once the invocation is gone."""
+    import select
+
+    from dispatcher import bigbuf
+
+    monkeypatch.setattr(bigbuf, "_kept", [])
+    script, trigger = tmp_path / "slow.py", tmp_path / "go"
+    script.write_text(SLOW_READER)
+    config = WorkerConfig(
+        name="slow", command=(sys.executable, str(script), str(trigger)), cwd=str(tmp_path), env={},
+        startup_timeout=10.0, timeout_margin=0.1, shutdown_grace=2.0, max_invocations=0, max_rss=0,
+        max_frame=16 << 20, protocol="msgpack", ready="frame", error_type=None,
+    )
+    w = MsgpackWorker(config, dict(os.environ))
+    try:
+        size = 512 * KiB  # fits the 1 MiB pipe whole: written while the worker reads nothing
+        payload = bigbuf.take(size)
+        pattern = random.Random(3).randbytes(size)
+        payload[:] = pattern
+        ident = id(payload)
+        inv = Invocation("r1", 2**41, "arn", None, None, None, None, None, "application/json", payload)
+        assert w.send_invoke(inv) == [] and not w.writing
+        del inv, payload  # the invocation is gone; the pipe still holds the pages
+        assert len(w._pinned) == 1  # noqa: SLF001
+        other = bigbuf.take(size)
+        assert id(other) != ident, "the buffer whose pages the pipe holds was handed out again"
+        other[:] = b"\xee" * size  # what a new event read into the same memory would do
+        other_id = id(other)
+        del other
+        trigger.touch()
+        got = None
+        end_events = []
+        while got is None:
+            p = select.poll()
+            for fd, ev in w.poll_fds():
+                p.register(fd, ev)
+            ready = p.poll(10_000)
+            assert ready, "no reply within 10 s"
+            for fd, rev in ready:
+                for e in w.handle(fd, rev):
+                    end_events.append(e)
+                    if e.kind == "message" and e.message["type"] == "result":
+                        got = bytes(e.message["payload"])
+        assert got == pattern  # the worker read the event as it was
+        assert w._pinned == []  # noqa: SLF001 - read: let go
+        a, b = bigbuf.take(size), bigbuf.take(size)
+        assert {id(a), id(b)} == {ident, other_id}  # and free for reuse now
+    finally:
+        w.stop(2.0)
