@@ -8,8 +8,13 @@ against a fresh bench Runtime API server, pinned to CPU 0, for a fixed number
 of invocations, and reads the supervisor's and its worker's user and system
 time from /proc/<pid>/stat just before stopping them.  Per invocation =
 CPU time / (warm-up + measured invocations): the start (a few tens of ms) is
-included, the same for every checkout.  The config is this checkout's (the
-same worker binary for all); `--lean` adds the lean loop as a reference.
+included, the same for every checkout.  Each checkout runs its own config
+(`--config`, relative to that checkout) and so its own worker: before the
+rounds, the build steps the bench runs for that config (e.g.
+examples/rust-echo/build.sh, which compiles that checkout's adapters/rust)
+and the compiled-config cache are made in every checkout, so an A/B of a
+worker or adapter change measures the change.  `--no-build` skips that.
+`--lean` adds the lean loop as a reference.
 Prints the medians over rounds, and each checkout's ratio to the first.
 """
 
@@ -38,17 +43,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--event", choices=("small", "1mb", "6mb"), default="small")
     ap.add_argument("--lean", action="store_true", help="also run the lean loop (the ceiling)")
+    ap.add_argument("--no-build", action="store_true",
+                    help="use each checkout's worker as it is (no build step, no config cache)")
     args = ap.parse_args(argv)
 
     bins = toolchain.build_bench_binaries()
-    config = str((toolchain.ROOT / args.config).resolve())
     base = contenders.resolve(next(c for c in contenders.CONTENDERS if c.name == "dispatcher-rust"), bins)
     assert isinstance(base, contenders.Launch)
     launches = {}
     for root in args.root:
         root = root.resolve()
-        launches[str(root)] = contenders.Launch([sys.executable, "-m", "dispatcher", "run", "--config", config],
-                                                root, dict(base.env, PYTHONPATH=str(root)))
+        config = root / args.config
+        if not config.exists():
+            print(f"cpu_ab: {config} does not exist (--config is relative to each checkout)", file=sys.stderr)
+            return 2
+        env = dict(base.env, PYTHONPATH=str(root))
+        if not args.no_build:
+            for step in build_steps(args.config, root, config):
+                why = toolchain.run_build_step(step, root, {"PYTHONPATH": str(root)})
+                if why:
+                    print(f"cpu_ab: {root}: {why}", file=sys.stderr)
+                    return 1
+        print(f"cpu_ab: {root} runs {config}", file=sys.stderr)
+        launches[str(root)] = contenders.Launch([sys.executable, "-m", "dispatcher", "run", "--config", str(config)],
+                                                root, env)
     if args.lean:
         lean = contenders.resolve(next(c for c in contenders.CONTENDERS if c.kind == "lean"), bins)
         assert isinstance(lean, contenders.Launch), lean
@@ -80,6 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         ratio = statistics.median(r["inv/s"]) / statistics.median(rows[first]["inv/s"])
         print(f"| {name} | " + " | ".join(cells) + f" | {ratio:.2f}x |")
     return 0
+
+
+def build_steps(config_name: str, root: Path, config: Path) -> list[list[str]]:
+    """What the bench builds before running `config_name`, run in `root`: the
+    contenders' build steps for that config (when their file exists in `root`)
+    and the compiled-config cache, made by that checkout's own supervisor."""
+    steps = [list(argv) for c in contenders.CONTENDERS if config_name in c.configs
+             for marker, argv in c.builds if (root / marker).exists()]
+    steps.append([sys.executable, "-m", "dispatcher", "check", "--write-cache", "--config", str(config)])
+    return steps
 
 
 if __name__ == "__main__":

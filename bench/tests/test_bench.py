@@ -352,3 +352,25 @@ def test_parser_bench_runs_ab_and_reports_refusals(tmp_path: Path) -> None:
             assert "ratio_against_over_current" not in row
         else:
             assert row["against"]["median_ns"] > 0 and row["ratio_against_over_current"] > 0
+
+
+# -- cpu_ab: every checkout runs its own worker --------------------------------
+
+def test_cpu_ab_builds_each_checkouts_own_worker(tmp_path: Path) -> None:
+    from bench import cpu_ab
+
+    name = "examples/rust-echo/dispatcher.yaml"
+    steps = cpu_ab.build_steps(name, ROOT, ROOT / name)
+    assert steps[0] == ["bash", "examples/rust-echo/build.sh"]  # run with that checkout as cwd
+    assert steps[-1][-3:] == ["--write-cache", "--config", str(ROOT / name)]
+    # A checkout without the example's build script gets only the config cache.
+    assert cpu_ab.build_steps(name, tmp_path, tmp_path / name) == [steps[-1][:-1] + [str(tmp_path / name)]]
+
+
+def test_cpu_ab_says_which_checkout_lacks_the_config(tmp_path: Path, bins: toolchain.Binaries,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import cpu_ab
+
+    assert cpu_ab.main(["--root", str(tmp_path), "--config", "none.yaml", "--rounds", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'none.yaml'} does not exist" in err and "relative to each checkout" in err

@@ -7,7 +7,8 @@
 //! descriptors are close-on-exec, so children do not inherit them.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
+use std::ops::Range;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 
 use crate::protocol::{check_length, ProtocolError, HEADER_LEN};
@@ -24,12 +25,24 @@ pub enum ReadError {
 
 /// The supervisor's end of the stream: frames in, frames out. Generic so
 /// tests can feed bytes in pieces; the worker uses the two private fds.
+///
+/// Reading: `buf[start..end]` holds bytes read but not yet handed out. A
+/// frame usually arrives with one `read` (length prefix and body together);
+/// a frame larger than the buffer grows it to exactly the frame's size, read
+/// from the length prefix, and the rest is read straight into place. The
+/// buffer keeps its size, so steady traffic neither allocates nor clears it.
 pub struct Channel<R = File, W = File> {
     input: R,
     output: W,
     buf: Vec<u8>,
+    start: usize,
+    end: usize,
     max_frame: usize,
 }
+
+/// What one `read` may take in at least: a pipe's default capacity, so a
+/// small frame (and any frame right behind it) comes in one system call.
+const READ_AHEAD: usize = 64 * 1024;
 
 /// `fcntl(fd, F_DUPFD_CLOEXEC, 3)`: a private copy of `fd` at 3 or above.
 fn dup_private(fd: RawFd) -> io::Result<File> {
@@ -79,43 +92,89 @@ impl<R: Read, W: Write> Channel<R, W> {
             input,
             output,
             buf: Vec::new(),
+            start: 0,
+            end: 0,
             max_frame,
         }
     }
 
     /// The next frame's body, or `None` on EOF at a frame boundary.
     pub fn read_frame(&mut self) -> Result<Option<&[u8]>, ReadError> {
+        let range = self.next_frame()?;
+        Ok(range.map(|r| &self.buf[r]))
+    }
+
+    /// [`Channel::read_frame`], and the output for writing while the frame
+    /// is still borrowed (a streaming handler answers as it reads its event).
+    pub(crate) fn read_frame_and_output(&mut self) -> (Result<Option<&[u8]>, ReadError>, &mut W) {
+        let read = match self.next_frame() {
+            Ok(range) => Ok(range.map(|r| &self.buf[r])),
+            Err(err) => Err(err),
+        };
+        (read, &mut self.output)
+    }
+
+    /// Where the next frame's body lies in `buf`, once it is all there.
+    fn next_frame(&mut self) -> Result<Option<Range<usize>>, ReadError> {
+        // The previous frame is done with: keep only the bytes behind it.
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() < READ_AHEAD {
+            self.buf.resize(READ_AHEAD, 0);
+        }
+        while self.end < HEADER_LEN {
+            if self.fill()? == 0 {
+                return match self.end {
+                    0 => Ok(None),
+                    got => Err(truncated(got, HEADER_LEN)),
+                };
+            }
+        }
         let mut header = [0u8; HEADER_LEN];
-        let mut got = 0;
-        while got < HEADER_LEN {
-            match self.input.read(&mut header[got..]) {
-                Ok(0) if got == 0 => return Ok(None),
-                Ok(0) => return Err(truncated(got, HEADER_LEN)),
-                Ok(n) => got += n,
+        header.copy_from_slice(&self.buf[..HEADER_LEN]);
+        let n = check_length(header, self.max_frame).map_err(ReadError::Protocol)?;
+        let total = HEADER_LEN + n;
+        if self.buf.len() < total {
+            // Grown to the frame's size, so the rest of a large frame is
+            // read in place and nothing past it is read.
+            self.buf.resize(total, 0);
+        }
+        while self.end < total {
+            if self.fill()? == 0 {
+                return Err(truncated(self.end, total));
+            }
+        }
+        self.start = total;
+        Ok(Some(HEADER_LEN..total))
+    }
+
+    /// One `read` into the free end of the buffer; 0 at EOF.
+    fn fill(&mut self) -> Result<usize, ReadError> {
+        loop {
+            match self.input.read(&mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n);
+                }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(ReadError::Io(err)),
             }
         }
-        let n = check_length(header, self.max_frame).map_err(ReadError::Protocol)?;
-        // The buffer keeps its capacity, so steady traffic reads in place
-        // without reallocating; only a larger frame grows it.
-        self.buf.clear();
-        self.buf.resize(n, 0);
-        self.input.read_exact(&mut self.buf).map_err(|err| {
-            if err.kind() == io::ErrorKind::UnexpectedEof {
-                truncated(HEADER_LEN, HEADER_LEN + n)
-            } else {
-                ReadError::Io(err)
-            }
-        })?;
-        Ok(Some(&self.buf))
     }
 
     /// Sends one complete frame with one `write_all`: the worker's output is
     /// an unbuffered descriptor, so nothing lingers in a userspace buffer.
     pub fn write_frame(&mut self, frame: &[u8]) -> io::Result<()> {
-        self.output.write_all(frame)?;
-        self.output.flush()
+        self.output.write_all(frame)
+    }
+
+    /// Sends a frame given as its head (length prefix included) and the
+    /// bytes that end it (a payload), without joining them first.
+    pub fn write_frame_parts(&mut self, head: &[u8], tail: &[u8]) -> io::Result<()> {
+        write_parts(&mut self.output, head, tail)
     }
 
     pub fn max_frame(&self) -> usize {
@@ -123,9 +182,143 @@ impl<R: Read, W: Write> Channel<R, W> {
     }
 }
 
+/// Writes `head` then `tail` to `out` with one `writev` (looping on short
+/// writes), so a payload goes out from where it is, not copied behind its head.
+pub fn write_parts<W: Write>(out: &mut W, head: &[u8], tail: &[u8]) -> io::Result<()> {
+    if tail.is_empty() {
+        return out.write_all(head);
+    }
+    let (mut head, mut tail) = (head, tail);
+    while !head.is_empty() {
+        match out.write_vectored(&[IoSlice::new(head), IoSlice::new(tail)]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) if n < head.len() => head = &head[n..],
+            Ok(n) => {
+                tail = &tail[n - head.len()..];
+                head = &[];
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    out.write_all(tail)
+}
+
 fn truncated(got: usize, want: usize) -> ReadError {
     ReadError::Protocol(ProtocolError {
         code: "truncated_frame",
         detail: format!("the input ended inside a frame (at most {got} of {want} bytes arrived)"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader over `data` that counts its calls and hands out at most
+    /// `chunk` bytes per call (a pipe hands out what is there).
+    struct Counting {
+        data: Vec<u8>,
+        pos: usize,
+        chunk: usize,
+        calls: usize,
+    }
+
+    impl Read for Counting {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.calls += 1;
+            let n = buf.len().min(self.chunk).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn frame(body: &[u8]) -> Vec<u8> {
+        [&(body.len() as u32).to_be_bytes()[..], body].concat()
+    }
+
+    fn channel(data: Vec<u8>, chunk: usize) -> Channel<Counting, Vec<u8>> {
+        let input = Counting {
+            data,
+            pos: 0,
+            chunk,
+            calls: 0,
+        };
+        Channel::new(input, Vec::new(), 1 << 24)
+    }
+
+    #[test]
+    fn a_small_frame_is_one_read_and_bytes_behind_it_are_kept() {
+        let big = vec![b'b'; 3 * READ_AHEAD + 5];
+        let data = [frame(b"one"), frame(b"two"), frame(&big), frame(b"four")].concat();
+        let mut ch = channel(data, usize::MAX);
+        assert_eq!(ch.read_frame().unwrap(), Some(&b"one"[..]));
+        assert_eq!(
+            ch.input.calls, 1,
+            "length prefix and body come with one read"
+        );
+        assert_eq!(ch.read_frame().unwrap(), Some(&b"two"[..]));
+        assert_eq!(ch.input.calls, 1, "the second frame was already read");
+        assert_eq!(ch.read_frame().unwrap(), Some(&big[..]));
+        assert_eq!(
+            ch.input.calls, 2,
+            "the rest of a large frame is one read into place"
+        );
+        assert_eq!(
+            ch.buf.len(),
+            4 + big.len(),
+            "the buffer is sized from the length prefix"
+        );
+        assert_eq!(ch.read_frame().unwrap(), Some(&b"four"[..]));
+        assert_eq!(ch.read_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn frames_split_anywhere_and_eof_inside_a_frame() {
+        let data = [frame(b"abc"), frame(b"defgh")].concat();
+        for chunk in 1..data.len() {
+            let mut ch = channel(data.clone(), chunk);
+            assert_eq!(ch.read_frame().unwrap(), Some(&b"abc"[..]));
+            assert_eq!(ch.read_frame().unwrap(), Some(&b"defgh"[..]));
+            assert_eq!(ch.read_frame().unwrap(), None);
+        }
+        for cut in 1..data.len() - 1 {
+            if cut == 7 {
+                continue; // a frame boundary
+            }
+            let mut ch = channel(data[..cut].to_vec(), 2);
+            let err = (0..2)
+                .find_map(|_| ch.read_frame().err())
+                .expect("a cut frame is an error");
+            assert!(
+                matches!(&err, ReadError::Protocol(e) if e.code == "truncated_frame"),
+                "cut at {cut}: {err:?}"
+            );
+        }
+    }
+
+    /// A writer that takes at most 3 bytes per call, vectored or not.
+    struct Stingy(Vec<u8>);
+
+    impl Write for Stingy {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(3);
+            self.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn parts_survive_short_writes() {
+        let mut out = Stingy(Vec::new());
+        write_parts(&mut out, b"headx", b"payload").unwrap();
+        assert_eq!(out.0, b"headxpayload");
+        let mut out = Vec::new();
+        write_parts(&mut out, b"head", b"").unwrap();
+        assert_eq!(out, b"head");
+    }
 }

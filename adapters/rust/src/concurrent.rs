@@ -11,7 +11,6 @@
 //! (or no `multiplex`), this is the plain one-at-a-time loop.
 
 use std::fs::File;
-use std::io::Write;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -20,8 +19,9 @@ use crate::context::{Context, FunctionEnv};
 use crate::incoming::{frame_or_exit, invoke_or_exit};
 use crate::error::Error;
 use crate::panic;
-use crate::protocol::Invoke;
-use crate::worker::{self, encode_reply, exit, fail, flush_std, EX_IOERR, EX_OK, EX_SOFTWARE};
+use crate::channel::write_parts;
+use crate::outgoing::encode_reply;
+use crate::worker::{self, exit, fail, flush_std, EX_IOERR, EX_OK, EX_SOFTWARE};
 
 /// One invoke, owned, on its way to a handler thread.
 struct Job {
@@ -106,19 +106,9 @@ fn handler_thread<H>(
         let Job { id, payload, ctx } = job;
         let outcome = panic::catch(|| handler(&payload, ctx));
         flush_std();
-        let reply_to = Invoke {
-            id: &id,
-            payload: &[],
-            deadline_ms: 0,
-            function_arn: "",
-            trace_id: None,
-            client_context: None,
-            cognito_identity: None,
-            tenant_id: None,
-        };
-        encode_reply(&reply_to, outcome, max_frame, &mut out);
+        let tail = encode_reply(&id, &outcome, max_frame, &mut out);
         let written = match output.lock() {
-            Ok(mut file) => file.write_all(&out).and_then(|()| file.flush()),
+            Ok(mut file) => write_parts(&mut *file, &out, tail),
             Err(_) => return,
         };
         if let Err(err) = written {

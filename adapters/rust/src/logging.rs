@@ -22,7 +22,9 @@ use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use crate::error::Error;
 
-static REQUEST_ID: Mutex<Option<String>> = Mutex::new(None);
+/// The current request id, when `.0`; the String keeps its allocation
+/// from one invocation to the next.
+static REQUEST_ID: Mutex<(bool, String)> = Mutex::new((false, String::new()));
 
 struct LambdaLogger {
     json: bool,
@@ -59,12 +61,17 @@ pub fn level_filter(name: &str) -> LevelFilter {
 /// The invocation whose records follow (`None` between invocations).
 pub(crate) fn set_request(id: Option<&str>) {
     if let Ok(mut guard) = REQUEST_ID.lock() {
-        *guard = id.map(str::to_owned);
+        guard.0 = id.is_some();
+        guard.1.clear();
+        guard.1.push_str(id.unwrap_or_default());
     }
 }
 
 fn request_id() -> Option<String> {
-    REQUEST_ID.lock().ok().and_then(|g| g.clone())
+    REQUEST_ID
+        .lock()
+        .ok()
+        .and_then(|g| g.0.then(|| g.1.clone()))
 }
 
 fn level_name(level: Level) -> &'static str {

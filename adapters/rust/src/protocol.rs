@@ -123,6 +123,16 @@ pub fn check_length(header: [u8; HEADER_LEN], max_frame: usize) -> Result<usize,
 
 /// Decodes a frame body (the bytes after the length prefix) from the supervisor.
 pub fn decode_to_worker(body: &[u8]) -> Result<ToWorker<'_>, ProtocolError> {
+    // The usual invoke takes the one-pass decoder; anything else, this one.
+    match crate::fastpath::invoke(body) {
+        Some(invoke) => Ok(ToWorker::Invoke(invoke)),
+        None => decode_general(body),
+    }
+}
+
+/// [`decode_to_worker`] through the general decoder only: every message,
+/// every error named.
+pub(crate) fn decode_general(body: &[u8]) -> Result<ToWorker<'_>, ProtocolError> {
     let (kind, map) = decode_map(body)?;
     match kind {
         "invoke" => {

@@ -18,15 +18,17 @@
 //! }
 //! ```
 
+use std::fs::File;
 use std::io::{self, Write};
 
-use crate::channel::Channel;
+use crate::channel::{write_parts, Channel};
 use crate::context::{Context, FunctionEnv};
 use crate::incoming::{frame_or_exit, invoke_or_exit};
 use crate::error::{Error, MARSHAL_ERROR};
+use crate::outgoing::encode_bin_head;
 use crate::panic;
 use crate::protocol::{self, ToSupervisor};
-use crate::worker::{fail, flush_std, EX_IOERR, EX_OK};
+use crate::worker::{fail, flush_std, set_trace_env, EX_IOERR, EX_OK};
 
 /// The content type of a function-URL response: JSON prelude, 8 NULs, body.
 pub const HTTP_INTEGRATION_CONTENT_TYPE: &str =
@@ -87,7 +89,7 @@ impl HttpPrelude {
 /// panic ends it with an error, which the supervisor reports in the error
 /// trailers, or as an ordinary error when nothing was written yet).
 pub struct ResponseStream<'a> {
-    channel: &'a mut Channel,
+    output: &'a mut File,
     id: &'a str,
     content_type: Option<String>,
     opened: bool,
@@ -96,9 +98,9 @@ pub struct ResponseStream<'a> {
 }
 
 impl<'a> ResponseStream<'a> {
-    pub(crate) fn new(channel: &'a mut Channel, id: &'a str) -> Self {
+    pub(crate) fn new(output: &'a mut File, id: &'a str) -> Self {
         ResponseStream {
-            channel,
+            output,
             id,
             content_type: None,
             opened: false,
@@ -155,7 +157,7 @@ impl<'a> ResponseStream<'a> {
     fn send(&mut self, msg: &ToSupervisor<'_>) -> io::Result<()> {
         protocol::encode_into(msg, &mut self.frame)
             .map_err(|e| io::Error::new(io::ErrorKind::Other, e.to_string()))?;
-        self.channel.write_frame(&self.frame)
+        self.output.write_all(&self.frame)
     }
 
     fn open(&mut self) -> io::Result<()> {
@@ -183,7 +185,11 @@ impl Write for ResponseStream<'_> {
         self.open()?;
         let id = self.id;
         for data in buf.chunks(CHUNK) {
-            self.send(&ToSupervisor::StreamChunk { id, data })?;
+            // The head is packed here and `data` written behind it from the
+            // caller's buffer: one writev, no copy into a frame.
+            encode_bin_head("stream_chunk", id, "data", data.len(), &mut self.frame)
+                .expect("a chunk is at most CHUNK bytes");
+            write_parts(self.output, &self.frame, data)?;
             self.written += data.len() as u64;
         }
         Ok(buf.len())
@@ -206,24 +212,22 @@ where
     H: Fn(&[u8], Context, &mut ResponseStream<'_>) -> Result<(), Error>,
 {
     loop {
-        // The response stream writes to the channel while the handler runs,
-        // so the invoke is copied out of the channel's read buffer first.
-        let body = match frame_or_exit(channel.read_frame()) {
-            Some(body) => body.to_vec(),
+        // The response stream writes while the invoke still borrows the
+        // read buffer: the output comes along, the invoke is not copied.
+        let (read, output) = channel.read_frame_and_output();
+        let body = match frame_or_exit(read) {
+            Some(body) => body,
             None => return EX_OK,
         };
-        let invoke = match invoke_or_exit(&body) {
+        let invoke = match invoke_or_exit(body) {
             Some(invoke) => invoke,
             None => return EX_OK,
         };
         let mut io_error = None;
         let outcome = if can_stream {
-            match invoke.trace_id {
-                Some(trace) => std::env::set_var("_X_AMZN_TRACE_ID", trace),
-                None => std::env::remove_var("_X_AMZN_TRACE_ID"),
-            }
+            set_trace_env(invoke.trace_id);
             let ctx = Context::new(&invoke, function);
-            let mut out = ResponseStream::new(channel, invoke.id);
+            let mut out = ResponseStream::new(output, invoke.id);
             let outcome = panic::catch(|| handler(invoke.payload, ctx, &mut out));
             flush_std();
             match outcome {
@@ -254,7 +258,7 @@ where
                 stack_trace: &err.stack_trace,
             };
             let frame = protocol::encode(&msg);
-            if let Err(err) = channel.write_frame(&frame) {
+            if let Err(err) = output.write_all(&frame) {
                 fail(EX_IOERR, &format!("cannot write a frame: {err}"));
             }
         }

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use crate::channel::Channel;
 use crate::context::{Context, FunctionEnv};
 use crate::incoming::{frame_or_exit, invoke_or_exit};
+use crate::outgoing::encode_reply;
 use crate::error::Error;
 use crate::logging;
 use crate::panic;
@@ -29,8 +30,6 @@ pub(crate) const EX_IOERR: i32 = 74;
 
 /// `error_type` of a setup problem the supervisor caused (bad environment).
 const CONFIG_ERROR: &str = "Runtime.ConfigError";
-/// `error_type` of a response larger than a frame may be.
-const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
 /// The feature of a worker that takes several invokes at once (docs/protocol.md).
 pub(crate) const MULTIPLEX: &str = "multiplex";
 
@@ -210,9 +209,8 @@ impl Worker {
             }
             logging::set_request(None);
             flush_std();
-            encode_reply(&invoke, outcome, max_frame, &mut self.out);
-            // `invoke` borrowed the read buffer; from here only `out` is used.
-            if let Err(err) = self.channel.write_frame(&self.out) {
+            let tail = encode_reply(invoke.id, &outcome, max_frame, &mut self.out);
+            if let Err(err) = self.channel.write_frame_parts(&self.out, tail) {
                 fail(EX_IOERR, &format!("cannot write a frame: {err}"));
             }
         }
@@ -239,76 +237,21 @@ where
 {
     // The worker runs one invocation at a time on this one thread, so the
     // process-wide variable is exactly the current invocation's.
-    match invoke.trace_id {
-        Some(trace) => std::env::set_var("_X_AMZN_TRACE_ID", trace),
-        None => std::env::remove_var("_X_AMZN_TRACE_ID"),
-    }
+    set_trace_env(invoke.trace_id);
     let ctx = Context::new(invoke, function);
     panic::catch(|| handler(invoke.payload, ctx))
 }
 
-/// Encodes the `result` or `error` frame for `outcome` into `out`. A result
-/// that would exceed `max_frame` is answered with an error instead: the
-/// supervisor would otherwise have to reject the frame and replace us.
-pub(crate) fn encode_reply(
-    invoke: &Invoke<'_>,
-    outcome: Result<Vec<u8>, Error>,
-    max_frame: usize,
-    out: &mut Vec<u8>,
-) {
-    let err = match outcome {
-        Ok(payload) => {
-            let msg = ToSupervisor::Result {
-                id: invoke.id,
-                payload: &payload,
-            };
-            match protocol::encode_into(&msg, out) {
-                Ok(()) if out.len() - protocol::HEADER_LEN <= max_frame => return,
-                _ => Error::new(
-                    RESPONSE_TOO_LARGE,
-                    format!(
-                        "the response is {} bytes; a frame may hold at most {max_frame} \
-                         (dispatcher.yaml max_frame)",
-                        payload.len()
-                    ),
-                ),
-            }
-        }
-        Err(err) => err,
-    };
-    let msg = ToSupervisor::Error {
-        id: invoke.id,
-        error_type: &err.error_type,
-        error_message: &err.message,
-        stack_trace: &err.stack_trace,
-    };
-    if let Err(e) = protocol::encode_into(&msg, out) {
-        fail(EX_SOFTWARE, &format!("cannot encode an error frame: {e}"));
+/// Sets `_X_AMZN_TRACE_ID` to an invocation's trace header, or unsets it
+/// for an invocation without one. Unsetting scans and rewrites the
+/// environment, so it is skipped when a lookup finds the variable absent.
+pub(crate) fn set_trace_env(trace: Option<&str>) {
+    const NAME: &str = "_X_AMZN_TRACE_ID";
+    match trace {
+        Some(trace) => std::env::set_var(NAME, trace),
+        None if std::env::var_os(NAME).is_some() => std::env::remove_var(NAME),
+        None => {}
     }
-    if out.len() - protocol::HEADER_LEN > max_frame {
-        // A huge message or stack: keep the type and a readable cut.
-        let cut = truncate_chars(&err.message, (max_frame / 2).min(64 * 1024));
-        let msg = ToSupervisor::Error {
-            id: invoke.id,
-            error_type: &err.error_type,
-            error_message: &cut,
-            stack_trace: &[],
-        };
-        if let Err(e) = protocol::encode_into(&msg, out) {
-            fail(EX_SOFTWARE, &format!("cannot encode an error frame: {e}"));
-        }
-    }
-}
-
-fn truncate_chars(text: &str, max_bytes: usize) -> String {
-    if text.len() <= max_bytes {
-        return text.to_string();
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}... [truncated]", &text[..end])
 }
 
 /// User output written with print! (no newline) sits in std's buffer; it
@@ -379,55 +322,5 @@ mod tests {
         assert!(err.contains("DISPATCHER_MAX_FRAME is \"16MB\""), "{err}");
         let err = Settings::from_vars(vars(&[("DISPATCHER_PROTOCOL", "2")])).unwrap_err();
         assert!(err.contains("speaks protocol 1"), "{err}");
-    }
-
-    fn invoke() -> Invoke<'static> {
-        Invoke {
-            id: "r",
-            payload: b"",
-            deadline_ms: 0,
-            function_arn: "",
-            trace_id: None,
-            client_context: None,
-            cognito_identity: None,
-            tenant_id: None,
-        }
-    }
-
-    fn decoded(out: &[u8]) -> (String, Vec<(String, String)>) {
-        let (kind, map) = protocol::decode_map(&out[4..]).unwrap();
-        let strs = map
-            .iter()
-            .filter_map(|(k, v)| match v {
-                crate::msgpack::Value::Str(s) => Some((k.to_string(), s.to_string())),
-                _ => None,
-            })
-            .collect();
-        (kind.to_string(), strs)
-    }
-
-    #[test]
-    fn oversized_result_becomes_an_error_frame() {
-        let mut out = Vec::new();
-        encode_reply(&invoke(), Ok(vec![b'x'; 100]), 200, &mut out);
-        assert_eq!(decoded(&out).0, "result");
-        encode_reply(&invoke(), Ok(vec![b'x'; 300]), 200, &mut out);
-        let (kind, strs) = decoded(&out);
-        assert_eq!(kind, "error");
-        assert!(
-            strs.contains(&("error_type".into(), RESPONSE_TOO_LARGE.into())),
-            "{strs:?}"
-        );
-    }
-
-    #[test]
-    fn oversized_error_message_is_cut() {
-        let mut out = Vec::new();
-        let err = Error::new("Big", "é".repeat(100_000));
-        encode_reply(&invoke(), Err(err), 100_000, &mut out);
-        assert!(out.len() <= 100_004);
-        let (_, strs) = decoded(&out);
-        let message = &strs.iter().find(|(k, _)| k == "error_message").unwrap().1;
-        assert!(message.ends_with("... [truncated]"));
     }
 }

@@ -420,3 +420,53 @@ fn frames_over_the_configured_limit_are_refused() {
     assert_eq!(status.code(), Some(70));
     assert!(stderr.contains("exceeds max_frame 1000"), "{stderr}");
 }
+
+/// The worker's read and write system calls so far (`syscr`, `syscw` in /proc/PID/io).
+fn syscalls(pid: u32) -> (u64, u64) {
+    let path = format!("/proc/{pid}/io");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {path} (needs Linux task I/O accounting): {e}"));
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {path}: {text}"))
+    };
+    (field("syscr:"), field("syscw:"))
+}
+
+#[test]
+fn each_invocation_is_one_read_and_one_write() {
+    let mut w = Worker::ready();
+    let pid = w.child.id();
+    w.invoke(json!({"name": "warm"}));
+    let (r0, w0) = syscalls(pid);
+    for i in 0..50 {
+        w.invoke(json!({ "name": i.to_string() }));
+    }
+    let (r1, w1) = syscalls(pid);
+    // A small frame comes with one read (length prefix and body together)
+    // and its reply goes with one write.
+    assert_eq!(
+        (r1 - r0, w1 - w0),
+        (50, 50),
+        "reads and writes for 50 invocations"
+    );
+    // A 1 MiB reply goes with one writev, head and payload together, however
+    // many reads the 1 MiB event took through a 64 KiB pipe.
+    let name = "n".repeat(1 << 20);
+    let reply = w.invoke(json!({ "name": name }));
+    assert_eq!(
+        reply.json()["message"].as_str().unwrap().len(),
+        name.len() + 8
+    );
+    let (r2, w2) = syscalls(pid);
+    assert_eq!(w2 - w1, 1, "writes for one 1 MiB reply");
+    assert!(
+        r2 - r1 <= 1 + (1 << 20) / 4096,
+        "{} reads for one 1 MiB event",
+        r2 - r1
+    );
+    let (status, stderr) = w.finish();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
