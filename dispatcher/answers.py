@@ -46,8 +46,10 @@ class Streamed:
 
 
 def convert_result(payload: Any) -> Success | Failure:
-    """A `result` payload: bin is the body; anything else is converted to JSON."""
-    if not isinstance(payload, (bytes, bytearray)):
+    """A `result` payload: bin is the body (a memoryview when it was read in
+    place from a large frame, dispatcher/frames.py); anything else is
+    converted to JSON."""
+    if not isinstance(payload, (bytes, memoryview, bytearray)):
         from dispatcher.jsonconv import NotConvertible, to_json
 
         try:

@@ -66,6 +66,84 @@ def _unpack(data: Any) -> dict[str, Any]:
     return value
 
 
+def _buffer(n: int) -> bytearray:
+    """A buffer for a large body: dispatcher/bigbuf.py reuses one that is
+    free (imported here, on first use: no cost at cold start)."""
+    from dispatcher.bigbuf import take
+
+    return take(n)
+
+
+def _unpack_large(body: bytearray) -> dict[str, Any]:
+    """A large frame's message with each top-level bin value (a result's
+    payload, a stream chunk's data) a memoryview of `body`, not a copy.
+
+    Read by hand when the map is flat enough: str keys, and values whose
+    extent the first bytes give (nil, bool, numbers, str, bin).  A frame of
+    any other shape (a map or array value, ext, more than 16 entries) or one
+    that is malformed goes to msgpack whole, as a small frame does, so the
+    result and every error code are the same either way.
+    """
+    n = len(body)
+    first = body[0]
+    if 0x80 <= first <= 0x8F:
+        count, pos = first & 0x0F, 1
+    elif first == 0xDE and n >= 3:
+        count, pos = int.from_bytes(body[1:3], "big"), 3
+    else:
+        return _unpack(body)
+    if count > 16:
+        return _unpack(body)
+    msg: dict[str, Any] = {}
+    with memoryview(body) as view:
+        for i in range(2 * count):
+            if pos >= n:
+                return _unpack(body)
+            tag = body[pos]
+            fixed = _FIXED_SIZE[tag]
+            if fixed:
+                end = pos + fixed
+            else:
+                width = _LEN_WIDTH[tag]
+                if not width:
+                    return _unpack(body)  # map, array, ext, or an invalid byte
+                start = pos + 1 + width
+                end = start + int.from_bytes(body[pos + 1 : start], "big")
+                if end > n:
+                    return _unpack(body)
+                if tag <= 0xC6:  # bin 8/16/32: the bytes in place
+                    if i & 1 == 0:
+                        return _unpack(body)  # a bin key
+                    msg[key] = view[start:end]
+                    pos = end
+                    continue
+            if end > n:
+                return _unpack(body)
+            value = msgpack.unpackb(view[pos:end], raw=False, unicode_errors="replace")
+            if i & 1 == 0:
+                if not isinstance(value, str):
+                    return _unpack(body)
+                key = value
+            else:
+                msg[key] = value
+            pos = end
+    if pos != n or not isinstance(msg.get("type"), str):
+        return _unpack(body)
+    return msg
+
+
+# For each first byte of a msgpack value: its size when the byte alone gives
+# it (nil, bool, int, float, fixstr), else 0.
+_FIXED_SIZE = bytes(
+    1 if b < 0x80 or b >= 0xE0 or b in (0xC0, 0xC2, 0xC3)
+    else 1 + (b & 0x1F) if 0xA0 <= b <= 0xBF
+    else {0xCA: 5, 0xCB: 9, 0xCC: 2, 0xCD: 3, 0xCE: 5, 0xCF: 9, 0xD0: 2, 0xD1: 3, 0xD2: 5, 0xD3: 9}.get(b, 0)
+    for b in range(256)
+)
+# Width of the length field after the first byte, for bin and str 8/16/32.
+_LEN_WIDTH = bytes({0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4}.get(b, 0) for b in range(256))
+
+
 class FrameDecoder:
     """Incremental frame decoder.  One per byte stream."""
 
@@ -105,10 +183,19 @@ class FrameDecoder:
     def advance(self, n: int) -> None:
         if self._body is not None:
             self._have += n
-        else:
-            assert self._scratch is not None
-            with memoryview(self._scratch) as mv:
-                self._buf += mv[:n]
+            return
+        assert self._scratch is not None
+        with memoryview(self._scratch) as mv:
+            if n == _SCRATCH and not self._buf:
+                # A full read that begins a frame: a large one is copied
+                # from here straight to its own buffer, not through _buf.
+                size = int.from_bytes(mv[:_HEADER], "big")
+                if _SCRATCH < size <= self.max_frame:
+                    body = self._body = _buffer(size)
+                    body[: n - _HEADER] = mv[_HEADER:n]
+                    self._have = n - _HEADER
+                    return
+            self._buf += mv[:n]
 
     def next(self) -> dict[str, Any] | None:
         """The next complete message, or None when more bytes are needed."""
@@ -116,7 +203,7 @@ class FrameDecoder:
             if self._have < len(self._body):
                 return None
             body, self._body, self._have = self._body, None, 0
-            return _unpack(body)
+            return _unpack_large(body)
         buf = self._buf
         if len(buf) < _HEADER:
             return None
@@ -136,9 +223,10 @@ class FrameDecoder:
         if n <= _SCRATCH:
             return None  # small: keep accumulating in _buf
         # Large frame: give it a buffer of its own and move what we have.
-        self._body = bytearray(n)
+        self._body = _buffer(n)
         have = len(buf) - _HEADER
-        self._body[:have] = buf[_HEADER:]
+        with memoryview(buf) as mv:
+            self._body[:have] = mv[_HEADER:]
         self._have = have
         buf.clear()
         return None
@@ -224,7 +312,7 @@ _STR = (str,)
 _STR_OR_NONE = (str, type(None))
 _LIST = (list,)
 _INT = (int,)
-_BIN = (bytes,)
+_BIN = (bytes, memoryview)  # memoryview: a large frame's bin, read in place
 
 _TO_SUPERVISOR: dict[str, dict[str, tuple[type, ...]]] = {
     "ready": {"protocol": _INT},

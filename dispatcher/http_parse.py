@@ -127,6 +127,14 @@ def _check_trailers(section: bytes) -> None:
             raise HttpError(f"bad trailer line {_show(line)} after the last chunk")
 
 
+def _buffer(n: int) -> bytearray:
+    """A buffer for a large body: dispatcher/bigbuf.py reuses one that is
+    free (imported here, on first use: no cost at cold start)."""
+    from dispatcher.bigbuf import take
+
+    return take(n)
+
+
 class ResponseParser:
     """Incremental parser for a stream of responses on one connection."""
 
@@ -234,9 +242,10 @@ class ResponseParser:
             self._keep = head[3]
             del buf[:start]
             self._head = head[:3]
-            body = bytearray(n)
+            body = _buffer(n)
             take = min(n, len(buf))
-            body[:take] = buf[:take]
+            with memoryview(buf) as mv:
+                body[:take] = mv[:take]
             del buf[:take]
             self._body, self._have = body, take
             break
@@ -369,7 +378,7 @@ class ResponseParser:
                     if take == size:
                         self._body = body = buf[pos : pos + size]
                     else:
-                        self._body = body = bytearray(size)
+                        self._body = body = _buffer(size)
                         body[:take] = memoryview(buf)[pos : pos + take]
                 else:
                     body += memoryview(buf)[pos : pos + take]

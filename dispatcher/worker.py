@@ -30,6 +30,13 @@ __all__ = ["Event", "WorkerSession", "MsgpackWorker", "SHUTDOWN_FRAME"]
 
 SHUTDOWN_FRAME = encode({"type": "shutdown"})
 _READ = 256 * 1024
+_SPLICE_MIN = 256 * 1024  # pipe_splice.MIN_SIZE, without importing it at start
+
+
+def _splicing() -> bool:
+    from dispatcher import pipe_splice
+
+    return pipe_splice.available
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,12 @@ class WorkerSession:
         self.invocations = 0
         self.broken: str | None = None  # why this worker must be replaced
         self._out: list[memoryview] = []
+        self._spliced: memoryview | None = None  # the entry of _out that goes by vmsplice (pipe_splice.py)
+        # Spliced payloads the worker may not have read yet, each with the
+        # count of bytes written to its stdin when its last byte went in:
+        # referenced here, their memory is not reused (dispatcher/bigbuf.py).
+        self._pinned: list[tuple[memoryview, int]] = []
+        self._stdin_total = 0  # bytes written to stdin (kept while payloads are spliced)
         self.bytes_written = 0  # of the current invoke frame (0: nothing reached it)
         self.unread_at_exit = 0  # bytes still in its stdin pipe when it exited
         self.started_at = 0.0  # set by the supervisor, on its clock
@@ -152,26 +165,72 @@ class WorkerSession:
 
     def write_pending(self) -> list[Event]:
         fd = self.proc.stdin
-        while self._out and fd is not None:
+        out = self._out
+        while out and fd is not None:
             try:
-                n = os.writev(fd, self._out[:64])
+                spliced = self._spliced
+                if spliced is None:
+                    n = os.writev(fd, out[:64])
+                elif out[0] is spliced:
+                    n = self._splice(fd, spliced)
+                else:  # what comes before it, copied
+                    k = 1
+                    while k < len(out) and out[k] is not spliced:
+                        k += 1
+                    n = os.writev(fd, out[:k])
             except BlockingIOError:
                 return []
             except (BrokenPipeError, ConnectionResetError):
                 return self._stdin_closed()
             self.bytes_written += n
+            self._stdin_total += n
             while n:
-                head = self._out[0]
+                head = out[0]
                 if n >= len(head):
                     n -= len(head)
-                    self._out.pop(0)
+                    out.pop(0)
+                    if head is self._spliced:
+                        self._spliced = None
+                        self._pinned.append((head, self._stdin_total - n))
                 else:
-                    self._out[0] = head[n:]
+                    out[0] = head[n:]
+                    if head is self._spliced:
+                        self._spliced = out[0]
                     n = 0
         return []
 
+    def release_pinned(self) -> None:
+        """Let go of the spliced payloads the worker has read (FIONREAD says
+        how much of what was written is still in the pipe)."""
+        fd = self.proc.stdin
+        if fd is None:
+            return  # the pipe may still be read: they stay until the session goes
+        import fcntl
+
+        try:
+            unread = int.from_bytes(fcntl.ioctl(fd, 0x541B, bytes(4)), "little", signed=True)  # FIONREAD
+        except OSError:
+            return  # unknown: they stay
+        consumed = self._stdin_total - unread
+        self._pinned = [p for p in self._pinned if p[1] > consumed]
+
+    def _splice(self, fd: int, view: memoryview) -> int:
+        from dispatcher import pipe_splice
+
+        try:
+            return pipe_splice.vmsplice(fd, view)
+        except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+            raise
+        except OSError as exc:  # refused: written as before from here on
+            self._spliced = None
+            from dispatcher.logs import say
+
+            say(f"vmsplice refused ({exc}); large events are copied into the worker's pipe instead", info=True)
+            return 0
+
     def _stdin_closed(self) -> list[Event]:
         self._out.clear()
+        self._spliced = None
         if self.bytes_written == 0:
             # Nothing of the invoke frame reached the worker: the event can go
             # to a fresh worker instead of failing (the supervisor decides).
@@ -210,6 +269,7 @@ class WorkerSession:
 
     def stop(self, grace: float) -> int:
         self._out.clear()
+        self._spliced = None
         status = self.proc.stop(grace, polite=self.shutdown_message or None)
         self.drain_stderr()
         self.proc.close_fds()
@@ -230,6 +290,8 @@ class MsgpackWorker(WorkerSession):
         return self._on_stdout(once=True)
 
     def _on_stdout(self, once: bool = False) -> list[Event]:
+        if self._pinned:
+            self.release_pinned()
         fd = self.proc.stdout
         dec = self.decoder
         events: list[Event] = []
@@ -282,13 +344,22 @@ class MsgpackWorker(WorkerSession):
         return f"malformed frame from the worker ({exc.code}): {exc.detail}"
 
     def send_invoke(self, inv: Invocation) -> list[Event]:
+        payload = inv.payload
         frame = encode_invoke(
-            inv.request_id, inv.payload, inv.deadline_ms, inv.function_arn,
+            inv.request_id, payload, inv.deadline_ms, inv.function_arn,
             inv.trace_id, inv.client_context, inv.cognito_identity, inv.tenant_id,
         )
         fd = self.proc.stdin
-        if self._out or fd is None:
+        big = len(payload) >= _SPLICE_MIN and type(payload) is bytearray and self._spliced is None and _splicing()
+        if self._out or fd is None or big:
             self.queue(frame)
+            if big:
+                # A large event the client read into a bytearray: its pages
+                # go into the pipe as they are (dispatcher/pipe_splice.py),
+                # and the buffer stays pinned until the worker has read them.
+                self._spliced = self._out[-1]
+                if self._pinned:
+                    self.release_pinned()
             return self.write_pending()
         # The common case: nothing queued and the pipe takes the whole frame
         # in one writev; the queue is for what it does not take.
@@ -302,6 +373,7 @@ class MsgpackWorker(WorkerSession):
         total = 0
         for b in frame:
             total += len(b)
+        self._stdin_total += n
         if n == total:
             self.bytes_written = n
             return []
