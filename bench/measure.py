@@ -34,6 +34,7 @@ class RunResult:
     rss_kb: int | None = None  # the contender's top process
     tree_rss_kb: int | None = None  # top process + descendants (supervisor + worker)
     cpu_s: dict[str, float] | None = None  # read_cpu: user/system seconds of the top process and of its children
+    sched_ms: dict[str, float] | None = None  # read_sched: on-CPU and run-queue ms, summed over the live process tree
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Spec:
     check_answer: bool = True
     exact: bool = False  # the answer must equal the event byte for byte
     read_cpu: bool = False  # read /proc/<pid>/stat CPU times before stopping the contender
+    read_sched: bool = False  # read /proc/<pid>/schedstat (ns) of the process tree before stopping it
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -75,6 +77,18 @@ def _cpu_s(pid: int) -> tuple[float, float] | None:
         return None
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime (fields 14 and 15)
+
+
+def _schedstat_ns(pid: int) -> tuple[int, int] | None:
+    """(on-CPU, waiting on a run queue) nanoseconds of a live process, all its threads, from schedstat."""
+    cpu = wait = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            fields = (task / "schedstat").read_text().split()
+            cpu, wait = cpu + int(fields[0]), wait + int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return cpu, wait
 
 
 def _descendants(pid: int) -> list[int]:
@@ -142,6 +156,9 @@ def run_once(launch: Launch, server_bin: Path, spec: Spec, *, pinned: bool, work
                         result.cpu_s = {"user": top[0], "system": top[1],
                                         "children_user": sum(c[0] for c in kids),
                                         "children_system": sum(c[1] for c in kids)}
+                if result.ok and spec.read_sched:
+                    got = [s for s in map(_schedstat_ns, [proc.pid] + _descendants(proc.pid)) if s]
+                    result.sched_ms = {"cpu": sum(s[0] for s in got) / 1e6, "wait": sum(s[1] for s in got) / 1e6}
                 return result
             finally:
                 _stop(proc)
