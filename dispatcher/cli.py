@@ -84,9 +84,22 @@ def cmd_run(argv: Sequence[str]) -> int:
         _err(str(exc))
         _post_init_error(HANDLER_NOT_FOUND if isinstance(exc, HandlerNotFound) else CONFIG_ERROR, str(exc))
         return 1
-    from dispatcher.supervisor import run_from_environment
+    if not environ.get("AWS_LAMBDA_RUNTIME_API"):
+        from dispatcher.supervisor import run_from_environment
 
-    return run_from_environment(worker, environ)
+        return run_from_environment(worker, environ)  # says what is missing, exit 2
+    # The worker starts first and runs while the supervisor's modules load
+    # (dispatcher/prestart.py); the supervisor's first spawn takes it over.
+    from dispatcher import prestart
+
+    started = prestart.start(worker, environ)
+    try:
+        from dispatcher.supervisor import run_from_environment
+
+        return run_from_environment(worker, environ)
+    finally:
+        if started:
+            prestart.discard()
 
 
 def _post_init_error(error_type: str, message: str) -> None:
