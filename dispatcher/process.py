@@ -369,7 +369,7 @@ class WorkerProcess:
         return self.status
 
 
-# -- a worker started before the supervisor (dispatcher/prestart.py) -------------
+# -- a worker started before the supervisor (dispatcher/boot.py) -----------------
 _early: WorkerProcess | None = None
 _early_key: tuple[object, ...] = ()
 

@@ -31,7 +31,7 @@ from dispatcher.errors import FatalError, HttpError, ProtocolError
 from dispatcher.frames import STREAM_KINDS
 from dispatcher.kinds import make_worker
 from dispatcher.logs import configure as configure_logs
-from dispatcher.prestart import worker_environment  # the first worker may start before this module loads
+from dispatcher.boot import worker_environment  # the first worker may start before this module loads
 from dispatcher.process import SpawnError, become_subreaper, pool_rss, reap_orphans
 from dispatcher.reporter import Reporter
 from dispatcher.runtime_api import Invocation

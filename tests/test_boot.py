@@ -1,4 +1,4 @@
-"""The first worker starts before the supervisor's modules load (dispatcher/prestart.py).
+"""The first worker starts before the supervisor's modules load (dispatcher/boot.py).
 
 `dispatcher run` spawns it right after reading the config; the supervisor's
 first spawn of the same command, directory and environment takes it over.
@@ -92,19 +92,19 @@ def _run_python(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedPr
 
 
 def test_start_spawns_before_the_supervisor_is_imported(tmp_path: Path) -> None:
-    """`prestart.start` needs the config and process.py only: the supervisor, the
+    """`boot.start_worker` needs the config and process.py only: the supervisor, the
     frame codec and msgpack are not loaded when the worker is already running."""
     config = write_config(tmp_path, _worker(tmp_path))
     code = f"""
 import os, sys
 from dispatcher.config import load
-from dispatcher import prestart, process
+from dispatcher import boot, process
 worker = load({str(config)!r}, os.environ).select(None)
-assert prestart.start(worker, os.environ)
+assert boot.start_worker(worker, os.environ)
 loaded = [m for m in ("dispatcher.supervisor", "dispatcher.frames", "msgpack") if m in sys.modules]
 assert not loaded, loaded
 print(process._early.pid)
-prestart.discard()
+boot.discard_worker()
 """
     done = _run_python(code, tmp_path, STARTS=str(tmp_path / "starts"))
     assert done.returncode == 0, done.stderr
@@ -141,9 +141,9 @@ def test_exec_workers_are_not_started_early_and_spawn_failures_are_left_to_the_s
     code = f"""
 import os
 from dispatcher.config import load
-from dispatcher import prestart, process
+from dispatcher import boot, process
 exec_kind = load({str(write_config(tmp_path, ["true"], protocol="exec"))!r}, os.environ).select(None)
-assert prestart.start(exec_kind, os.environ) is False and process._early is None
+assert boot.start_worker(exec_kind, os.environ) is False and process._early is None
 """
     done = _run_python(code, tmp_path)
     assert done.returncode == 0, done.stderr
