@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("nothing to run: give --root or --cmd")
         samples: dict[str, list[float]] = {k: [] for k in launches}
         cpu: dict[str, list[float]] = {k: [] for k in launches}
+        faults: dict[str, list[float]] = {k: [] for k in launches}
         event = events.write_events(work)["small"]
         spec = Spec(event, count=1, read_sched=True)
         for rnd in range(args.rounds):
@@ -128,18 +129,21 @@ def main(argv: list[str] | None = None) -> int:
                 samples[name].append(res.cold_ms)
                 if res.sched_ms:
                     cpu[name].append(res.sched_ms["cpu"])
+                    faults[name].append(res.sched_ms["faults"])
             print(f"[round {rnd + 1}] " + ", ".join(f"{n} {v[-1]:.2f}" for n, v in samples.items()), file=sys.stderr)
     ric_median = statistics.median(samples["awslambdaric"]) if "awslambdaric" in samples else None
     ric_cpu = statistics.median(cpu["awslambdaric"]) if cpu.get("awslambdaric") else None
-    print("| variant | cold start ms (median, min–max) | ÷ awslambdaric | CPU ms, process tree (median, min–max) | ÷ awslambdaric |")
-    print("|---|---:|---:|---:|---:|")
+    print("| variant | cold start ms (median, min–max) | ÷ awslambdaric | CPU ms, process tree (median, min–max) "
+          "| ÷ awslambdaric | page faults |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, vals in samples.items():
         med = statistics.median(vals)
         c = cpu[name] or [float("nan")]
         cmed = statistics.median(c)
         print(f"| {name} | {med:.2f} ({min(vals):.2f}–{max(vals):.2f}) | "
               + (f"{med / ric_median:.2f}x" if ric_median else "–")
-              + f" | {cmed:.2f} ({min(c):.2f}–{max(c):.2f}) | " + (f"{cmed / ric_cpu:.2f}x |" if ric_cpu else "– |"))
+              + f" | {cmed:.2f} ({min(c):.2f}–{max(c):.2f}) | " + (f"{cmed / ric_cpu:.2f}x" if ric_cpu else "–")
+              + f" | {statistics.median(faults[name] or [0]):,.0f} |")
     return 0
 
 

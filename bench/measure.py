@@ -34,7 +34,7 @@ class RunResult:
     rss_kb: int | None = None  # the contender's top process
     tree_rss_kb: int | None = None  # top process + descendants (supervisor + worker)
     cpu_s: dict[str, float] | None = None  # read_cpu: user/system seconds of the top process and of its children
-    sched_ms: dict[str, float] | None = None  # read_sched: on-CPU and run-queue ms, summed over the live process tree
+    sched_ms: dict[str, float] | None = None  # read_sched: on-CPU and run-queue ms, minor faults, summed over the live process tree
 
 
 @dataclass(frozen=True)
@@ -79,16 +79,17 @@ def _cpu_s(pid: int) -> tuple[float, float] | None:
     return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime (fields 14 and 15)
 
 
-def _schedstat_ns(pid: int) -> tuple[int, int] | None:
-    """(on-CPU, waiting on a run queue) nanoseconds of a live process, all its threads, from schedstat."""
+def _schedstat_ns(pid: int) -> tuple[int, int, int] | None:
+    """(on-CPU ns, waiting on a run queue ns, minor page faults) of a live process, all its threads."""
     cpu = wait = 0
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
             fields = (task / "schedstat").read_text().split()
             cpu, wait = cpu + int(fields[0]), wait + int(fields[1])
+        faults = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])  # minflt (field 10)
     except (OSError, IndexError, ValueError):
         return None
-    return cpu, wait
+    return cpu, wait, faults
 
 
 def _descendants(pid: int) -> list[int]:
@@ -158,7 +159,8 @@ def run_once(launch: Launch, server_bin: Path, spec: Spec, *, pinned: bool, work
                                         "children_system": sum(c[1] for c in kids)}
                 if result.ok and spec.read_sched:
                     got = [s for s in map(_schedstat_ns, [proc.pid] + _descendants(proc.pid)) if s]
-                    result.sched_ms = {"cpu": sum(s[0] for s in got) / 1e6, "wait": sum(s[1] for s in got) / 1e6}
+                    result.sched_ms = {"cpu": sum(s[0] for s in got) / 1e6, "wait": sum(s[1] for s in got) / 1e6,
+                                       "faults": sum(s[2] for s in got)}
                 return result
             finally:
                 _stop(proc)
