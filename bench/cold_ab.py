@@ -4,7 +4,7 @@
 
 Each round starts every variant once against a fresh bench Runtime API server
 (one invocation of the small event), pinned to CPU 0 as the bench's `cold
-start` row is, and takes the time from just before the spawn to the server
+start` row is (`--unpinned`: on every CPU), and takes the time from just before the spawn to the server
 having read the first /response (bench/measure.py), and the CPU time the
 contender's process tree used until then (/proc/PID/schedstat: nanoseconds,
 and much less disturbed than the wall time by other work on the machine).
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="dispatcher.yaml, relative to this checkout (default: %(default)s)")
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--no-ric", action="store_true", help="leave out awslambdaric")
+    ap.add_argument("--unpinned", action="store_true", help="run on every CPU instead of CPU 0 alone")
     args = ap.parse_args(argv)
 
     bins = toolchain.build_bench_binaries()
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = Spec(event, count=1, read_sched=True)
         for rnd in range(args.rounds):
             for name, launch in launches.items():
-                res = run_once(launch, bins.apiserver, spec, pinned=True, workdir=work)
+                res = run_once(launch, bins.apiserver, spec, pinned=not args.unpinned, workdir=work)
                 if not res.ok or res.cold_ms is None:
                     print(f"{name}: FAILED {res.error}", file=sys.stderr)
                     return 1

@@ -8,8 +8,9 @@ the supervisor (`python -S`, this checkout laid out as the layer's
 each it reports exec-to-exit wall time and the CPU time (user + system) the
 kernel accounted to it and everything it waited for (wait4's rusage), medians
 with min–max; each row after the first also shows its difference from the row
-it builds on.  The whole cold start (exec to the first /response) is
-bench/cold_ab.py's figure; these rows say which part of it is what.
+it builds on.  Then whole cold starts (exec to the first /response, as
+bench/cold_ab.py runs them) split by process: the supervisor, the guardian,
+the worker (CPU from /proc/PID/schedstat when the first answer is read).
 """
 
 from __future__ import annotations
@@ -25,21 +26,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import toolchain  # noqa: E402
+from bench import contenders, events, toolchain  # noqa: E402
 from bench.cold_ab import layer_like, task_root_copy  # noqa: E402
+from bench.measure import Spec, run_once  # noqa: E402
 from bench.server import PIN  # noqa: E402
 
 # (name, what it builds on, python code run with -S); {config} is the task root's dispatcher.yaml.
-_RUN_PATH = "from dispatcher.config import find_config, load_fast; from dispatcher.supervisor import run_from_environment"
+_BARE = "python -S -c pass (bare interpreter)"
+_RUN_PATH = "from dispatcher.boot import run; from dispatcher.supervisor import run_from_environment"
+_IMPORTS = "+ the run path's imports (boot, config, supervisor)"
 PIECES: tuple[tuple[str, str, list[str]], ...] = (
-    ("python -S -c pass (bare interpreter)", "", ["-S", "-c", "pass"]),
-    ("python -c pass (with site)", "python -S -c pass (bare interpreter)", ["-c", "pass"]),
-    ("python -I -S -c pass", "python -S -c pass (bare interpreter)", ["-I", "-S", "-c", "pass"]),
-    ("+ import msgpack", "python -S -c pass (bare interpreter)", ["-S", "-c", "import msgpack"]),
-    ("+ import dispatcher.cli", "python -S -c pass (bare interpreter)", ["-S", "-c", "import dispatcher.cli"]),
-    ("+ the run path's imports", "python -S -c pass (bare interpreter)", ["-S", "-c", _RUN_PATH]),
-    ("+ config from its cache", "+ the run path's imports",
-     ["-S", "-c", _RUN_PATH + "; import os; load_fast(find_config(None, os.environ), os.environ).select(None)"]),
+    (_BARE, "", ["-S", "-c", "pass"]),
+    ("python -c pass (with site: what -S saves)", _BARE, ["-c", "pass"]),
+    ("python -S -m dispatcher.errors (what -m costs over -c)", "python -S -c 'import os, dispatcher.errors'",
+     ["-S", "-m", "dispatcher.errors"]),
+    ("python -S -c 'import os, dispatcher.errors'", _BARE, ["-S", "-c", "import os, dispatcher.errors"]),
+    ("+ import msgpack (now after the first answer)", _BARE, ["-S", "-c", "import msgpack"]),
+    (_IMPORTS, _BARE, ["-S", "-c", _RUN_PATH]),
+    ("+ the run path's imports, cyclic GC off (as boot.run)", _BARE, ["-S", "-c", "import gc; gc.disable(); " + _RUN_PATH]),
+    ("+ config from its cache", _IMPORTS,
+     ["-S", "-c", _RUN_PATH + "; import os; from dispatcher.config import find_config, load_fast; "
+      "load_fast(find_config(None, os.environ), os.environ).select(None)"]),
 )
 
 
@@ -79,21 +86,39 @@ def main(argv: list[str] | None = None) -> int:
             runs["the worker alone (exec, ready, exit at EOF)"] = [str(worker)]
         wall: dict[str, list[float]] = {k: [] for k in runs}
         cpu: dict[str, list[float]] = {k: [] for k in runs}
+        bins = toolchain.build_bench_binaries()
+        _, wrapper_argv = layer_like(toolchain.ROOT, work / "layer-cold")
+        base = contenders.resolve(next(c for c in contenders.CONTENDERS if c.name == "dispatcher-rust"), bins)
+        assert isinstance(base, contenders.Launch), base
+        launch = contenders.Launch(wrapper_argv, task_root, dict(base.env, PYTHONPATH=str(python_dir),
+                                                                 LAMBDA_TASK_ROOT=str(task_root)))
+        spec = Spec(events.write_events(work)["small"], count=1, read_sched=True)
+        per_process: dict[str, list[tuple[float, int]]] = {}
         for rnd in range(args.rounds):
             for name, cmd in runs.items():
                 w, c = measure(cmd, task_root, env)
                 wall[name].append(w)
                 cpu[name].append(c)
+            res = run_once(launch, bins.apiserver, spec, pinned=True, workdir=work)
+            if not res.ok or not res.sched_tree:
+                raise SystemExit(f"cold_parts: the cold start failed: {res.error}")
+            for comm, ms, faults in res.sched_tree:
+                per_process.setdefault(comm, []).append((ms, faults))
             print(f"[round {rnd + 1}/{args.rounds}]", file=sys.stderr)
-    base = dict((name, on) for name, on, _ in PIECES)
+    base_of = dict((name, on) for name, on, _ in PIECES)
     print("| piece | wall ms (median, min–max) | CPU ms (median, min–max) | CPU over what it builds on |")
     print("|---|---:|---:|---:|")
     for name in runs:
         wm, cm = statistics.median(wall[name]), statistics.median(cpu[name])
-        on = base.get(name)
+        on = base_of.get(name)
         extra = f"+{cm - statistics.median(cpu[on]):.2f}" if on else "–"
         print(f"| {name} | {wm:.2f} ({min(wall[name]):.2f}–{max(wall[name]):.2f}) | "
               f"{cm:.2f} ({min(cpu[name]):.2f}–{max(cpu[name]):.2f}) | {extra} |")
+    print("\n| process, whole cold start (exec to first answer) | CPU ms (median, min–max) | minor page faults |")
+    print("|---|---:|---:|")
+    for comm, vals in per_process.items():
+        ms = [v[0] for v in vals]
+        print(f"| {comm} | {statistics.median(ms):.2f} ({min(ms):.2f}–{max(ms):.2f}) | {statistics.median(v[1] for v in vals):,.0f} |")
     return 0
 
 

@@ -35,6 +35,7 @@ class RunResult:
     tree_rss_kb: int | None = None  # top process + descendants (supervisor + worker)
     cpu_s: dict[str, float] | None = None  # read_cpu: user/system seconds of the top process and of its children
     sched_ms: dict[str, float] | None = None  # read_sched: on-CPU and run-queue ms, minor faults, summed over the live process tree
+    sched_tree: list[tuple[str, float, int]] | None = None  # read_sched: (comm, on-CPU ms, minor faults) of each process
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ def _schedstat_ns(pid: int) -> tuple[int, int, int] | None:
     except (OSError, IndexError, ValueError):
         return None
     return cpu, wait, faults
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
 
 
 def _descendants(pid: int) -> list[int]:
@@ -158,7 +166,9 @@ def run_once(launch: Launch, server_bin: Path, spec: Spec, *, pinned: bool, work
                                         "children_user": sum(c[0] for c in kids),
                                         "children_system": sum(c[1] for c in kids)}
                 if result.ok and spec.read_sched:
-                    got = [s for s in map(_schedstat_ns, [proc.pid] + _descendants(proc.pid)) if s]
+                    tree = [proc.pid] + _descendants(proc.pid)
+                    got = [s for s in map(_schedstat_ns, tree) if s]
+                    result.sched_tree = [(_comm(p), s[0] / 1e6, s[2]) for p in tree if (s := _schedstat_ns(p))]
                     result.sched_ms = {"cpu": sum(s[0] for s in got) / 1e6, "wait": sum(s[1] for s in got) / 1e6,
                                        "faults": sum(s[2] for s in got)}
                 return result
