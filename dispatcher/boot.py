@@ -88,11 +88,13 @@ def run(explicit: str | None, environ: Mapping[str, str]) -> int:
     """`dispatcher run [--config explicit]`: the exit status."""
     import gc
 
+    collecting = gc.isenabled()
     gc.disable()
     try:
         prepared = _prepare(explicit, environ)
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
     if isinstance(prepared, int):
         return prepared
     worker, started, serve = prepared
