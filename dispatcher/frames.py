@@ -196,6 +196,7 @@ def _pack_early(value: Any) -> bytes:
 def _packb_early(msg: Any) -> bytes:
     if _early_done:
         _load()
+        return _packb_c(msg)
     return _pack_early(msg)
 
 
