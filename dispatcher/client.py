@@ -111,7 +111,9 @@ class ApiClient:
             if len(buffers) == 1:
                 sock.sendall(buffers[0])
                 return
-            total = sum(len(b) for b in buffers)
+            total = 0
+            for b in buffers:
+                total += len(b)
             sent = sock.sendmsg(buffers)
             if sent < total:  # finish a partial vectored send piece by piece
                 for b in buffers:

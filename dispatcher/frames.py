@@ -108,6 +108,17 @@ def _load() -> Any:
     return _unpack
 
 
+def steady_unpackb() -> Any:
+    """msgpack.unpackb for a caller that decodes frames itself (dispatcher/steady.py),
+    or None while the first answer has not been read: until then frames are read
+    without msgpack.  Once it has, msgpack is imported here if it is not yet."""
+    if msgpack is None:
+        if not _early_done:
+            return None
+        _load()
+    return msgpack.unpackb
+
+
 class FrameDecoder:
     """Incremental frame decoder.  One per byte stream."""
 
@@ -216,6 +227,8 @@ _K_CLIENT = _lite.packb("client_context")
 _K_COGNITO = _lite.packb("cognito_identity")
 _K_TENANT = _lite.packb("tenant_id")
 _K_PAYLOAD = _lite.packb("payload")
+_NO_CLIENT_COGNITO_TENANT = _K_CLIENT + b"\xc0" + _K_COGNITO + b"\xc0" + _K_TENANT + b"\xc0"
+_ARN_PACKED: dict[str, bytes] = {}  # function ARN -> its key and packed value
 
 
 def encode_parts(msg: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -253,15 +266,24 @@ def encode_invoke(
         bin_head = b"\xc5" + n.to_bytes(2, "big")
     else:
         bin_head = b"\xc6" + n.to_bytes(4, "big")
+    # The function ARN is the same for every event: packed once, with its key.
+    arn = _ARN_PACKED.get(function_arn)
+    if arn is None:
+        if len(_ARN_PACKED) > 8:
+            _ARN_PACKED.clear()
+        arn = _ARN_PACKED[function_arn] = _K_ARN + pack(function_arn)
+    if client_context is None and cognito_identity is None and tenant_id is None:
+        rest = _NO_CLIENT_COGNITO_TENANT  # the usual event
+    else:
+        rest = b"".join((
+            _K_CLIENT, b"\xc0" if client_context is None else pack(client_context),
+            _K_COGNITO, b"\xc0" if cognito_identity is None else pack(cognito_identity),
+            _K_TENANT, b"\xc0" if tenant_id is None else pack(tenant_id),
+        ))
     before = b"".join((
-        _INVOKE_HEAD, pack(request_id),
-        _K_DEADLINE, pack(deadline_ms),
-        _K_ARN, pack(function_arn),
+        _INVOKE_HEAD, pack(request_id), _K_DEADLINE, pack(deadline_ms), arn,
         _K_TRACE, b"\xc0" if trace_id is None else pack(trace_id),
-        _K_CLIENT, b"\xc0" if client_context is None else pack(client_context),
-        _K_COGNITO, b"\xc0" if cognito_identity is None else pack(cognito_identity),
-        _K_TENANT, b"\xc0" if tenant_id is None else pack(tenant_id),
-        _K_PAYLOAD, bin_head,
+        rest, _K_PAYLOAD, bin_head,
     ))
     total = len(before) + n
     return [total.to_bytes(_HEADER, "big") + before, payload]

@@ -181,10 +181,8 @@ class ResponseParser:
     def advance(self, n: int) -> None:
         if self._body is not None and self._have < len(self._body):
             self._have += n
-        else:
-            assert self._scratch is not None
-            with memoryview(self._scratch) as mv:
-                self.feed(mv[:n])
+        else:  # what feed() does here: append (a full _body takes no more)
+            self._buf += memoryview(self._scratch)[:n]  # type: ignore[arg-type]
 
     def next(self) -> Response | None:
         """A complete response, or None when more bytes are needed."""
@@ -209,6 +207,9 @@ class ResponseParser:
             elif raw == memo[2]:
                 last = memo[3]
                 head = (last[0], last[1], dict(last[2]), last[3])
+                # First again: the blocks seen in turn (a /next answer, a
+                # post's 202) both stay remembered.
+                self._memo = (raw, last, memo[0], memo[1])
             else:
                 head = _parse_head(raw)
                 self._memo = (raw, head, memo[0], memo[1])

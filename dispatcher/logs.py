@@ -211,6 +211,11 @@ class LogForwarder:
     def flush(self) -> None:
         self._emit(self._split.flush())
 
+    @property
+    def pending(self) -> bool:
+        """Part of a line is waiting for its newline (or for `flush`)."""
+        return bool(self._split._partial)  # noqa: SLF001 - the splitter is this class's own
+
     def tail(self) -> str:
         """The last lines (at most TAIL_LINES, TAIL_BYTES), for error messages."""
         lines: list[bytes] = []

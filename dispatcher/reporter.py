@@ -62,7 +62,11 @@ class Reporter:
                 inv.invocation_id, answer.header_type,
                 error_cause(self.working_directory, answer.error_type, answer.message, answer.stack_trace),
             )
-        buffers = req.encode(api.address)
+        return self.send(inv, req.encode(api.address), pipeline_next)
+
+    def send(self, inv: Invocation, buffers: list[Any], pipeline_next: bool) -> bool:
+        """Send an answer's request bytes and apply the status rules (see `post`)."""
+        api = self.api
         for attempt in (1, 2):
             pipelined = pipeline_next and attempt == 1
             try:

@@ -27,6 +27,7 @@ __all__ = [
     "Invocation",
     "NextRequest",
     "ResponseRequest",
+    "response_template",
     "ErrorRequest",
     "StreamingResponseRequest",
     "stream_chunk",
@@ -167,6 +168,15 @@ class ResponseRequest:
         if self.invocation_id is not None:
             headers.append(("Lambda-Runtime-Invocation-Id", self.invocation_id))
         return _request("POST", f"{API_VERSION}/invocation/{self.request_id}/response", host, headers, self.body)
+
+
+def response_template(host: str, content_type: str = "application/json") -> bytes:
+    """The head of a POST /response with no invocation id, as a bytes template:
+    `template % (request_id_bytes, body_length)` gives what
+    ResponseRequest(...).encode(host)[0] starts with (tests/test_runtime_api.py
+    holds them to it)."""
+    fixed = f"HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n".encode("latin-1").replace(b"%", b"%%")
+    return b"POST " + API_VERSION.encode() + b"/invocation/%s/response " + fixed + b"Content-Length: %d\r\n\r\n"
 
 
 @dataclass(frozen=True, slots=True)

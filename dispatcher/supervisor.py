@@ -10,6 +10,11 @@ What happens there is turned into one call of the core (with the time); the
 actions it returns are performed here, in order: spawning and stopping
 workers (worker.py & co., process.py), writing invoke frames, posting
 answers (reporter.py), sending GET /next.  No decision is made here.
+
+Beside it: next_side.py (GET /next and its answer), stream_driver.py
+(streamed answers), stopping.py (workers on their way out) and steady.py,
+the straight line that serves one slot's steady state with the core's leave
+and hands back to this loop at the first unusual event.
 """
 
 from __future__ import annotations
@@ -23,20 +28,22 @@ if TYPE_CHECKING:
 from select import poll
 
 from dispatcher.answers import say
-from dispatcher.client import ApiClient, ConnectionLost
+from dispatcher.client import ApiClient
 from dispatcher.config import WorkerConfig
 from dispatcher.core import Core
 from dispatcher.core_table import CheckRss, Fatal, GetNext, InitError, Log, Post, Send, Serve, Shutdown, Spawn, Stop
-from dispatcher.errors import FatalError, HttpError, ProtocolError
+from dispatcher.errors import FatalError, HttpError
 from dispatcher.frames import STREAM_KINDS
 from dispatcher.kinds import make_worker
 from dispatcher.logs import configure as configure_logs
 from dispatcher.boot import worker_environment  # the first worker may start before this module loads
 from dispatcher.process import SpawnError, become_subreaper, pool_rss, reap_orphans
 from dispatcher.reporter import Reporter
-from dispatcher.runtime_api import Invocation
+from dispatcher.runtime_api import response_template
 from dispatcher.signals import SignalWatcher
 from dispatcher.stopping import Stopping
+from dispatcher.next_side import NextSide
+from dispatcher.steady import SteadyPath
 from dispatcher.stream_driver import StreamDriver
 from dispatcher.worker import Event, WorkerSession
 
@@ -48,12 +55,7 @@ _SIG, _API, _WORKER, _STOPPING = 0, 1, 2, 3
 _POLLS_KEPT = 8  # poll objects kept for recently seen descriptor sets
 
 
-def _framing(headers: Mapping[str, str]) -> str:
-    cl = headers.get("content-length")
-    return f"Content-Length {cl}" if cl is not None else f"Transfer-Encoding {headers.get('transfer-encoding', '?')}"
-
-
-class Supervisor(StreamDriver):
+class Supervisor(NextSide, StreamDriver, SteadyPath):
     def __init__(
         self,
         config: WorkerConfig,
@@ -74,6 +76,8 @@ class Supervisor(StreamDriver):
         self.worker_env = worker_environment(config, environ, slots)
         # One keep-alive connection per slot, each with its own GET /next.
         self.apis = [api] + [ApiClient(api.address) for _ in range(slots - 1)]
+        self._single = slots == 1  # the straight line (steady.py) serves one slot
+        self._post_template = response_template(api.address)
         self.reporters = [Reporter(a, config.cwd) for a in self.apis]
         self.next_out = [False] * slots  # GET /next on the wire, its answer awaited
         self.sessions: dict[int, WorkerSession] = {}
@@ -122,14 +126,23 @@ class Supervisor(StreamDriver):
             sid, resp = self._early.pop(0)
             self._next_answer(sid, resp, self.clock())
             return
+        ready: Any = None
+        if self._single:
+            # The straight line (steady.py) while it lasts; then what ended it.
+            ready = self._steady_start()
+            if ready is True:
+                return  # all it saw is handled: a new round looks again
+            if ready is False:
+                ready = None
         wake = core.wake_at()
         stopping = self.stopping
         stop_wake = stopping.wake_at() if stopping.items else None
         self._update_poll()
-        first = wake if stop_wake is None or (wake is not None and wake < stop_wake) else stop_wake
-        # Capped: poll() refuses more than a C int of milliseconds (OverflowError).
-        timeout = None if first is None else min(max(0.0, first - self.clock()) * 1000, _POLL_MAX_MS)
-        ready = self._poll.poll(timeout)
+        if ready is None:
+            first = wake if stop_wake is None or (wake is not None and wake < stop_wake) else stop_wake
+            # Capped: poll() refuses more than a C int of milliseconds (OverflowError).
+            timeout = None if first is None else min(max(0.0, first - self.clock()) * 1000, _POLL_MAX_MS)
+            ready = self._poll.poll(timeout)
         now = self.clock()
         fdmap = self._fdmap
         self._lone = len(ready) == 1
@@ -223,56 +236,6 @@ class Supervisor(StreamDriver):
             self.reported.add(wid)
             self._do(core.worker_broke(wid, session.broken, now))
 
-    def _api_readable(self, sid: int, now: float) -> None:
-        api = self.apis[sid]
-        try:
-            resp = api.read_available()
-        except HttpError as exc:
-            self.next_out[sid] = False
-            self._do(self.core.fatal(f"the Runtime API sent a malformed response to GET /next: {exc}"))
-            return
-        except ConnectionLost as exc:
-            self.next_out[sid] = False
-            self._next_lost(sid, exc, now)
-            return
-        if resp is not None:
-            self._next_answer(sid, resp, now)
-
-    def _next_answer(self, sid: int, resp: Any, now: float) -> None:
-        self.next_out[sid] = False
-        if resp.status == 200:
-            try:
-                inv = Invocation.from_headers(resp.headers, resp.body, self.wall(), self.core.function_timeout)
-            except ProtocolError as exc:
-                # No request id: nothing can be posted for it (the id is in the
-                # URL).  Logged, and this slot asks for the next event.
-                say(f"{exc}; going on to the next event")
-                self._get_next(sid)
-                return
-            if inv.note is not None:
-                say(f"invocation {inv.request_id}: {inv.note}")
-            self._do(self.core.next_answered(sid, inv, now))
-            return
-        body = bytes(resp.body[:500]).decode("utf-8", "replace")
-        self.apis[sid].close()
-        self._do(self.core.next_refused(sid, resp.status, body, now))
-
-    def _next_lost(self, sid: int, exc: Exception, now: float) -> None:
-        """An event whose headers arrived but whose body was cut short still has
-        a request id: it gets its one answer; otherwise GET /next is retried."""
-        api = self.apis[sid]
-        head = api.partial_head
-        if head is not None and head[0] == 200 and "lambda-runtime-aws-request-id" in head[2]:
-            try:
-                inv = Invocation.from_headers(head[2], b"", self.wall(), self.core.function_timeout)
-            except ProtocolError:
-                pass
-            else:
-                self._do(self.core.next_cut_short(sid, inv, _framing(head[2]), now))
-                return
-        api.close()
-        self._do(self.core.next_failed(sid, str(exc), now))
-
     def _on_signals(self, now: float) -> None:
         sigs = self.signals.drain()  # type: ignore[union-attr]
         if signal.SIGCHLD in sigs:
@@ -331,14 +294,19 @@ class Supervisor(StreamDriver):
         gc.set_threshold(20_000, 20, 20)
 
     def _send(self, a: Send) -> None:
+        session = self._note_sent(a)
+        events = session.send_invoke(a.invocation)  # type: ignore[arg-type]
+        if events:
+            self._worker_events(a.worker, session, events, self.clock())
+
+    def _note_sent(self, a: Send) -> WorkerSession:
+        """What the driver keeps of an invoke it sends (or the straight line sent)."""
         session = self.sessions[a.worker]
         inv: Any = a.invocation
         self._sent[inv.request_id] = (a.slot, inv)
         if a.tagged:
             session.log.request_id = inv.request_id
-        events = session.send_invoke(inv)
-        if events:
-            self._worker_events(a.worker, session, events, self.clock())
+        return session
 
     def _post(self, a: Post) -> None:
         if a.worker is not None:
@@ -379,14 +347,6 @@ class Supervisor(StreamDriver):
             # Handled after the actions that came with this answer (stopping or
             # recycling the worker), as if it had been read in the next round.
             self._early.append((sid, early))
-
-    def _get_next(self, sid: int) -> None:
-        try:
-            self.apis[sid].send_next()
-        except ConnectionLost as exc:
-            self._do(self.core.next_failed(sid, str(exc), self.clock()))
-            return
-        self.next_out[sid] = True
 
     def _spawn(self, wid: int) -> None:
         try:

@@ -252,18 +252,26 @@ class MsgpackWorker(WorkerSession):
                 else:
                     events.append(Event("protocol_error", detail="the worker closed its stdout while still running"))
                 break
-            dec.advance(n)
-            try:
-                while (msg := dec.next()) is not None:
-                    events.append(Event("message", message=parse_worker_message(msg)))
-            except FrameError as exc:
-                events.append(Event("protocol_error", detail=self._describe_bad_frame(exc)))
+            if not self.received(n, events):
                 break
             if n < len(buf) or once:
                 break  # the pipe is drained: skip the read that would say EAGAIN
             if events and events[-1].message is not None and events[-1].message["type"] in STREAM_KINDS:
                 break  # a stream began: the relay reads the rest, one read at a time, forwarding as it goes
         return events
+
+    def received(self, n: int, events: list[Event]) -> bool:
+        """`n` bytes were read into `decoder.writable()`: append the messages they
+        complete to `events`.  False after a protocol error (appended too)."""
+        dec = self.decoder
+        dec.advance(n)
+        try:
+            while (msg := dec.next()) is not None:
+                events.append(Event("message", message=parse_worker_message(msg)))
+        except FrameError as exc:
+            events.append(Event("protocol_error", detail=self._describe_bad_frame(exc)))
+            return False
+        return True
 
     def _describe_bad_frame(self, exc: FrameError) -> str:
         raw = bytes(self.decoder._buf[:80])  # noqa: SLF001 - diagnostics only
@@ -274,10 +282,36 @@ class MsgpackWorker(WorkerSession):
         return f"malformed frame from the worker ({exc.code}): {exc.detail}"
 
     def send_invoke(self, inv: Invocation) -> list[Event]:
-        self.queue(
-            encode_invoke(
-                inv.request_id, inv.payload, inv.deadline_ms, inv.function_arn,
-                inv.trace_id, inv.client_context, inv.cognito_identity, inv.tenant_id,
-            )
+        frame = encode_invoke(
+            inv.request_id, inv.payload, inv.deadline_ms, inv.function_arn,
+            inv.trace_id, inv.client_context, inv.cognito_identity, inv.tenant_id,
         )
+        fd = self.proc.stdin
+        if self._out or fd is None:
+            self.queue(frame)
+            return self.write_pending()
+        # The common case: nothing queued and the pipe takes the whole frame
+        # in one writev; the queue is for what it does not take.
+        try:
+            n = os.writev(fd, frame)
+        except BlockingIOError:
+            n = 0
+        except (BrokenPipeError, ConnectionResetError):
+            self.bytes_written = 0
+            return self._stdin_closed()
+        total = 0
+        for b in frame:
+            total += len(b)
+        if n == total:
+            self.bytes_written = n
+            return []
+        rest, skip = [], n
+        for b in frame:
+            if skip >= len(b):
+                skip -= len(b)
+            else:
+                rest.append(memoryview(b)[skip:] if skip else b)
+                skip = 0
+        self.queue(rest)
+        self.bytes_written = n
         return self.write_pending()

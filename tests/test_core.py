@@ -13,7 +13,7 @@ import pytest
 from core_sim import Sim, invocation
 from dispatcher import errors as E
 from dispatcher.answers import MAX_RESPONSE
-from dispatcher.core_table import SLOT_TABLE, WORKER_TABLE, CoreBug, Post, Spawn, Stop
+from dispatcher.core_table import SLOT_TABLE, WORKER_TABLE, CoreBug, Post, Send, Spawn, Stop
 
 
 def started(slots: int = 1, features: tuple[str, ...] = (), **opts: object) -> Sim:
@@ -608,3 +608,58 @@ def test_crash_loop_exit_answers_what_other_slots_hold_and_fetches_nothing_more(
     last = next(a for a in reversed(sim.actions) if isinstance(a, Post) and a.slot == 1)
     assert last.then_next is False  # an event fetched after it could not be answered
     assert sim.type_of("busy0") == E.EXIT_ERROR and "the runtime is exiting" in sim.message_of("busy0")
+
+
+# == the steady state: the driver's straight line (dispatcher/steady.py) =============
+def test_steady_worker_only_when_one_slot_waits_and_its_worker_is_idle() -> None:
+    sim = started()
+    w = sim.core.steady_worker()
+    assert w is not None and w.id == 0
+    sim.event(0, "r1")  # in flight: not the steady state's starting point
+    assert sim.core.steady_worker() is None
+    sim.reply(0, "r1")
+    assert sim.core.steady_worker() is w
+    assert started(slots=2).core.steady_worker() is None  # one slot only
+    stopping = started()
+    stopping.call("signal", "SIGTERM")
+    assert stopping.core.steady_worker() is None
+
+
+def test_steady_worker_not_while_starting_or_after_a_failed_start() -> None:
+    sim = Sim()
+    sim.run(sim.core.start(0.0))
+    assert sim.core.steady_worker() is None  # starting
+    sim.ready(0)
+    assert sim.core.steady_worker() is not None
+    sim.exited(0, "exit status 1")  # dies while idle: replaced with the next event
+    assert sim.core.steady_worker() is None
+
+
+def test_steady_replied_counts_and_says_when_the_general_path_takes_over() -> None:
+    plain = started()
+    w = plain.core.steady_worker()
+    assert w is not None
+    assert list(plain.core.steady_replied(w, 0.0)) == [] and w.invocations == 1
+    capped = started(max_invocations=2)
+    w = capped.core.steady_worker()
+    assert w is not None
+    assert list(capped.core.steady_replied(w, 0.0)) == []
+    acts = capped.run(capped.core.steady_replied(w, 0.0))
+    assert any(isinstance(a, Stop) and a.polite for a in acts) and any(isinstance(a, Spawn) for a in acts)
+    assert capped.core.steady_worker() is None  # the replacement is starting
+    rss = started(max_rss=64 << 20)
+    w = rss.core.steady_worker()
+    assert w is not None
+    rss.run(rss.core.steady_replied(w, 0.0))
+    assert rss.rss_checks == [w.id]
+
+
+def test_steady_hand_over_is_the_general_paths_send() -> None:
+    """What the straight line hands back mid-invocation is exactly the Send the
+    core would have made: same worker, same invocation, tagged for the log."""
+    sim = started()
+    w = sim.core.steady_worker()
+    assert w is not None
+    acts = sim.core.next_answered(0, invocation("r1"), sim.t)
+    assert len(acts) == 1 and isinstance(acts[0], Send) and acts[0].worker == w.id and acts[0].tagged
+    assert sim.core.wake_at() == pytest.approx(sim.t + 3.0 - 0.1)  # the deadline, margin taken off

@@ -109,9 +109,11 @@ def test_killed_by_signal_is_exit_error(function) -> None:  # type: ignore[no-un
 def test_timeout_kills_the_whole_pipeline(function, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     pids_file = tmp_path / "pids"
     fn = function("pipeline", timeout=1.0, timeout_margin="200ms", shutdown_grace="300ms", environ={"PIDS_FILE": str(pids_file)})
-    t0 = time.monotonic()
     res = fn.invoke({})
-    assert time.monotonic() - t0 < 1.0
+    # Answered by the supervisor at the deadline less the margin, before the
+    # emulator's own 1 s timeout (duration_ms is the invocation's, not the
+    # supervisor's start, which a loaded machine can stretch).
+    assert res.duration_ms < 1000, res.duration_ms
     doc = json.loads(res.body)
     assert doc["errorType"] == "Sandbox.Timedout"
     assert doc["errorMessage"] == "Task timed out after 1.00 seconds"

@@ -26,6 +26,7 @@ from dispatcher.runtime_api import (
     Invocation,
     NextRequest,
     ResponseRequest,
+    response_template,
     error_document,
     error_type_header,
 )
@@ -459,3 +460,14 @@ def test_many_short_stack_lines_are_capped(stack: list[str]) -> None:
     assert len(body) <= MAX_ERROR_TEXT + OVERHEAD, len(body)
     doc = json.loads(body)
     assert CUT_RE.fullmatch(doc["stackTrace"][-1]), "the cut is marked"
+
+
+@pytest.mark.parametrize("rid", ["r-1", "8476a536-e9f4-4c29-ae53-5c3e01b1e4d6"])
+@pytest.mark.parametrize("size", [0, 17, 4095, 4096, 70_000])
+@pytest.mark.parametrize("host", ["127.0.0.1:9001", "localhost:8080", "[::1]:9001"])
+def test_response_template_is_the_encoded_request(rid: str, size: int, host: str) -> None:
+    """The steady state posts from a template; it must be the very bytes of
+    ResponseRequest.encode, whatever the id, body size or host."""
+    body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    encoded = b"".join(ResponseRequest(rid, body).encode(host))
+    assert response_template(host) % (rid.encode("latin-1"), len(body)) + body == encoded
