@@ -108,15 +108,16 @@ def _load() -> Any:
     return _unpack
 
 
-def steady_unpackb() -> Any:
-    """msgpack.unpackb for a caller that decodes frames itself (dispatcher/steady.py),
-    or None while the first answer has not been read: until then frames are read
-    without msgpack.  Once it has, msgpack is imported here if it is not yet."""
-    if msgpack is None:
-        if not _early_done:
-            return None
-        _load()
-    return msgpack.unpackb
+def first_answer_read() -> bool:
+    """Whether a frame other than `ready` has been read: until then frames are
+    read without msgpack, whose import is kept off the cold start."""
+    return _early_done or msgpack is not None
+
+
+def load_msgpack() -> Any:
+    """Import msgpack now (it is the codec from now on) and return the module."""
+    _load()
+    return msgpack
 
 
 class FrameDecoder:

@@ -23,7 +23,7 @@ bookkeeping that would have come back to where it began.
 
 from __future__ import annotations
 
-from os import readv
+from os import readv, sched_yield
 from select import POLLIN, poll
 
 from dispatcher import frames
@@ -76,11 +76,16 @@ class SteadyPath:
             for fd in (out_fd, err_fd, pid_fd, sig_fd):
                 invoking.register(fd, POLLIN)
             polls = self._steady_polls = (fds, waiting, invoking)
-        if frames.steady_unpackb() is None:
-            # The first answer goes the general way, read without msgpack (its
-            # import stays off the cold start); msgpack is imported here after
-            # it, while the next event is awaited.
-            return False
+        if frames.msgpack is None:
+            if not frames.first_answer_read():
+                # The first answer goes the general way, read without msgpack:
+                # its import stays off the cold start.
+                return False
+            # Imported here, after the first answer was posted, while the next
+            # event is awaited.  The yield first lets the Runtime API take that
+            # answer: on one CPU it would otherwise wait for the import.
+            sched_yield()
+            frames.load_msgpack()
         return self._steady(row, session, polls)
 
     def _steady(self, row: Any, session: MsgpackWorker, polls: tuple[Any, Any, Any]) -> list[tuple[int, int]] | bool:

@@ -171,3 +171,45 @@ print(json.dumps(out))
         except FrameError as exc:
             expected = "error " + exc.code
         assert early[path] == expected, name
+
+
+
+# A worker that answers each invocation with whether msgpack's C module is
+# mapped in its parent, the supervisor, at that moment.
+PARENT_PROBE = r"""
+import os, struct, sys
+import msgpack
+def send(msg):
+    body = msgpack.packb(msg, use_bin_type=True)
+    sys.stdout.buffer.write(struct.pack(">I", len(body)) + body)
+    sys.stdout.buffer.flush()
+send({"type": "ready", "protocol": 1})
+while True:
+    head = sys.stdin.buffer.read(4)
+    if len(head) < 4:
+        break
+    msg = msgpack.unpackb(sys.stdin.buffer.read(struct.unpack(">I", head)[0]), raw=False)
+    with open("/proc/%d/maps" % os.getppid()) as f:
+        mapped = "_cmsgpack" in f.read()
+    send({"type": "result", "id": msg["id"], "payload": b"true" if mapped else b"false"})
+"""
+
+
+def test_the_supervisor_loads_msgpack_after_its_first_answer(tmp_path: Path) -> None:
+    """In the real supervisor: msgpack's C module is not loaded while the first
+    invocation runs, and is from the next ones on (the steady state loads it
+    while it waits for the next event, the general path at the next frame)."""
+    from harness import Function, write_config
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(PARENT_PROBE)
+    fn = Function(tmp_path, write_config(tmp_path, [sys.executable, str(probe)]))
+    try:
+        seen = [fn.invoke({}) for _ in range(4)]
+        assert all(r.outcome == "success" for r in seen), fn.logs()
+        bodies = [r.body for r in seen]
+        # The second may come before the load (its event can arrive with the
+        # first post's answer); by the third the reply to the second has been read.
+        assert bodies[0] == b"false" and bodies[2:] == [b"true", b"true"], bodies
+    finally:
+        fn.close()
