@@ -108,18 +108,6 @@ def _load() -> Any:
     return _unpack
 
 
-def first_answer_read() -> bool:
-    """Whether a frame other than `ready` has been read: until then frames are
-    read without msgpack, whose import is kept off the cold start."""
-    return _early_done or msgpack is not None
-
-
-def load_msgpack() -> Any:
-    """Import msgpack now (it is the codec from now on) and return the module."""
-    _load()
-    return msgpack
-
-
 class FrameDecoder:
     """Incremental frame decoder.  One per byte stream."""
 

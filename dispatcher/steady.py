@@ -23,7 +23,7 @@ bookkeeping that would have come back to where it began.
 
 from __future__ import annotations
 
-from os import readv, sched_yield
+from os import readv
 from select import POLLIN, poll
 
 from dispatcher import frames
@@ -77,15 +77,10 @@ class SteadyPath:
                 invoking.register(fd, POLLIN)
             polls = self._steady_polls = (fds, waiting, invoking)
         if frames.msgpack is None:
-            if not frames.first_answer_read():
-                # The first answer goes the general way, read without msgpack:
-                # its import stays off the cold start.
-                return False
-            # Imported here, after the first answer was posted, while the next
-            # event is awaited.  The yield first lets the Runtime API take that
-            # answer: on one CPU it would otherwise wait for the import.
-            sched_yield()
-            frames.load_msgpack()
+            # Until msgpack is loaded (dispatcher/frames.py: when the reply to
+            # the second invocation is read), the general path serves: its
+            # import stays off the cold start.
+            return False
         return self._steady(row, session, polls)
 
     def _steady(self, row: Any, session: MsgpackWorker, polls: tuple[Any, Any, Any]) -> list[tuple[int, int]] | bool:
@@ -98,7 +93,7 @@ class SteadyPath:
         next_out = self_.next_out
         (api_fd, out_fd, _e, _p, _s), waiting, invoking = polls
         on_stdout = session._on_stdout  # noqa: SLF001 - the session's own reader
-        unpackb = frames.msgpack.unpackb  # loaded: _steady_start checked
+        unpackb = frames.msgpack.unpackb  # loaded: _steady_start checked it
         # Replies are read into the decoder's own buffer; bytes not advance()d
         # are not the decoder's, so a reply parsed here leaves it untouched.
         scratch = session.decoder.writable()
