@@ -197,8 +197,8 @@ while True:
 
 def test_the_supervisor_loads_msgpack_after_its_first_answer(tmp_path: Path) -> None:
     """In the real supervisor: msgpack's C module is not loaded while the first
-    invocation runs, and is from the next ones on (the steady state loads it
-    while it waits for the next event, the general path at the next frame)."""
+    invocation runs, and is from the third on (frames loads it when the reply
+    to the second is read; the steady state serves from then on)."""
     from harness import Function, write_config
 
     probe = tmp_path / "probe.py"
