@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,8 +173,14 @@ def resolve(c: Contender, bins: Binaries) -> Launch | Skip:
         # and the compiled-config cache that spares the supervisor `import yaml`.
         builds.append([sys.executable, "-m", "compileall", "-q", str(ROOT / "dispatcher"), str(ROOT / "adapters" / "python")])
         builds.append([sys.executable, "-m", "dispatcher", "check", "--write-cache", "--config", str(ROOT / config)])
-        return Launch([sys.executable, "-m", "dispatcher", "run", "--config", str(ROOT / config)], ROOT,
-                      base_env, config=config, builds=tuple(builds))
+        # Started as the layer's wrapper starts it (dispatcher/package/layer.py):
+        # `python3 -S -c RUN_CODE run`, the package and its dependencies on
+        # PYTHONPATH since -S leaves site-packages out.
+        from dispatcher.package.layer import RUN_CODE
+
+        paths = dict.fromkeys([str(ROOT), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+        return Launch([sys.executable, "-S", "-c", RUN_CODE, "run", "--config", str(ROOT / config)], ROOT,
+                      dict(base_env, PYTHONPATH=os.pathsep.join(paths)), config=config, builds=tuple(builds))
     raise ValueError(f"unknown contender kind {c.kind!r} for {c.name}")
 
 

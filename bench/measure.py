@@ -34,6 +34,8 @@ class RunResult:
     rss_kb: int | None = None  # the contender's top process
     tree_rss_kb: int | None = None  # top process + descendants (supervisor + worker)
     cpu_s: dict[str, float] | None = None  # read_cpu: user/system seconds of the top process and of its children
+    sched_ms: dict[str, float] | None = None  # read_sched: on-CPU and run-queue ms, minor faults, summed over the live process tree
+    sched_tree: list[tuple[str, float, int]] | None = None  # read_sched: (comm, on-CPU ms, minor faults) of each process
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Spec:
     check_answer: bool = True
     exact: bool = False  # the answer must equal the event byte for byte
     read_cpu: bool = False  # read /proc/<pid>/stat CPU times before stopping the contender
+    read_sched: bool = False  # read /proc/<pid>/schedstat (ns) of the process tree before stopping it
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -75,6 +78,26 @@ def _cpu_s(pid: int) -> tuple[float, float] | None:
         return None
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime (fields 14 and 15)
+
+
+def _schedstat_ns(pid: int) -> tuple[int, int, int] | None:
+    """(on-CPU ns, waiting on a run queue ns, minor page faults) of a live process, all its threads."""
+    cpu = wait = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            fields = (task / "schedstat").read_text().split()
+            cpu, wait = cpu + int(fields[0]), wait + int(fields[1])
+        faults = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])  # minflt (field 10)
+    except (OSError, IndexError, ValueError):
+        return None
+    return cpu, wait, faults
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
 
 
 def _descendants(pid: int) -> list[int]:
@@ -142,6 +165,12 @@ def run_once(launch: Launch, server_bin: Path, spec: Spec, *, pinned: bool, work
                         result.cpu_s = {"user": top[0], "system": top[1],
                                         "children_user": sum(c[0] for c in kids),
                                         "children_system": sum(c[1] for c in kids)}
+                if result.ok and spec.read_sched:
+                    tree = [proc.pid] + _descendants(proc.pid)
+                    got = [s for s in map(_schedstat_ns, tree) if s]
+                    result.sched_tree = [(_comm(p), s[0] / 1e6, s[2]) for p in tree if (s := _schedstat_ns(p))]
+                    result.sched_ms = {"cpu": sum(s[0] for s in got) / 1e6, "wait": sum(s[1] for s in got) / 1e6,
+                                       "faults": sum(s[2] for s in got)}
                 return result
             finally:
                 _stop(proc)

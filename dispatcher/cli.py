@@ -73,37 +73,9 @@ def cmd_run(argv: Sequence[str]) -> int:
         else:
             _err(f"run: unexpected argument {a!r} (usage: dispatcher run [--config PATH])")
             return EXIT_USAGE
-    environ = os.environ
-    from dispatcher.config import HandlerNotFound, find_config, load_fast
-    from dispatcher.errors import CONFIG_ERROR, HANDLER_NOT_FOUND, ConfigError
+    from dispatcher.boot import run
 
-    try:
-        config = load_fast(find_config(explicit, environ), environ)
-        worker = config.select(environ.get("_HANDLER") or None)
-    except ConfigError as exc:
-        _err(str(exc))
-        _post_init_error(HANDLER_NOT_FOUND if isinstance(exc, HandlerNotFound) else CONFIG_ERROR, str(exc))
-        return 1
-    from dispatcher.supervisor import run_from_environment
-
-    return run_from_environment(worker, environ)
-
-
-def _post_init_error(error_type: str, message: str) -> None:
-    """Tell Lambda why init failed (it returns this to the first invoke), then exit."""
-    address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
-    if not address:
-        return
-    from dispatcher.client import ApiClient
-    from dispatcher.errors import DispatcherError
-    from dispatcher.runtime_api import InitErrorRequest
-
-    try:
-        client = ApiClient(address)
-        client.request(InitErrorRequest(error_type, message).encode(address), timeout=5.0)
-        client.close()
-    except DispatcherError as exc:
-        _err(f"could not post /init/error: {exc}")
+    return run(explicit, os.environ)
 
 
 # -- shared by invoke / serve / check --------------------------------------------

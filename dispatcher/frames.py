@@ -6,6 +6,12 @@ descriptor: callers feed bytes (or read straight into `writable()` and call
 `advance()`) and pull messages with `next()`; `encode*` hand back bytes to
 write.  Malformed input raises FrameError with a stable `code`, the same codes
 the shared test vectors in tests/vectors/ use.
+
+msgpack's C codec is imported after the first answer (`_load`): until then
+frames go through dispatcher/msgpack_lite.py, a pure-Python subset that
+yields the same values and bytes and hands anything outside it to msgpack.
+That keeps msgpack's import (~4 ms) off the cold start; from then on the
+codec is msgpack's, with nothing in between.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-import msgpack
-
+from dispatcher import msgpack_lite as _lite
 from dispatcher.errors import ProtocolError
+
+msgpack: Any = None  # the module, once _load() has imported it
 
 __all__ = [
     "DEFAULT_MAX_FRAME",
@@ -47,7 +54,7 @@ class FrameError(ProtocolError):
         super().__init__(detail)
 
 
-def _unpack(data: Any) -> dict[str, Any]:
+def _unpack_c(data: Any) -> dict[str, Any]:
     try:
         # unicode_errors="replace": a worker's error text with bad UTF-8 must
         # never make its error unreportable (protocol: decode with U+FFFD).
@@ -64,6 +71,41 @@ def _unpack(data: Any) -> dict[str, Any]:
     if not isinstance(value.get("type"), str):
         raise FrameError("missing_type", "the map has no str `type` key")
     return value
+
+
+_early_done = False  # the first answer's frame has been read: load msgpack at the next one
+
+
+def _unpack_early(data: Any) -> dict[str, Any]:
+    """_unpack_c's result, by msgpack_lite, for the frames of a cold start."""
+    global _early_done
+    if _early_done:
+        return _load()(data)
+    try:
+        value = _lite.unpackb(data)
+    except _lite.Unsupported:
+        return _load()(data)
+    # The checks of _unpack_c, on the same value.
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value) or not isinstance(value.get("type"), str):
+        return _load()(data)
+    _early_done = value["type"] != "ready"
+    return value
+
+
+_unpack = _unpack_early  # FrameDecoder's decoder: _unpack_c once msgpack is loaded
+
+
+def _load() -> Any:
+    """Import msgpack and make it the codec from now on; returns _unpack."""
+    global msgpack, _unpack, _pack, _packb
+    if msgpack is None:
+        import msgpack as module
+
+        msgpack = module
+        _pack = module.Packer(use_bin_type=True).pack
+        _packb = _packb_c
+        _unpack = _unpack_c
+    return _unpack
 
 
 def _buffer(n: int) -> bytearray:
@@ -84,6 +126,8 @@ def _unpack_large(body: bytearray) -> dict[str, Any]:
     that is malformed goes to msgpack whole, as a small frame does, so the
     result and every error code are the same either way.
     """
+    if msgpack is None:  # a large frame before the first answer: msgpack's turn now
+        _load()
     n = len(body)
     first = body[0]
     if 0x80 <= first <= 0x8F:
@@ -231,23 +275,44 @@ class FrameDecoder:
         buf.clear()
         return None
 
-_packer_bin = msgpack.Packer(use_bin_type=True)
+def _pack_early(value: Any) -> bytes:
+    try:
+        return _lite.packb(value)
+    except _lite.Unsupported:
+        _load()
+        return _pack(value)
+
+
+def _packb_early(msg: Any) -> bytes:
+    if _early_done:
+        _load()
+        return _packb_c(msg)
+    return _pack_early(msg)
+
+
+def _packb_c(msg: Any) -> bytes:
+    return msgpack.packb(msg, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+_pack = _pack_early  # packs one value of an invoke frame: msgpack's Packer.pack once loaded
+_packb = _packb_early  # packs a whole message: _packb_c once loaded
+
 # The invoke frame's constant parts, packed once (fixmap of 9, then keys).
-_INVOKE_HEAD = b"\x89" + msgpack.packb("type") + msgpack.packb("invoke") + msgpack.packb("id")
-_K_DEADLINE = msgpack.packb("deadline_ms")
-_K_ARN = msgpack.packb("function_arn")
-_K_TRACE = msgpack.packb("trace_id")
-_K_CLIENT = msgpack.packb("client_context")
-_K_COGNITO = msgpack.packb("cognito_identity")
-_K_TENANT = msgpack.packb("tenant_id")
-_K_PAYLOAD = msgpack.packb("payload")
+_INVOKE_HEAD = b"\x89" + _lite.packb("type") + _lite.packb("invoke") + _lite.packb("id")
+_K_DEADLINE = _lite.packb("deadline_ms")
+_K_ARN = _lite.packb("function_arn")
+_K_TRACE = _lite.packb("trace_id")
+_K_CLIENT = _lite.packb("client_context")
+_K_COGNITO = _lite.packb("cognito_identity")
+_K_TENANT = _lite.packb("tenant_id")
+_K_PAYLOAD = _lite.packb("payload")
 _NO_CLIENT_COGNITO_TENANT = _K_CLIENT + b"\xc0" + _K_COGNITO + b"\xc0" + _K_TENANT + b"\xc0"
 _ARN_PACKED: dict[str, bytes] = {}  # function ARN -> its key and packed value
 
 
 def encode_parts(msg: dict[str, Any]) -> tuple[bytes, bytes]:
     """(length prefix, body) of one frame, for a vectored write."""
-    body = msgpack.packb(msg, use_bin_type=True)
+    body = _packb(msg)
     return len(body).to_bytes(_HEADER, "big"), body
 
 
@@ -272,7 +337,7 @@ def encode_invoke(
     header and every other field are packed normally, then the payload's bin
     header, then the payload object itself.
     """
-    pack = _packer_bin.pack
+    pack = _pack
     n = len(payload)
     if n < 256:
         bin_head = b"\xc4" + n.to_bytes(1, "big")

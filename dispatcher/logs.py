@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
+from _collections import deque  # C; the `collections` package costs ~1 ms of cold start
 
 from dispatcher.logformat import LEVELS, LogFormat, frame, json_forward, json_record, text_line
 

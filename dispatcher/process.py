@@ -47,6 +47,8 @@ __all__ = [
     "group_rss",
     "pool_rss",
     "make_nonblocking",
+    "prestart",
+    "discard_prestarted",
 ]
 
 _PR_SET_PDEATHSIG = 1
@@ -138,6 +140,10 @@ class WorkerProcess:
         stdin: bool = True,
         pdeathsig: bool = True,
     ) -> None:
+        early = _adopt(argv, cwd, env, name, stdin, pdeathsig)
+        if early is not None:  # started by `prestart` with these very arguments
+            self.__dict__.update(early.__dict__)
+            return
         self.name = name
         self.argv = list(argv)
         self.status: int | None = None  # wait status once reaped
@@ -361,6 +367,42 @@ class WorkerProcess:
                 self._reap()
         assert self.status is not None
         return self.status
+
+
+# -- a worker started before the supervisor (dispatcher/boot.py) -----------------
+_early: WorkerProcess | None = None
+_early_key: tuple[object, ...] = ()
+
+
+def prestart(argv: Sequence[str], *, cwd: str, env: Mapping[str, str], name: str = "worker") -> None:
+    """Start a worker now; the next WorkerProcess made with exactly these
+    arguments (and stdin, PR_SET_PDEATHSIG) takes it over instead of spawning.
+    Raises SpawnError as WorkerProcess does."""
+    global _early, _early_key
+    discard_prestarted()
+    proc = WorkerProcess(argv, cwd=cwd, env=env, name=name)
+    _early, _early_key = proc, (list(argv), cwd, dict(env), name, True, True)
+
+
+def _adopt(argv: Sequence[str], cwd: str, env: Mapping[str, str], name: str, stdin: bool, pdeathsig: bool) -> WorkerProcess | None:
+    global _early
+    if _early is None:
+        return None
+    if _early_key != (list(argv), cwd, dict(env), name, stdin, pdeathsig):
+        discard_prestarted()  # not the worker asked for: it must not linger
+        return None
+    proc, _early = _early, None
+    return proc  # running or already exited: its owner finds out as with any spawn
+
+
+def discard_prestarted() -> None:
+    """Stop and reap a prestarted worker that was not taken over."""
+    global _early
+    proc, _early = _early, None
+    if proc is not None:
+        proc.kill_group(signal.SIGKILL)
+        proc.wait_exit(5.0)
+        proc.close_fds()
 
 
 _DEFAULT_SIGNALS = tuple(s for s in range(1, 32) if s not in (signal.SIGKILL, signal.SIGSTOP))

@@ -26,8 +26,7 @@ from __future__ import annotations
 from os import readv
 from select import POLLIN, poll
 
-from msgpack import unpackb
-
+from dispatcher import frames
 from dispatcher.answers import MAX_RESPONSE, convert_result
 from dispatcher.core_table import CoreBug, Send
 from dispatcher.errors import HttpError, ProtocolError
@@ -77,6 +76,11 @@ class SteadyPath:
             for fd in (out_fd, err_fd, pid_fd, sig_fd):
                 invoking.register(fd, POLLIN)
             polls = self._steady_polls = (fds, waiting, invoking)
+        if frames.msgpack is None:
+            # Until msgpack is loaded (dispatcher/frames.py: when the reply to
+            # the second invocation is read), the general path serves: its
+            # import stays off the cold start.
+            return False
         return self._steady(row, session, polls)
 
     def _steady(self, row: Any, session: MsgpackWorker, polls: tuple[Any, Any, Any]) -> list[tuple[int, int]] | bool:
@@ -89,6 +93,7 @@ class SteadyPath:
         next_out = self_.next_out
         (api_fd, out_fd, _e, _p, _s), waiting, invoking = polls
         on_stdout = session._on_stdout  # noqa: SLF001 - the session's own reader
+        unpackb = frames.msgpack.unpackb  # loaded: _steady_start checked it
         # Replies are read into the decoder's own buffer; bytes not advance()d
         # are not the decoder's, so a reply parsed here leaves it untouched.
         scratch = session.decoder.writable()

@@ -37,6 +37,7 @@ from dispatcher.errors import FatalError
 from dispatcher.frames import STREAM_KINDS
 from dispatcher.kinds import make_worker
 from dispatcher.logs import configure as configure_logs
+from dispatcher.boot import worker_environment  # the first worker may start before this module loads
 from dispatcher.process import SpawnError, become_subreaper, pool_rss, reap_orphans
 from dispatcher.reporter import Reporter
 from dispatcher.runtime_api import response_template
@@ -52,22 +53,8 @@ __all__ = ["Supervisor", "worker_environment", "run_from_environment"]
 
 _POLL_MAX_MS = 2**31 - 1  # about 24.8 days; deadlines are at most 900 s ahead (runtime_api.Invocation)
 
-_DROP_FROM_WORKER_ENV = ("AWS_LAMBDA_RUNTIME_API", "_LAMBDA_TELEMETRY_LOG_FD", "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET")
 _SIG, _API, _WORKER, _STOPPING = 0, 1, 2, 3
 _POLLS_KEPT = 8  # poll objects kept for recently seen descriptor sets
-
-
-def worker_environment(config: WorkerConfig, environ: Mapping[str, str], slots: int = 1) -> dict[str, str]:
-    env = {k: v for k, v in environ.items() if k not in _DROP_FROM_WORKER_ENV}
-    env.update(config.env)
-    env["DISPATCHER_PROTOCOL"] = "1"
-    # `multiplex` is offered when there is more than one slot, `stream` with one
-    # (the relay holds the loop while it forwards a stream; docs/protocol.md).
-    env["DISPATCHER_FEATURES"] = "multiplex" if slots > 1 else "stream"
-    env["DISPATCHER_CONCURRENCY"] = str(slots)
-    env["DISPATCHER_MAX_FRAME"] = str(config.max_frame)
-    env["DISPATCHER_WORKER"] = config.name
-    return env
 
 
 class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):

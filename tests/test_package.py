@@ -7,6 +7,7 @@ run as Lambda would run them is tests/test_deploy_sandbox.py.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -15,6 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import msgpack
 import pytest
 
 from conftest import run_cli
@@ -22,6 +24,9 @@ from conftest import run_cli
 from dispatcher.config import load_fast
 from dispatcher.package import FUNCTION_ZIP_LIMIT, PackageError, build_function, render_dockerfile
 from dispatcher.package._select import matches
+from dispatcher.package.layer import RUN_CODE
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PY = "%d.%d" % sys.version_info[:2]
 
@@ -289,7 +294,8 @@ def test_layer_layout(tmp_path: Path) -> None:
         wrapper = zf.read("dispatcher-wrapper").decode()
     assert infos["dispatcher-wrapper"].external_attr >> 16 == stat.S_IFREG | 0o755
     assert wrapper.startswith("#!/bin/sh\n")
-    assert wrapper.rstrip().endswith("exec /var/lang/bin/python3 -S -m dispatcher run")  # no "$@": the managed bootstrap is ignored
+    # no "$@": the managed bootstrap is ignored; -c, not -m (runpy's imports cost every cold start)
+    assert wrapper.rstrip().endswith(f"exec /var/lang/bin/python3 -S -c '{RUN_CODE}' run")
     tag = PY.replace(".", "")
     for module in ("dispatcher/__init__", "dispatcher/supervisor", "dispatcher/config/_cache", "dispatcher_worker/__main__", "yaml/__init__", "msgpack/__init__"):
         folder, _, stem = module.rpartition("/")
@@ -333,6 +339,21 @@ def test_bad_layer_arguments(tmp_path: Path) -> None:
     assert rc == 3 and "architecture 'sparc' is not a Lambda architecture" in err
 
 
+def test_run_code_is_the_run_command(tmp_path: Path) -> None:
+    """The bootstraps' `python3 -S -c RUN_CODE run ...` is `dispatcher run ...`: same
+    arguments, same exit statuses (2: AWS_LAMBDA_RUNTIME_API not set)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_LAMBDA"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.path.dirname(os.path.dirname(msgpack.__file__))])
+    helped = subprocess.run([sys.executable, "-S", "-c", RUN_CODE, "run", "--help"], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=60)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: dispatcher run"), helped
+    config = tmp_path / "dispatcher.yaml"
+    config.write_text("workers:\n  w:\n    command: [./w]\n")
+    unset = subprocess.run([sys.executable, "-S", "-c", RUN_CODE, "run", "--config", str(config)],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert unset.returncode == 2 and "AWS_LAMBDA_RUNTIME_API is not set" in unset.stderr, unset
+
+
 # -- the image ------------------------------------------------------------------------------
 
 
@@ -342,7 +363,8 @@ def test_image_dockerfile(tmp_path: Path) -> None:
     text = (tmp_path / "Dockerfile").read_text()
     assert text == render_dockerfile("3.12", "arm64")
     assert "FROM --platform=linux/arm64 public.ecr.aws/lambda/python:3.12\n" in text
-    assert 'ENTRYPOINT ["/var/lang/bin/python3", "-S", "-m", "dispatcher", "run"]' in text
+    entrypoint = json.loads(text.split("\nENTRYPOINT ", 1)[1].splitlines()[0])
+    assert entrypoint == ["/var/lang/bin/python3", "-S", "-c", RUN_CODE, "run"]
     assert "python3 -m dispatcher check --write-cache" in text  # the cache, by the image's own interpreter
     assert "ENV PYTHONPATH=/opt/python" in text
     (tmp_path / "Dockerfile").write_text("FROM mine\n")

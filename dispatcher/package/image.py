@@ -10,7 +10,9 @@ run` gets no arguments; the worker is chosen by `default:` in dispatcher.yaml
 
 from __future__ import annotations
 
-from dispatcher.package.layer import ARCHITECTURES, PYTHON_VERSIONS
+import json
+
+from dispatcher.package.layer import ARCHITECTURES, PYTHON_VERSIONS, RUN_CODE
 
 __all__ = ["render_dockerfile", "BASE_IMAGE"]
 
@@ -48,5 +50,5 @@ def render_dockerfile(python: str, arch: str, *, layer: str = "layer.zip", funct
         f"ENV PYTHONPATH=/opt/python\n"
         f"# The config cache, written by this image's interpreter for these exact bytes.\n"
         f"RUN cd ${{LAMBDA_TASK_ROOT}} && python3 -m dispatcher check --write-cache > /dev/null\n"
-        f'ENTRYPOINT ["/var/lang/bin/python3", "-S", "-m", "dispatcher", "run"]\n'
+        f"ENTRYPOINT {json.dumps(['/var/lang/bin/python3', '-S', '-c', RUN_CODE, 'run'])}\n"
     )
