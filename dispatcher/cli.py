@@ -79,6 +79,21 @@ def cmd_run(argv: Sequence[str]) -> int:
 
 
 # -- shared by invoke / serve / check --------------------------------------------
+def _emulated_config(args, bootstrap):  # type: ignore[no-untyped-def]
+    """The config `invoke` and `serve` run, or None with --bootstrap; and the
+    exit status when it cannot be loaded (after saying why), else None."""
+    if bootstrap is not None:
+        return None, None
+    from dispatcher.errors import ConfigError
+
+    try:
+        path, _ = _load_config(args.config, args.handler)
+    except ConfigError as exc:
+        _err(str(exc))
+        return None, EXIT_USAGE
+    return path, None
+
+
 def _load_config(explicit: str | None, handler: str | None = None):  # type: ignore[no-untyped-def]
     from dispatcher.config import find_config, load
 
@@ -157,15 +172,9 @@ def cmd_invoke(argv: Sequence[str]) -> int:
         ap.error("give the event either as an argument or with --event-file, not both")
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
-    path = None
-    if bootstrap is None:
-        from dispatcher.errors import ConfigError
-
-        try:
-            path, _ = _load_config(args.config, args.handler)
-        except ConfigError as exc:
-            _err(str(exc))
-            return EXIT_USAGE
+    path, failed = _emulated_config(args, bootstrap)
+    if failed is not None:
+        return failed
     if args.event_file:
         try:
             with open(args.event_file, "rb") as f:
@@ -253,15 +262,9 @@ def cmd_serve(argv: Sequence[str]) -> int:
     concurrency = concurrency_from(ap, args.concurrency)
     if args.queue and concurrency is None:
         ap.error("--queue needs --concurrency N (or AWS_LAMBDA_MAX_CONCURRENCY): without slots, invokes are already served one at a time")
-    path = None
-    if bootstrap is None:
-        from dispatcher.errors import ConfigError
-
-        try:
-            path, _ = _load_config(args.config, args.handler)
-        except ConfigError as exc:
-            _err(str(exc))
-            return EXIT_USAGE
+    path, failed = _emulated_config(args, bootstrap)
+    if failed is not None:
+        return failed
     from dispatcher.emulator.frontdoor import serve_frontdoor
 
     emu = _make_emulator(path, args.handler, args.timeout, bootstrap, concurrency, args.queue)
