@@ -92,14 +92,33 @@ function seal() {
     return null;
   }
   fs.closeSync(0);
-  const nullFd = fs.openSync("/dev/null", O_RDONLY);
+  const nullFd = reopenAt(0, "/dev/null", O_RDONLY);
   fs.closeSync(1);
-  const logFd = fs.openSync("/proc/self/fd/2", O_WRONLY | O_APPEND);
+  const logFd = reopenAt(1, "/proc/self/fd/2", O_WRONLY | O_APPEND);
   if (nullFd !== 0 || logFd !== 1) {
-    // Another thread opened a descriptor in between; fds 0/1 are no longer what they should be.
+    // Another thread kept a descriptor there; fds 0/1 are no longer what they should be.
     throw new Error(`could not re-point fds 0/1 (got ${nullFd}, ${logFd}); the frame channel is unsafe`);
   }
   return { inFd: opened[0], outFd: opened[1] };
+}
+
+const PAUSE = new Int32Array(new SharedArrayBuffer(4)); // Atomics.wait's: a synchronous 1 ms pause
+
+/**
+ * Open `path` onto `fd`, just closed: open() takes the lowest free
+ * descriptor, but another thread of the process (Node's own, at start) may
+ * hold `fd` for a moment (seen: a start where the first open got 19, and
+ * fd 0 was free again by the next open).  Node has no dup2, so wait for it
+ * to be free again, up to about 100 ms.  Returns the descriptor it got.
+ */
+function reopenAt(fd, path, flags) {
+  let got = fs.openSync(path, flags);
+  for (let attempt = 0; got !== fd && attempt < 100; attempt++) {
+    fs.closeSync(got);
+    Atomics.wait(PAUSE, 0, 0, 1); // 1 ms
+    got = fs.openSync(path, flags);
+  }
+  return got;
 }
 
 function readStream(fd) {
