@@ -21,7 +21,9 @@ Containment, in four layers:
 
 Workers are started with fork+exec rather than posix_spawn because
 PR_SET_PDEATHSIG must be set in the child; the child runs a few system calls
-only, and exec failures come back through a close-on-exec pipe.
+only, and exec failures come back through a close-on-exec pipe.  Exec-kind
+scripts (one process per invocation, `pdeathsig=False`) are started with
+posix_spawn instead, by dispatcher/spawn_light.py, which only that kind loads.
 """
 
 from __future__ import annotations
@@ -147,8 +149,10 @@ class WorkerProcess:
         self.name = name
         self.argv = list(argv)
         self.status: int | None = None  # wait status once reaped
-        if not pdeathsig:
-            self._spawn_light(cwd, env, stdin)
+        if not pdeathsig:  # exec kind: its spawn path is loaded only when used
+            from dispatcher.spawn_light import spawn_light
+
+            spawn_light(self, cwd, env, stdin)
             return
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -215,56 +219,6 @@ class WorkerProcess:
         self.stdin: int | None = in_w
         self.stdout: int | None = out_r
         self.stderr: int | None = err_r
-        for fd in (in_w, out_r, err_r):
-            make_nonblocking(fd)
-        self.pidfd = os.pidfd_open(pid)
-        LIVE.add(pid)
-        guardian.watch(pid)
-
-    def _spawn_light(self, cwd: str, env: Mapping[str, str], stdin: bool) -> None:
-        """posix_spawn (vfork, no copy-on-write storm): ~0.8 ms instead of ~4 ms
-        for fork+exec from a Python process, at the price of PR_SET_PDEATHSIG,
-        which only a forked child can set.  For short-lived per-invocation
-        processes (exec workers), whose group is killed when the invocation
-        ends; should the supervisor itself be SIGKILLed mid-invocation, the
-        guardian kills the script and its descendants."""
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        _grow_pipe(out_r)
-        actions = [
-            (os.POSIX_SPAWN_DUP2, in_r, 0) if stdin else (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, out_w, 1),
-            (os.POSIX_SPAWN_DUP2, err_w, 2),
-        ]
-        path = _resolve(self.argv[0], env.get("PATH", os.defpath))
-        env_b = dict(env)
-        env_b[guardian.MARKER_VAR] = guardian.marker()
-        here = os.getcwd()
-        try:
-            try:
-                os.chdir(cwd)  # posix_spawn has no chdir action here; we are single-threaded
-            except OSError as exc:
-                raise SpawnError(f"worker {self.name!r}: cannot change to directory {cwd!r}: {exc.strerror}", exc.errno or 0) from None
-            try:
-                pid = os.posix_spawn(
-                    path, self.argv, env_b, file_actions=actions, setsid=True,
-                    setsigdef=_DEFAULT_SIGNALS, setsigmask=(),
-                )
-            except OSError as exc:
-                raise SpawnError(f"worker {self.name!r}: cannot execute {self.argv[0]!r}: {exc.strerror}", exc.errno or 0) from None
-        except SpawnError:
-            for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
-                os.close(fd)
-            raise
-        finally:
-            os.chdir(here)
-        for fd in (in_r, out_w, err_w):
-            os.close(fd)
-        self.pid = self.pgid = pid
-        self.stdin = in_w
-        self.stdout = out_r
-        self.stderr = err_r
         for fd in (in_w, out_r, err_r):
             make_nonblocking(fd)
         self.pidfd = os.pidfd_open(pid)
@@ -403,20 +357,6 @@ def discard_prestarted() -> None:
         proc.kill_group(signal.SIGKILL)
         proc.wait_exit(5.0)
         proc.close_fds()
-
-
-_DEFAULT_SIGNALS = tuple(s for s in range(1, 32) if s not in (signal.SIGKILL, signal.SIGSTOP))
-
-
-def _resolve(file: str, path: str) -> str:
-    """argv[0] as execvp would find it (the PATH given to the worker)."""
-    if "/" in file:
-        return file
-    for d in path.split(":"):
-        candidate = os.path.join(d or ".", file)
-        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
-            return candidate
-    return file  # posix_spawn then fails with ENOENT, reported as SpawnError
 
 
 def _execvpe(argv: Sequence[str], env_b: Mapping[str, str], path: str) -> None:
