@@ -7,7 +7,8 @@ on a keep-alive connection, bodies framed by Content-Length or chunked
 (streamed responses).  Everything else is refused with an `HttpRequestError`
 that carries the status to answer before closing the connection.
 
-Responses are rendered by `_render` (re-exported here).
+Responses are rendered by `_render`; the values the parser produces (Request,
+BodyPart, HttpRequestError) are defined in `_request`; both are re-exported here.
 
 Bodies above `max_body` are refused *early*: as soon as the head (or the
 running chunked total) shows the body is too large, a Request with
@@ -21,8 +22,8 @@ from __future__ import annotations
 
 import re
 
-from ..errors import HttpError
 from ._render import render_error, render_response  # re-exported: the parser's users answer with them
+from ._request import BodyPart, HttpRequestError, Request, parse_fields  # re-exported: the values it produces
 
 __all__ = [
     "Request",
@@ -77,129 +78,11 @@ def _diagnose_head(head: bytes) -> None:
         raise HttpRequestError(400, f"malformed request line {request_line[:80]!r}: expected 'METHOD /path HTTP/1.1'")
     if version not in (b"HTTP/1.1", b"HTTP/1.0"):
         raise HttpRequestError(400, f"unsupported HTTP version {version[:20]!r}: send HTTP/1.1")
-    _parse_fields(lines, "header")  # raises for the bad line
+    parse_fields(lines, "header")  # raises for the bad line
     raise HttpRequestError(400, "malformed request head")
 
 
-class HttpRequestError(HttpError):
-    """The peer sent something we will not parse.  Answer `status`, then close."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        self.message = message
-        super().__init__(f"{status}: {message}")
-
-
-_KEYS: dict[bytes, bytes] = {}  # header name -> the b"\r\nname:" searched for
-
-
-class Request:
-    """One parsed request.
-
-    Header lookups are lazy: `header(name)` finds one header in the raw head
-    (the hot path needs two or three), `headers` builds the full dict of
-    lower-case names to stripped values on first use.  Repeated headers are
-    joined with ", " either way.
-    """
-
-    __slots__ = (
-        "method", "target", "head", "lower", "body", "keep_alive", "too_large", "trailers", "declared_length",
-        "streaming", "_headers",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        method: bytes,
-        target: bytes,
-        head: bytes,
-        lower: bytes,
-        body: bytes,
-        keep_alive: bool,
-        too_large: bool = False,
-        trailers: dict[bytes, bytes] | None = None,
-        declared_length: int | None = None,
-    ) -> None:
-        self.method = method
-        self.target = target
-        self.head = head  # request line and header lines, each ending in CRLF
-        self.lower = lower  # the same, lower-cased, for case-insensitive search
-        self.body = body
-        self.keep_alive = keep_alive
-        self.too_large = too_large
-        self.trailers = trailers
-        self.declared_length = declared_length
-        # A streamed response (Lambda-Runtime-Function-Response-Mode: streaming):
-        # produced at its head; the body follows as BodyPart items.
-        self.streaming = False
-        self._headers: dict[bytes, bytes] | None = None
-
-    def header(self, name: bytes) -> bytes | None:
-        """Value of header `name` (lower-case), or None."""
-        key = _KEYS.get(name)
-        if key is None:
-            key = _KEYS.setdefault(name, b"\r\n" + name + b":")
-        lower = self.lower
-        i = lower.find(key)
-        if i < 0:
-            return None
-        if lower.find(key, i + 1) >= 0:
-            return self.headers.get(name)
-        start = i + len(key)
-        return self.head[start : lower.find(b"\r\n", start)].strip(b" \t")
-
-    @property
-    def headers(self) -> dict[bytes, bytes]:
-        if self._headers is None:
-            self._headers = _parse_fields(self.head.split(b"\r\n")[1:-1], "header")
-        return self._headers
-
-    def __repr__(self) -> str:
-        return f"Request({self.method!r}, {self.target!r}, body={len(self.body)}B, too_large={self.too_large})"
-
-
-class BodyPart:
-    """A piece of a streamed request's body, as it arrives; `end` on the last
-    (then `request.trailers` holds the trailers, lower-case names)."""
-
-    __slots__ = ("request", "data", "end")
-
-    def __init__(self, request: Request, data: bytes, end: bool = False) -> None:
-        self.request = request
-        self.data = data
-        self.end = end
-
-    # What the server loop reads off any parsed item.
-    @property
-    def keep_alive(self) -> bool:
-        return self.request.keep_alive
-
-    @property
-    def method(self) -> bytes:
-        return self.request.method
-
-    @property
-    def target(self) -> bytes:
-        return self.request.target
-
-    def __repr__(self) -> str:
-        return f"BodyPart({len(self.data)}B, end={self.end})"
-
-
 _STREAMING_MODE = b"\r\nlambda-runtime-function-response-mode:"
-
-
-def _parse_fields(lines: list[bytes], what: str) -> dict[bytes, bytes]:
-    fields: dict[bytes, bytes] = {}
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name[-1] in b" \t" or name[0] in b" \t":
-            # obs-fold continuation lines start with whitespace: refused, as RFC 9112 allows.
-            raise HttpRequestError(400, f"malformed {what} line {line[:80]!r}: expected 'Name: value'")
-        name = name.lower()
-        value = value.strip(b" \t")
-        old = fields.get(name)
-        fields[name] = value if old is None else old + b", " + value
-    return fields
 
 
 class RequestParser:
@@ -450,7 +333,7 @@ class RequestParser:
                     return None
                 if line:
                     assert req.trailers is not None
-                    req.trailers.update(_parse_fields([line], "trailer"))
+                    req.trailers.update(parse_fields([line], "trailer"))
                     continue
                 self._state = _HEAD
                 self._pending = None
