@@ -4,7 +4,8 @@ Runs entirely on the server loop's thread, so it needs no locks.  Requests are
 classified into events of the table in `state.py`, which names the action to
 run; this module and its mixins only implement those actions (posts.py: the
 answers the runtime posts; failures.py: exits, timeouts and init failures;
-streamed.py: streamed answers).  Invokes arrive from other
+streamed.py: streamed answers; callers.py: the outcome handed to each caller;
+routes.py: the routes off the invoke hot path).  Invokes arrive from other
 threads through `Loop.call_soon_threadsafe(sandbox.enqueue)` and are served one
 at a time, in order; each caller waits on its own `Invoke.done` event.
 """
@@ -18,33 +19,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import state as st
-from ._http import MAX_PAYLOAD, BodyPart, Request
+from ._http import BodyPart, Request
 from ._render import CLASSIC_CHUNKS, GO_BUFFER, ChunkPolicy, date_line, frame_body, render_error
-from .model import (
-    STATUS_FOR,
-    EmulatorClosedError,
-    EmulatorError,
-    InvokeResult,
-    Outcome,
-    body_error_type,
-    error_document,
-    sanitize_error_type,
-)
+from .callers import Callers
+from .model import STATUS_FOR, EmulatorClosedError, EmulatorError, error_document
 from .extensions import Extensions
-from .invoke import INVOCATION_PREFIX, Invoke
+from .invoke import Invoke
 from .report import Lifecycle
+from .routes import NEXT_PATH, Routes
 from .runtime import OutputSink, RuntimeProcess, build_env, describe_exit, function_arn
 from .server import Connection, Loop
 from .failures import Failures
 from .posts import _HDR_INVOCATION_ID, Posts
-from .streamed import StreamedAnswers, decode_error_body
+from .streamed import StreamedAnswers
 
-__all__ = ["Sandbox", "SandboxConfig"]
+__all__ = ["Sandbox", "SandboxConfig", "NEXT_PATH"]
 
 log = logging.getLogger(__name__)
 
-NEXT_PATH = b"/2018-06-01/runtime/invocation/next"
-INIT_ERROR_PATH = b"/2018-06-01/runtime/init/error"
 TIMEOUT_GRACE = 0.1  # the RIE answers about 100 ms after the deadline
 
 
@@ -67,7 +59,7 @@ class SandboxConfig:
     next_chunks: ChunkPolicy = CLASSIC_CHUNKS
 
 
-class Sandbox(Posts, Failures, StreamedAnswers):
+class Sandbox(Posts, Failures, StreamedAnswers, Callers, Routes):
     """Implements the actions of state.TRANSITIONS against one loop and one runtime at a time."""
 
     def __init__(self, loop: Loop, config: SandboxConfig) -> None:
@@ -208,63 +200,6 @@ class Sandbox(Posts, Failures, StreamedAnswers):
                 deliver(self.queue.popleft())
                 continue
             self._fire(st.LAUNCH)  # a launch that fails at once moves on to the next invoke
-
-    def _deliver(
-        self,
-        inv: Invoke,
-        outcome: Outcome,
-        body: bytes,
-        *,
-        error_type: str | None = None,
-        content_type: str | None = None,
-        error_header: str | None = None,
-        end: float | None = None,
-    ) -> None:
-        self.invokes += 1
-        if inv.done is None:
-            return
-        end = time.monotonic() if end is None else end
-        trailers = inv.trailers or {}
-        raw_type = trailers.get(b"lambda-runtime-function-error-type")
-        duration = (end - inv.handed_at) * 1000 if inv.handed_at else 0.0
-        if error_type is None and outcome == "error":
-            error_type = body_error_type(body)
-        inv.result = InvokeResult(
-            request_id=inv.request_id,
-            outcome=outcome,
-            body=body,
-            error_type=error_type,
-            error_type_header=error_header,
-            content_type=content_type,
-            duration_ms=round(duration, 3),
-            init_duration_ms=inv.init_ms,
-            status=self.status_for[outcome],
-            invocation_id_echoed=inv.echoed,
-            streamed=inv.streamed,
-            stream_error_type=None if raw_type is None else sanitize_error_type(raw_type.decode("latin-1")),
-            stream_error_body=decode_error_body(trailers.get(b"lambda-runtime-function-error-body")),
-        )
-        life = self.config.lifecycle
-        if life is not None and inv.handed_at:  # written before the caller goes on
-            rt = self.runtime
-            life.end(inv.request_id, duration, inv.init_ms, outcome, error_type, None if rt is None else rt.pid)
-        if inv.sink is not None:
-            inv.sink.put(inv.result)
-        inv.done.set()
-
-    def _fail_waiter(self, inv: Invoke, exc: BaseException) -> None:
-        if inv.done is not None:
-            inv.exc = exc
-            if inv.sink is not None:
-                inv.sink.put(exc)
-            inv.done.set()
-
-    def _fail_all(self, exc: BaseException) -> None:
-        if self.current is not None:
-            self._fail_waiter(self.current, exc)
-            self.current = None
-        while self.queue:
-            self._fail_waiter(self.queue.popleft(), exc)
 
     def _reset(self, *, kill: bool) -> None:
         """End the sandbox: runtime gone, connections closed, registrations forgotten."""
@@ -429,34 +364,3 @@ class Sandbox(Posts, Failures, StreamedAnswers):
     def _a_reset_idle(self, conn: Connection | None, req: Request | None) -> None:
         self._reset(kill=False)
         self._pump()
-
-    # -- routes outside the invoke hot path ---------------------------------------------
-
-    def _route_other(self, conn: Connection, req: Request) -> None:
-        path = req.target.partition(b"?")[0]
-        method = req.method
-        if path.startswith(INVOCATION_PREFIX) and (path.endswith(b"/response") or path.endswith(b"/error")):
-            if method != b"POST":
-                return self._reject(conn, 405, "MethodNotAllowed", f"{method.decode()} not allowed on {path.decode('latin-1')}: use POST")
-            # Not the current invoke (or none is running): RAPID checks the state first.
-            self._fire(st.STALE_POST, conn, req)
-            return
-        if path == INIT_ERROR_PATH:
-            if method != b"POST":
-                return self._reject(conn, 405, "MethodNotAllowed", "use POST for /runtime/init/error")
-            if req.too_large:
-                return self._reject(conn, 413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).")
-            self._fire(st.INIT_ERROR, conn, req)
-            return
-        if path == NEXT_PATH:
-            return self._reject(conn, 405, "MethodNotAllowed", "use GET for /runtime/invocation/next")
-        open_ = self.registration_open and self.state in (st.INITIALIZING, st.NO_RUNTIME)
-        if self.extensions.route(conn, req, path, registration_open=open_):
-            return
-        if req.too_large:
-            return self._reject(conn, 413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).")
-        self._reject(conn, 404, "NotFound", f"no such Runtime API endpoint: {method.decode()} {path.decode('latin-1')[:200]}")
-
-    def _reject(self, conn: Connection, status: int, error_type: str, message: str) -> None:
-        self.rejected += 1
-        self.loop.send(conn, render_error(status, error_type, message))
