@@ -1,5 +1,5 @@
 //! A test worker whose behaviour the event picks, for the adapter's own
-//! integration tests (`tests/worker.rs`) and the supervisor tests
+//! integration tests (`tests/worker_*.rs`) and the supervisor tests
 //! (`tests/test_rust_adapter.py`). Not an example to copy: see
 //! `examples/rust-hello` at the repository root for that.
 //!

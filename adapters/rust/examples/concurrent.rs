@@ -1,4 +1,4 @@
-//! A test worker for `run_concurrent` (tests/worker.rs, the supervisor tests
+//! A test worker for `run_concurrent` (tests/concurrent.rs, the supervisor tests
 //! and the concurrency bench): one handler shared by one thread per slot.
 //!
 //! Event `{"do": ACTION, ...}`: `sleep` (`ms`), `hash` (`rounds` of FNV-1a

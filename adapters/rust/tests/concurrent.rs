@@ -3,7 +3,7 @@
 //! DISPATCHER_CONCURRENCY=N the worker announces `multiplex`, runs up to N
 //! invokes on their own threads and replies by id as each finishes.
 //!
-//! As tests/worker.rs: run the whole `cargo test` (it builds the examples).
+//! As tests/worker_*.rs: run the whole `cargo test` (it builds the examples).
 
 use std::collections::HashMap;
 use std::io::Write;

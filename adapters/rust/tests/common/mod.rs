@@ -1,9 +1,12 @@
-//! What the pipe-level tests (worker.rs, concurrent.rs) share: where the
-//! example binaries are, and the supervisor's invoke frame.
+//! What the pipe-level tests (worker_*.rs, concurrent.rs) share: where the
+//! example binaries are, and the supervisor's invoke frame; `behaviours` is
+//! the worker_*.rs harness for `examples/behaviours.rs`.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
+
+pub mod behaviours;
 
 /// An example binary built next to the tests:
 /// target/<profile>/deps/TEST-HASH -> target/<profile>/examples/NAME.
