@@ -29,9 +29,9 @@ pub fn encode(msg: &ToSupervisor<'_>) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{check_length, decode_map, Fields, DEFAULT_MAX_FRAME};
     use super::*;
     use crate::msgpack::Value;
+    use crate::protocol::{check_length, decode_map, Fields, DEFAULT_MAX_FRAME};
 
     fn body(frame: &[u8]) -> &[u8] {
         let n = check_length(frame[..4].try_into().unwrap(), DEFAULT_MAX_FRAME).unwrap();
