@@ -54,7 +54,9 @@ pub(crate) fn set(trace: Option<&str>) {
     };
     match trace {
         // std's message for a NUL (it panics): this one cannot be put in a C string.
-        Some(value) if value.as_bytes().contains(&0) => std::env::set_var("_X_AMZN_TRACE_ID", value),
+        Some(value) if value.as_bytes().contains(&0) => {
+            std::env::set_var("_X_AMZN_TRACE_ID", value)
+        }
         Some(value) => slots.put(value.as_bytes()),
         None => {
             // SAFETY: NAME_C is NUL-terminated; getenv only reads.
