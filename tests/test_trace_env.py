@@ -276,3 +276,5 @@ def test_python_trace_env_in_process_keeps_os_environ_and_c_in_step(monkeypatch:
     assert (os.environ[NAME], getenv(NAME.encode())) == ("Root=1-d", b"Root=1-d")
     with pytest.raises(ValueError, match="embedded null byte"):  # as os.environ says it
         env.set("bad\0value")
+    env.set(None)
+    assert NAME not in os.environ and getenv(NAME.encode()) is None

@@ -26,17 +26,19 @@ NAME = "_X_AMZN_TRACE_ID"
 _PREFIX = NAME.encode() + b"="
 _KEY = NAME.encode()  # os.environ's key for it on POSIX
 _FIRST_CAPACITY = 256  # a usual trace header is ~80 bytes, more with Lineage
+# Every buffer ever made, never freed: environ may point into one for as long
+# as the process lives (even past its TraceEnv), a getenv pointer even longer.
+_BUFFERS: list = []
 
 
 class TraceEnv:
     """Sets and unsets the variable; one per worker (the loop is one thread)."""
 
-    __slots__ = ("_putenv", "_slots", "_kept", "_last", "_encoding")
+    __slots__ = ("_putenv", "_slots", "_last", "_encoding")
 
     def __init__(self) -> None:
         self._putenv = None  # ctypes' putenv, on first use; False: not available
         self._slots: list = [None, None]  # (bytearray, address, pinning array) per buffer
-        self._kept: list = []  # outgrown buffers, never freed
         self._last = 1
         self._encoding = sys.getfilesystemencoding()
 
@@ -57,7 +59,7 @@ class TraceEnv:
         slot = self._slots[index]
         end = len(_PREFIX) + len(value)
         if slot is None or len(slot[0]) <= end:
-            slot = self._slots[index] = self._grow(slot, end + 1)
+            slot = self._slots[index] = _new_buffer(end + 1)
         buf, address, _ = slot
         buf[len(_PREFIX) : end] = value
         buf[end] = 0
@@ -66,18 +68,20 @@ class TraceEnv:
             return
         environ._data[_KEY] = value  # type: ignore[attr-defined]
 
-    def _grow(self, slot: tuple | None, needed: int) -> tuple:
-        import ctypes
 
-        if slot is not None:
-            self._kept.append(slot)  # a getenv pointer into it may still be held
-        capacity = max(_FIRST_CAPACITY, 1 << (needed - 1).bit_length())
-        buf = bytearray(capacity)
-        buf[: len(_PREFIX)] = _PREFIX
-        # from_buffer pins the bytearray (it can no longer be resized or moved)
-        # for as long as the array lives: the slot keeps it.
-        pin = (ctypes.c_char * capacity).from_buffer(buf)
-        return buf, ctypes.addressof(pin), pin
+def _new_buffer(needed: int) -> tuple:
+    """(bytearray holding the prefix, its address, the array pinning it)."""
+    import ctypes
+
+    capacity = max(_FIRST_CAPACITY, 1 << (needed - 1).bit_length())
+    buf = bytearray(capacity)
+    buf[: len(_PREFIX)] = _PREFIX
+    # from_buffer pins the bytearray (it can no longer be resized or moved)
+    # for as long as the array lives: _BUFFERS keeps both.
+    pin = (ctypes.c_char * capacity).from_buffer(buf)
+    slot = (buf, ctypes.addressof(pin), pin)
+    _BUFFERS.append(slot)
+    return slot
 
 
 def _load_putenv():  # type: ignore[no-untyped-def]
