@@ -15,6 +15,8 @@ adapter's own functions on the bench's small event, over real pipes:
 - answer raw / answer json: `_Server.answer()` on the decoded invoke (the
   context, the handler -- raw echo, or `return event` with JSON both ways --,
   the reply frame, the stdio flush, `_X_AMZN_TRACE_ID`);
+- answer traced: answer raw with a new trace id on every call, as on Lambda
+  (`_X_AMZN_TRACE_ID` set each time; formatting the id is included);
 - write: `Channel.write()` of the reply and the pipe drained.
 
 The syscalls' kernel time is part of read and write; a worker's blocking
@@ -48,6 +50,7 @@ r, w = os.pipe()
 r2, w2 = os.pipe()
 channel = Channel(r, w2, 1 << 24)
 raw = step != "answer json"
+count = iter(range(1 << 62))
 handler = (lambda event, context: event) if not raw else (lambda payload, context: payload)
 server = _serve._Server(channel, handler, raw, os.environ, _logging.Logs(os.environ))
 msg = _wire.decode_body(frame[4:])
@@ -57,17 +60,21 @@ def read():
     os.write(w, frame)
     channel.read()
 
+def traced():
+    msg["trace_id"] = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=1:%08x:0" % next(count)
+    server.answer(msg)
+
 def write():
     channel.write(reply)
     os.read(r2, 1 << 16)
 
 fn = {"read": read, "decode": lambda: _wire.decode_body(frame[4:]), "answer raw": lambda: server.answer(msg),
-      "answer json": lambda: server.answer(msg), "write": write}[step]
+      "answer json": lambda: server.answer(msg), "answer traced": traced, "write": write}[step]
 best = min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
 print(json.dumps(best))
 """.replace("ROOT", repr(str(ROOT)))
 
-STEPS = ("read", "decode", "answer raw", "answer json", "write")
+STEPS = ("read", "decode", "answer raw", "answer json", "answer traced", "write")
 
 
 def main(argv: list[str] | None = None) -> int:

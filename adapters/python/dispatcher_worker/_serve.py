@@ -18,6 +18,7 @@ from dispatcher_worker import _stream, _wire
 from dispatcher_worker._channel import Channel
 from dispatcher_worker._context import ContextError, FunctionInfo, LambdaContext
 from dispatcher_worker._logging import Logs
+from dispatcher_worker._trace_env import TraceEnv
 from dispatcher_worker._errors import (
     MARSHAL_ERROR,
     RESPONSE_SIZE_TOO_LARGE,
@@ -127,7 +128,7 @@ def _flush_stdio() -> None:
 
 
 class _Server:
-    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_dumps", "_can_stream")
+    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_dumps", "_can_stream", "_set_trace")
 
     def __init__(
         self, channel: Channel, handler: Callable[[Any, LambdaContext], Any], raw: bool, env: Mapping[str, str],
@@ -139,6 +140,7 @@ class _Server:
         self.function = FunctionInfo(env)
         self.max_frame = channel.max_frame
         self.logs = Logs(env) if logs is None else logs
+        self._set_trace = TraceEnv().set  # _X_AMZN_TRACE_ID, without setenv's leak
         self.logs.maybe_install()
         self._can_stream = "stream" in env.get("DISPATCHER_FEATURES", "").split(",")
         self._loads: Callable[[Any], Any] = _lazy_loads
@@ -178,11 +180,7 @@ class _Server:
         logs.request_id = request_id
         logs.tenant_id = msg["tenant_id"]
         logs.maybe_install()
-        trace_id = msg["trace_id"]
-        if trace_id is not None:
-            os.environ["_X_AMZN_TRACE_ID"] = trace_id
-        elif "_X_AMZN_TRACE_ID" in os.environ:  # cheaper than pop() of a missing key
-            del os.environ["_X_AMZN_TRACE_ID"]
+        self._set_trace(msg["trace_id"])
         try:
             body = self.call(msg)
             if isinstance(body, _Streamed):

@@ -37,6 +37,7 @@ mod outgoing;
 pub mod logging;
 mod panic;
 mod stream;
+mod trace_env;
 mod worker;
 
 pub use context::{Context, FunctionEnv};

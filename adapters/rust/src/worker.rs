@@ -243,15 +243,9 @@ where
 }
 
 /// Sets `_X_AMZN_TRACE_ID` to an invocation's trace header, or unsets it
-/// for an invocation without one. Unsetting scans and rewrites the
-/// environment, so it is skipped when a lookup finds the variable absent.
+/// for an invocation without one (without glibc setenv's leak: trace_env.rs).
 pub(crate) fn set_trace_env(trace: Option<&str>) {
-    const NAME: &str = "_X_AMZN_TRACE_ID";
-    match trace {
-        Some(trace) => std::env::set_var(NAME, trace),
-        None if std::env::var_os(NAME).is_some() => std::env::remove_var(NAME),
-        None => {}
-    }
+    crate::trace_env::set(trace)
 }
 
 /// User output written with print! (no newline) sits in std's buffer; it
