@@ -267,10 +267,14 @@ def test_python_trace_env_in_process_keeps_os_environ_and_c_in_step(monkeypatch:
     getenv.restype, getenv.argtypes = ctypes.c_char_p, [ctypes.c_char_p]
     monkeypatch.setenv(NAME, "stale")  # restored after the test
     env = TraceEnv()
-    for value in ("Root=1-a", "x" * 700, "Root=1-b", None, None, "Root=1-c"):
+    for value in ("Root=1-first", "Root=1-a", "x" * 700, "Root=1-b", None, None, "Root=1-c"):
         env.set(value)
         assert (os.environ.get(NAME), os.getenv(NAME)) == (value, value)
         assert getenv(NAME.encode()) == (value.encode() if value is not None else None)
+        if env.wanted:  # the first trace id went through os.environ; putenv loads between invocations
+            assert value == "Root=1-first"
+            env.load()
+            assert not env.wanted and env._putenv  # noqa: SLF001
     os.environ[NAME] = "set by the handler"  # setenv replaces our entry; the next value wins
     env.set("Root=1-d")
     assert (os.environ[NAME], getenv(NAME.encode())) == ("Root=1-d", b"Root=1-d")

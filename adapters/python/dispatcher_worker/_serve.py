@@ -128,7 +128,7 @@ def _flush_stdio() -> None:
 
 
 class _Server:
-    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_dumps", "_can_stream", "_set_trace")
+    __slots__ = ("channel", "handler", "raw", "function", "max_frame", "logs", "_loads", "_dumps", "_can_stream", "_trace", "_set_trace")
 
     def __init__(
         self, channel: Channel, handler: Callable[[Any, LambdaContext], Any], raw: bool, env: Mapping[str, str],
@@ -140,7 +140,8 @@ class _Server:
         self.function = FunctionInfo(env)
         self.max_frame = channel.max_frame
         self.logs = Logs(env) if logs is None else logs
-        self._set_trace = TraceEnv().set  # _X_AMZN_TRACE_ID, without setenv's leak
+        self._trace = TraceEnv()  # _X_AMZN_TRACE_ID, without setenv's leak
+        self._set_trace = self._trace.set
         self.logs.maybe_install()
         self._can_stream = "stream" in env.get("DISPATCHER_FEATURES", "").split(",")
         self._loads: Callable[[Any], Any] = _lazy_loads
@@ -169,6 +170,8 @@ class _Server:
                 parts = self.answer(msg)
                 if parts:
                     self.channel.write(parts)
+                if self._trace.wanted:  # the first trace id came: its putenv loads now, between invocations
+                    self._trace.load()
         except BrokenPipeError:
             _diagnose("the supervisor closed the frame stream; exiting")
             return 1

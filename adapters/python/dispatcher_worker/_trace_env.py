@@ -5,7 +5,9 @@ setenv never frees a `NAME=value` string it allocated: with a new trace id
 per invocation a long-lived worker grew ~160 bytes each time (7.8 MB RSS
 over 50k invocations).  Instead the adapter owns two buffers holding
 `_X_AMZN_TRACE_ID=value\\0` and putenv(3)s them in turn (through ctypes,
-imported at the first trace id, ~2 ms once): putenv puts the buffer itself
+~2 ms to import: the first trace id goes through os.environ, one string
+kept, and ctypes is loaded by `load()`, which the loop calls once that first
+answer is written, off any invocation's path): putenv puts the buffer itself
 into `environ`, copying and allocating nothing.  The buffer an invocation
 writes is never the one `environ` holds, so C code still holding the last
 value's getenv pointer sees it unchanged.  A value that does not fit gets a
@@ -34,10 +36,11 @@ _BUFFERS: list = []
 class TraceEnv:
     """Sets and unsets the variable; one per worker (the loop is one thread)."""
 
-    __slots__ = ("_putenv", "_slots", "_last", "_encoding")
+    __slots__ = ("_putenv", "_slots", "_last", "_encoding", "wanted")
 
     def __init__(self) -> None:
-        self._putenv = None  # ctypes' putenv, on first use; False: not available
+        self._putenv = None  # ctypes' putenv once load()ed; False: not available
+        self.wanted = False  # a trace id came before load(): call it between invocations
         self._slots: list = [None, None]  # (bytearray, address, pinning array) per buffer
         self._last = 1
         self._encoding = sys.getfilesystemencoding()
@@ -50,7 +53,10 @@ class TraceEnv:
             return
         putenv = self._putenv
         if putenv is None:
-            putenv = self._putenv = _load_putenv()
+            # Until load(): as os.environ does it (glibc keeps this one string).
+            environ[NAME] = trace_id
+            self.wanted = True
+            return
         value = trace_id.encode(self._encoding, "surrogateescape")
         if putenv is False or b"\0" in value:  # a NUL: os.environ's own ValueError
             environ[NAME] = trace_id
@@ -67,6 +73,14 @@ class TraceEnv:
             environ[NAME] = trace_id
             return
         environ._data[_KEY] = value  # type: ignore[attr-defined]
+
+
+    def load(self) -> None:
+        """Load putenv (ctypes' import, ~2 ms): the loop calls it after the
+        answer that first needed it is written, so no invocation waits for it."""
+        self.wanted = False
+        if self._putenv is None:
+            self._putenv = _load_putenv()
 
 
 def _new_buffer(needed: int) -> tuple:
