@@ -417,3 +417,18 @@ def test_pyworker_starts_and_steps_report_every_row() -> None:
     assert proc.returncode == 0, proc.stderr
     steps = {line.split(" | ")[0][2:] for line in proc.stdout.splitlines() if line.startswith("| ")}
     assert {"read", "decode", "answer raw", "answer json", "write"} <= steps
+
+
+def test_concurrency_summary_gives_the_ratio_of_medians_and_the_per_round_range() -> None:
+    """Each round runs concurrency 1 and N side by side: their ratio per round
+    shows how far a shared machine moves it; the headline is the medians' ratio."""
+    from bench import concurrency
+
+    c = next(c for c in concurrency.CONTENDERS if c.name == "rust-cpu")
+    root = str(concurrency.ROOT)
+    one = [{"ok": True, "throughput": t} for t in (800.0, 900.0, 700.0)]
+    many = [{"ok": True, "throughput": t} for t in (1500.0, 1620.0, 1400.0)]
+    row = concurrency.summarize([c], {(root, c.name, 1): one, (root, c.name, c.n): many})["rows"][0]
+    assert row["ratio"] == 1500.0 / 800.0
+    assert (row["ratio_min"], row["ratio_max"]) == (1620.0 / 900.0, 1400.0 / 700.0)
+    assert row["status"] == "PASS"
