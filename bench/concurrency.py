@@ -250,6 +250,9 @@ def summarize(chosen: list[Contender], samples: dict[tuple[str, str, int], list[
         t1 = statistics.median(good1) if good1 else None
         tn = statistics.median(goodn) if goodn else None
         ratio = tn / t1 if t1 and tn else None
+        # The same round's two runs, side by side in time: how far the ratio
+        # moves from round to round on a shared machine.
+        paired = [b["throughput"] / a["throughput"] for a, b in zip(one, many) if a.get("ok") and b.get("ok") and a["throughput"]]
         lost = sum(s.get("unanswered", 0) for s in one + many)
         dups = sum(s.get("duplicates", 0) for s in one + many)
         errors = [s["error"] for s in one + many if not s.get("ok")]
@@ -257,6 +260,7 @@ def summarize(chosen: list[Contender], samples: dict[tuple[str, str, int], list[
         status = "n/a" if c.target is None or ratio is None else ("PASS" if ratio >= c.target else "FAIL")
         rows.append({
             "name": c.name, "label": c.label, "checkout": str(root) if len(roots) > 1 and c.kind != "awslambdaric" else "", "n": c.n, "throughput_1": t1, "throughput_n": tn, "ratio": ratio,
+            "ratio_min": min(paired) if paired else None, "ratio_max": max(paired) if paired else None,
             "target": c.target, "status": status, "p50_us_1": _med(one, "p50_us"), "p50_us_n": _med(many, "p50_us"),
             "invocations": sum(s.get("handed_out", 0) for s in one + many), "unanswered": lost, "duplicates": dups,
             "ok": ok, "errors": errors,
@@ -269,6 +273,12 @@ def _med(runs: list[dict[str, Any]], key: str) -> float | None:
     return statistics.median(vals) if vals else None
 
 
+def _spread(row: dict[str, Any]) -> str:
+    """' (min–max)' of the per-round ratios, when there were several rounds."""
+    lo, hi = row.get("ratio_min"), row.get("ratio_max")
+    return "" if lo is None or hi is None or lo == hi else f" ({lo:.2f}–{hi:.2f} by round)"
+
+
 def render(result: dict[str, Any]) -> str:
     m = result["machine"]
     out = [
@@ -276,7 +286,8 @@ def render(result: dict[str, Any]) -> str:
         f"Started {result['started']}; {os.cpu_count()} CPUs ({m.get('cpu')}); load average {m.get('loadavg_at_start')} at start, "
         f"{m.get('loadavg')} at end (a shared machine: read ratios). Unpinned; medians over the rounds. "
         f"Two CPU-bound processes side by side got {' and '.join(str(p) for p in result.get('free_parallelism', []))} "
-        "CPUs' worth (before and after; 2.0 when two CPUs are free): the ceiling of a CPU-bound ratio.", "",
+        "CPUs' worth (before and after; 2.0 when two CPUs are free): the ceiling of a CPU-bound ratio. "
+        "The ratio is of the medians, with the per-round ratios' range.", "",
         "| contender | N | throughput at 1 | throughput at N | ratio | target | p50 at 1 (us) | p50 at N (us) | events | lost | twice |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -285,7 +296,7 @@ def render(result: dict[str, Any]) -> str:
         target = "-" if r["target"] is None else f">= {r['target']:g}x: {r['status'].upper()}"
         label = f"{r['label']} ({r['checkout']})" if r.get("checkout") else r["label"]
         out.append(f"| {label} | {r['n']} | {f(r['throughput_1'])}/s | {f(r['throughput_n'])}/s | "
-                   f"{f(r['ratio'], '{:.2f}x')} | {target} | {f(r['p50_us_1'])} | {f(r['p50_us_n'])} | "
+                   f"{f(r['ratio'], '{:.2f}x')}{_spread(r)} | {target} | {f(r['p50_us_1'])} | {f(r['p50_us_n'])} | "
                    f"{r['invocations']} | {r['unanswered']} | {r['duplicates']} |")
     for r in result["rows"]:
         for e in r["errors"][:2]:

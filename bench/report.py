@@ -9,7 +9,7 @@ Results shape (the JSON file is exactly this dict):
     roundtrip_ms: {"1mb"|"6mb": {mode: {name: {median, min, max, n}}}}
     rss_mb: {name: {top_mb, tree_mb, invocations, mode}}
     emulator: {pinned|unpinned: {pairs_per_s, emulator_cpu_us_per_pair, ...}, pairs_per_s} or {note}
-  targets: [{id, text, op, bound, value, status, why?}]
+  targets: [{id, text, op, bound, value, status, by_round?, why?}]
   plan, notes, duration_s, started
 The chart needs matplotlib; without it the chart is skipped with a note.
 """
@@ -103,6 +103,8 @@ def markdown(res: dict[str, Any]) -> str:
     ]
     for t in res["targets"]:
         val = "–" if t["value"] is None else f"{t['value']:.2f} {t['unit']}"
+        if t.get("by_round"):
+            val += " ({:.2f}–{:.2f} by round)".format(*t["by_round"])
         extra = f" ({t['why']})" if t.get("why") else ""
         out.append(f"| {t['text']} | {val} | {t['op']} {t['bound']:g} {t['unit']} | **{t['status']}**{extra} |")
     out.append("")

@@ -1,7 +1,9 @@
 """The project's performance targets, as ratios of medians from one run.
 
 Ratios, not absolute numbers: all contenders ran on the same machine,
-interleaved, in the same run, so machine speed and drift cancel out.  A
+interleaved, in the same run, so machine speed and drift cancel out.  Each
+ratio of medians also carries its range round by round (`by_round`), which
+says how far a shared machine moved it.  A
 target whose inputs are missing (contender skipped or failed) is N/A, never
 PASS.
 """
@@ -57,6 +59,24 @@ def _value(figures: dict[str, Any], t: Target, who: str) -> float | None:
     return float(entry["top_mb"] if t.figure == "rss_mb" else entry["median"])
 
 
+def _by_round(figures: dict[str, Any], t: Target) -> tuple[float, float] | None:
+    """(min, max) of the ratio round by round: the rounds go round robin over
+    the contenders, so round i of the subject and of the divisor ran side by
+    side in time.  None when there is one round or no divisor."""
+    if t.versus is None:
+        return None
+    node: Any = figures
+    for part in t.figure.split("."):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    if t.mode is not None:
+        node = node.get(t.mode, {})
+    a, b = (node.get(who, {}).get("samples") for who in (t.subject, t.versus))
+    if not a or not b or len(a) != len(b) or len(a) < 2:
+        return None
+    ratios = [x / y for x, y in zip(a, b) if y]
+    return (min(ratios), max(ratios)) if ratios else None
+
+
 def evaluate(figures: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for t in TARGETS:
@@ -69,6 +89,6 @@ def evaluate(figures: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             value = a / b
             ok = value >= t.bound if t.op == ">=" else value <= t.bound
-            row.update(value=value, status="PASS" if ok else "FAIL")
+            row.update(value=value, status="PASS" if ok else "FAIL", by_round=_by_round(figures, t))
         out.append(row)
     return out

@@ -70,6 +70,13 @@ def _show(data: bytes | bytearray | memoryview) -> str:
     return shown if len(data) <= _SHOW else f"{shown}... ({len(data)} bytes)"
 
 
+# Field names as sent (a valid name: not empty, no blank at either end) ->
+# lower-cased: the same few names come on every response, and a hit skips
+# the checks and the lower().  Bounded: a server inventing names fills it once.
+_NAMES: dict[str, str] = {}
+_NAMES_MAX = 128
+
+
 def _parse_head(head: bytes | bytearray) -> tuple[int, str, dict[str, str], bool]:
     """Status, reason, lower-cased headers, and whether the connection stays open."""
     text = head.decode("latin-1")  # latin-1 decodes every byte
@@ -82,13 +89,18 @@ def _parse_head(head: bytes | bytearray) -> tuple[int, str, dict[str, str], bool
     if len(code) != 3 or not (code.isascii() and code.isdigit()):
         raise HttpError(f"bad status code in {status_line[:80]!r}")
     headers: dict[str, str] = {}
+    names = _NAMES
     for line in lines[1:]:
         name, sep, value = line.partition(":")
-        if not sep or not name or name[0] in " \t" or name[-1] in " \t":
-            if not line:
-                continue
-            raise HttpError(f"bad header line {line[:80]!r}")
-        key = name.lower()
+        key = names.get(name)
+        if key is None or not sep:
+            if not sep or not name or name[0] in " \t" or name[-1] in " \t":
+                if not line:
+                    continue
+                raise HttpError(f"bad header line {line[:80]!r}")
+            key = name.lower()
+            if len(names) < _NAMES_MAX:
+                names[name] = key
         value = value.strip(" \t")
         if key in headers:
             if key == "content-length" and headers[key] != value:
@@ -155,8 +167,9 @@ class ResponseParser:
         self._keep = True
         self._crlf = False  # chunked: the CRLF after a chunk's data is due
         self._trailer = False  # chunked: the last chunk came, the trailer section is due
-        # The last two header blocks parsed, each followed by its parse.
-        self._memo: tuple = (None, None, None, None)
+        # The last two header blocks parsed, each followed by its parse and
+        # its body length (-1: framed otherwise, see _length).
+        self._memo: tuple = (None, None, -1, None, None, -1)
 
     @property
     def in_progress(self) -> bool:
@@ -192,6 +205,20 @@ class ResponseParser:
         else:  # what feed() does here: append (a full _body takes no more)
             self._buf += memoryview(self._scratch)[:n]  # type: ignore[arg-type]
 
+    def _length(self, head: tuple[int, str, dict[str, str], bool]) -> int:
+        """The body length of a response framed by Content-Length alone
+        (checked); -1 for any other framing (chunked, until close, none, 1xx)."""
+        headers = head[2]
+        cl = headers.get("content-length")
+        if "transfer-encoding" in headers or cl is None or head[0] < 200:
+            return -1
+        if not (cl.isascii() and cl.isdigit()) or len(cl) > 18:
+            raise HttpError(f"bad Content-Length {cl[:40]!r}")
+        n = int(cl)
+        if n > self.max_body:
+            raise HttpError(f"response body of {n} bytes exceeds {self.max_body}")
+        return n
+
     def next(self) -> Response | None:
         """A complete response, or None when more bytes are needed."""
         while self._head is None:
@@ -206,34 +233,29 @@ class ResponseParser:
                 raise HttpError(f"response header block exceeds {self.max_head} bytes")
             raw = buf[:end]
             memo = self._memo
+            start = end + 4
             if raw == memo[0]:
                 # A header block seen one or two responses ago (the 202 of
                 # every post, between /next answers): its parse again, with a
-                # dict of its own.
-                last = memo[1]
+                # dict of its own, and its body length already checked.
+                last, n = memo[1], memo[2]
                 head = (last[0], last[1], dict(last[2]), last[3])
-            elif raw == memo[2]:
-                last = memo[3]
+            elif raw == memo[3]:
+                last, n = memo[4], memo[5]
                 head = (last[0], last[1], dict(last[2]), last[3])
                 # First again: the blocks seen in turn (a /next answer, a
                 # post's 202) both stay remembered.
-                self._memo = (raw, last, memo[0], memo[1])
+                self._memo = (raw, last, n, memo[0], memo[1], memo[2])
             else:
                 head = _parse_head(raw)
-                self._memo = (raw, head, memo[0], memo[1])
+                n = self._length(head)
+                self._memo = (raw, head, n, memo[0], memo[1], memo[2])
             status, headers = head[0], head[2]
-            start = end + 4
-            cl = headers.get("content-length")
-            if "transfer-encoding" in headers or cl is None or status < 200:
+            if n < 0:  # not framed by a Content-Length alone (or a 1xx)
                 got = self._other_framing(head, start)
                 if got is _INTERIM:
                     continue
                 return got  # type: ignore[return-value]
-            if not (cl.isascii() and cl.isdigit()) or len(cl) > 18:
-                raise HttpError(f"bad Content-Length {cl[:40]!r}")
-            n = int(cl)
-            if n > self.max_body:
-                raise HttpError(f"response body of {n} bytes exceeds {self.max_body}")
             if len(buf) - start >= n:
                 # The common case: the whole response arrived in one read.
                 small = buf[start : start + n]  # one copy (a bytearray, like every other body)

@@ -93,14 +93,15 @@ class Invocation:
         is served, as AWS's runtimes (which never enforce the header) serve it.
         `note` then says what was wrong, for the log.
         """
-        rid = headers.get("lambda-runtime-aws-request-id")
+        get = headers.get
+        rid = get("lambda-runtime-aws-request-id")
         if not rid:
             raise ProtocolError(
                 f"GET /next answered an event of {len(body)} bytes without a Lambda-Runtime-Aws-Request-Id header; "
                 "its answer cannot be posted (the id is part of the URL), so it is dropped"
             )
         now_ms = int(now * 1000)
-        raw = headers.get("lambda-runtime-deadline-ms")
+        raw = get("lambda-runtime-deadline-ms")
         deadline = int(raw) if raw is not None and raw.isascii() and raw.isdigit() and len(raw) <= 30 else -1
         note = None
         if deadline > now_ms + MAX_TIMEOUT_MS:
@@ -120,19 +121,20 @@ class Invocation:
             budget = int(min(timeout, MAX_TIMEOUT_MS / 1000) * 1000) if timeout and timeout > 0 else MAX_TIMEOUT_MS
             deadline = now_ms + budget
             note = f"{why}; serving it with the function timeout, a deadline of now + {budget / 1000:g} s"
+        # Positional, in field order: an Invocation is built per event.
         return cls(
-            request_id=rid,
-            deadline_ms=deadline,
-            function_arn=headers.get("lambda-runtime-invoked-function-arn", ""),
-            trace_id=headers.get("lambda-runtime-trace-id"),
-            client_context=headers.get("lambda-runtime-client-context"),
-            cognito_identity=headers.get("lambda-runtime-cognito-identity"),
-            tenant_id=headers.get("lambda-runtime-aws-tenant-id"),
-            invocation_id=headers.get("lambda-runtime-invocation-id"),
-            content_type=headers.get("content-type", "application/json"),
-            payload=body,
-            received_at=now,
-            note=note,
+            rid,
+            deadline,
+            get("lambda-runtime-invoked-function-arn", ""),
+            get("lambda-runtime-trace-id"),
+            get("lambda-runtime-client-context"),
+            get("lambda-runtime-cognito-identity"),
+            get("lambda-runtime-aws-tenant-id"),
+            get("lambda-runtime-invocation-id"),
+            get("content-type", "application/json"),
+            body,
+            now,
+            note,
         )
 
 

@@ -337,10 +337,12 @@ def test_parser_bench_runs_ab_and_reports_refusals(tmp_path: Path) -> None:
     old = tmp_path / "old_http_parse.py"
     src = (ROOT / "dispatcher" / "http_parse.py").read_text()
     # A parser that knows only Content-Length, as before issue 9.
-    old.write_text(src.replace('            if "transfer-encoding" in headers or cl is None or status < 200:',
-                               '            if "transfer-encoding" in headers:\n'
-                               '                raise HttpError("unsupported Transfer-Encoding")\n'
-                               '            if cl is None or status < 200:'))
+    patched = src.replace('        if "transfer-encoding" in headers or cl is None or head[0] < 200:',
+                          '        if "transfer-encoding" in headers:\n'
+                          '            raise HttpError("unsupported Transfer-Encoding")\n'
+                          '        if cl is None or head[0] < 200:')
+    assert patched != src, "the framing test this copy patches moved: update the test"
+    old.write_text(patched)
     out = tmp_path / "bench.json"
     assert parser_bench.main(["--against", str(old), "--rounds", "2", "--scale", "0.001", "--cpu", "-1", "--json", str(out)]) == 0
     cases = json.loads(out.read_text())["cases"]
@@ -417,3 +419,30 @@ def test_pyworker_starts_and_steps_report_every_row() -> None:
     assert proc.returncode == 0, proc.stderr
     steps = {line.split(" | ")[0][2:] for line in proc.stdout.splitlines() if line.startswith("| ")}
     assert {"read", "decode", "answer raw", "answer json", "write"} <= steps
+
+
+def test_concurrency_summary_gives_the_ratio_of_medians_and_the_per_round_range() -> None:
+    """Each round runs concurrency 1 and N side by side: their ratio per round
+    shows how far a shared machine moves it; the headline is the medians' ratio."""
+    from bench import concurrency
+
+    c = next(c for c in concurrency.CONTENDERS if c.name == "rust-cpu")
+    root = str(concurrency.ROOT)
+    one = [{"ok": True, "throughput": t} for t in (800.0, 900.0, 700.0)]
+    many = [{"ok": True, "throughput": t} for t in (1500.0, 1620.0, 1400.0)]
+    row = concurrency.summarize([c], {(root, c.name, 1): one, (root, c.name, c.n): many})["rows"][0]
+    assert row["ratio"] == 1500.0 / 800.0
+    assert (row["ratio_min"], row["ratio_max"]) == (1620.0 / 900.0, 1400.0 / 700.0)
+    assert row["status"] == "PASS"
+
+
+def test_a_target_gives_its_ratio_round_by_round() -> None:
+    """Round i of the subject and of the divisor ran side by side: their ratio
+    per round is the spread a shared machine put on the ratio of medians."""
+    figs = _figures(**{"dispatcher-rust": 1, "lean-loop": 1})
+    pinned = figs["throughput"]["pinned"]
+    pinned["dispatcher-rust"] = {"median": 14_000.0, "samples": [14_000.0, 15_000.0, 10_000.0]}
+    pinned["lean-loop"] = {"median": 16_000.0, "samples": [16_000.0, 20_000.0, 14_000.0]}
+    row = {r["id"]: r for r in targets.evaluate(figs)}["tp-rust-vs-lean"]
+    assert row["value"] == pytest.approx(14 / 16)
+    assert row["by_round"] == pytest.approx((10 / 14, 14 / 16))
