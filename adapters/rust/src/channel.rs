@@ -84,6 +84,11 @@ impl Channel {
     pub fn clone_output(&self) -> io::Result<File> {
         self.output.try_clone()
     }
+
+    /// The output descriptor, for writing replies by `vmsplice` (bigreply.rs).
+    pub(crate) fn output_fd(&self) -> RawFd {
+        self.output.as_raw_fd()
+    }
 }
 
 impl<R: Read, W: Write> Channel<R, W> {
@@ -112,6 +117,20 @@ impl<R: Read, W: Write> Channel<R, W> {
             Err(err) => Err(err),
         };
         (read, &mut self.output)
+    }
+
+    /// Reads from now on into `spare` (bytes read past the last frame move
+    /// along) and returns the buffer read into so far, whose pages a spliced
+    /// reply may still be in (bigreply.rs). `spare`'s contents do not matter.
+    pub(crate) fn swap_buffer(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        let pending = self.end - self.start;
+        if spare.len() < pending.max(READ_AHEAD) {
+            spare.resize(pending.max(READ_AHEAD), 0);
+        }
+        spare[..pending].copy_from_slice(&self.buf[self.start..self.end]);
+        self.start = 0;
+        self.end = pending;
+        std::mem::replace(&mut self.buf, spare)
     }
 
     /// Where the next frame's body lies in `buf`, once it is all there.
