@@ -133,8 +133,9 @@ def test_cargo_test_passes(rust_build: RustBuild) -> None:
     done = _run([cargo, "--config", str(OFFLINE_CONFIG), "test"], CRATE)
     report = f"{rust_build.rustc_version}\n{done.stdout[-6000:]}\n{done.stderr[-4000:]}"
     assert done.returncode == 0, report
-    # Unit tests, the shared vectors, the pipe tests (one at a time and run_concurrent) and the doc test all ran.
-    suites = ("src/lib.rs", "tests/vectors.rs", "tests/worker.rs", "tests/concurrent.rs", "Doc-tests dispatcher_worker")
+    # Unit tests, the shared vectors, the pipe tests (one at a time, run_concurrent, large answers) and the doc test all ran.
+    suites = ("src/lib.rs", "tests/vectors.rs", "tests/worker.rs", "tests/concurrent.rs", "tests/bigreply.rs",
+              "Doc-tests dispatcher_worker")
     for suite in suites:
         assert suite in done.stderr, f"{suite} did not run:\n{report}"
     results = re.findall(r"test result: (\w+)\. (\d+) passed; (\d+) failed", done.stdout)

@@ -137,7 +137,8 @@ impl Splicer {
         self.spare.take().unwrap_or_default()
     }
 
-    /// Buffers held now (for tests and diagnostics).
+    /// Buffers held now.
+    #[cfg(test)]
     pub fn held(&self) -> usize {
         self.held.len()
     }
@@ -209,5 +210,144 @@ impl Write for RawOut {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::File;
+    use std::io::{Read, Seek};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::thread;
+
+    /// A pipe (read end, write end) of `size` bytes.
+    fn pipe(size: libc::c_int) -> (File, File) {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills two descriptors, owned by the Files below.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        let (r, w) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+        // SAFETY: fcntl on a descriptor owned here.
+        assert!(unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, size) } >= size);
+        (r, w)
+    }
+
+    fn bytes(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed) ^ (i >> 12) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn spliced_frames_arrive_intact_at_page_and_pipe_boundaries() {
+        let (mut r, w) = pipe(65_536);
+        let sizes = [1usize, 4095, 4096, 4097, 65_535, 65_536, 65_537, 6_291_456];
+        // Each tail at a page-aligned offset and at an odd one.
+        let sent: Vec<(Vec<u8>, usize)> = sizes
+            .iter()
+            .flat_map(|&n| [(bytes(n + 4096, n as u8), 0), (bytes(n + 4096, 3), 4093)])
+            .collect();
+        let want: Vec<u8> = sent
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (buf, at))| {
+                let head = format!("head{i}");
+                let n = buf.len() - 4096;
+                [head.as_bytes(), &buf[*at..*at + n]].concat()
+            })
+            .collect();
+        let total = want.len();
+        let reader = thread::spawn(move || {
+            let mut got = vec![0u8; total];
+            r.read_exact(&mut got).unwrap();
+            got
+        });
+        let mut s = Splicer::new(w.as_raw_fd());
+        for (i, (buf, at)) in sent.iter().enumerate() {
+            let n = buf.len() - 4096;
+            assert!(
+                s.send(format!("head{i}").as_bytes(), &buf[*at..*at + n])
+                    .unwrap(),
+                "spliced"
+            );
+        }
+        // `sent` outlives the reader's reads: nothing changes the spliced pages.
+        let got = reader.join().unwrap();
+        assert_eq!(s.written(), total as u64);
+        assert!(
+            got == want,
+            "first difference at {:?}",
+            got.iter().zip(&want).position(|(a, b)| a != b)
+        );
+        // An empty tail is the head alone.
+        let (mut r, w) = pipe(65_536);
+        let mut s = Splicer::new(w.as_raw_fd());
+        assert!(!s.send(b"only", b"").unwrap());
+        let mut got = [0u8; 4];
+        r.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"only");
+    }
+
+    #[test]
+    fn held_buffers_wait_until_the_reader_has_read_past_them() {
+        let (mut r, w) = pipe(1 << 20);
+        let mut s = Splicer::new(w.as_raw_fd());
+        let input = bytes(300_000, 1);
+        let reply = bytes(300_000, 2);
+        assert!(s.send(b"h1", &input).unwrap());
+        let end1 = s.written();
+        s.hold(input, end1, true);
+        assert!(s.send(b"h2", &reply).unwrap());
+        let end2 = s.written();
+        s.hold(reply, end2, false);
+        s.collect();
+        assert_eq!(s.held(), 2, "nothing was read");
+        assert!(!s.read_past(end1));
+        assert!(
+            s.take_spare().is_empty(),
+            "no spare while the input buffer is in the pipe"
+        );
+        let mut got = vec![0u8; 2 + 300_000 + 1];
+        r.read_exact(&mut got).unwrap();
+        assert!(s.read_past(end1) && !s.read_past(end2));
+        let spare = s.take_spare();
+        assert_eq!(
+            spare,
+            bytes(300_000, 1),
+            "the input buffer, read past, is the spare"
+        );
+        assert_eq!(s.held(), 1, "the reply is still held");
+        let mut rest = vec![0u8; 2 + 300_000 - 1];
+        r.read_exact(&mut rest).unwrap();
+        s.collect();
+        assert_eq!(s.held(), 0, "an owned reply read past is freed");
+        assert!(s.take_spare().is_empty(), "and not kept as a spare");
+    }
+
+    #[test]
+    fn a_descriptor_that_is_no_pipe_gets_copies() {
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(std::env::temp_dir().join(format!("bigreply-{}", std::process::id())))
+            .unwrap();
+        let mut s = Splicer::new(file.as_raw_fd());
+        let tail = bytes(SPLICE_MIN, 5);
+        assert!(s.wants(tail.len()));
+        assert!(
+            !s.send(b"head", &tail).unwrap(),
+            "vmsplice is refused on a file"
+        );
+        assert!(!s.wants(tail.len()), "and not tried again");
+        assert!(!s.send(b"again", &tail).unwrap());
+        file.rewind().unwrap();
+        let mut got = Vec::new();
+        file.read_to_end(&mut got).unwrap();
+        assert_eq!(got, [&b"head"[..], &tail, b"again", &tail].concat());
+        drop(file);
+        std::fs::remove_file(std::env::temp_dir().join(format!("bigreply-{}", std::process::id())))
+            .unwrap();
     }
 }
