@@ -317,6 +317,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_swapped_buffer_keeps_the_bytes_read_past_the_frame() {
+        let big = vec![b'b'; 3 * READ_AHEAD];
+        let data = [frame(&big), frame(b"two"), frame(b"three")].concat();
+        let mut ch = channel(data, usize::MAX);
+        assert_eq!(ch.read_frame().unwrap(), Some(&big[..]));
+        assert_eq!(ch.read_frame().unwrap(), Some(&b"two"[..]));
+        // "three" was read with "two": it moves to the new buffer.
+        let old = ch.swap_buffer(vec![0xee; 10]);
+        assert_eq!(old.len(), 4 + big.len(), "the buffer read into so far");
+        assert!(ch.buf.len() >= READ_AHEAD, "a small spare grows to the read-ahead");
+        assert_eq!(ch.read_frame().unwrap(), Some(&b"three"[..]));
+        assert_eq!(ch.read_frame().unwrap(), None);
+        // A large spare is used as it is, its old contents overwritten.
+        let mut ch = channel([frame(b"x"), frame(b"yz")].concat(), 5);
+        assert_eq!(ch.read_frame().unwrap(), Some(&b"x"[..]));
+        ch.swap_buffer(vec![0xee; 4 * READ_AHEAD]);
+        assert_eq!(ch.buf.len(), 4 * READ_AHEAD);
+        assert_eq!(ch.read_frame().unwrap(), Some(&b"yz"[..]));
+    }
+
     /// A writer that takes at most 3 bytes per call, vectored or not.
     struct Stingy(Vec<u8>);
 
