@@ -31,8 +31,10 @@ class Plan:
     seconds: float = 2.0  # per throughput run
     count: int = 0  # > 0: throughput runs sized by count instead (smoke)
     warmup: int = 200
+    # size: (count, warmup) per round; the figure is the median of the rounds' medians
     roundtrip: dict[str, tuple[int, int]] = field(
-        default_factory=lambda: {"1mb": (20, 2), "6mb": (8, 1)})  # size: (count, warmup)
+        default_factory=lambda: {"1mb": (12, 3), "6mb": (8, 3)})
+    roundtrip_rounds: int = 5  # interleaved over the contenders, as throughput rounds are
     rss_count: int = 10_000
     rss_warmup: int = 1_000
     rss_seconds_cap: float = 10.0  # slow contenders (exec mode) stop here
@@ -42,7 +44,7 @@ class Plan:
 
 FULL = Plan("full")
 SMOKE = Plan("smoke", cold_repeats=1, rounds=1, count=300, warmup=20,
-             roundtrip={"1mb": (3, 0), "6mb": (2, 0)}, rss_count=300, rss_warmup=50,
+             roundtrip={"1mb": (3, 0), "6mb": (2, 0)}, roundtrip_rounds=1, rss_count=300, rss_warmup=50,
              rss_seconds_cap=5.0, bash_count=10, budget_s=50.0)
 
 
@@ -187,22 +189,33 @@ class Suite:
                         f"p50 {res.stats['p50_us'] / 1000:.1f} ms ({res.stats['count']} inv)")
 
     def roundtrip(self) -> None:
-        """Per-invocation latency (median) with a 1 MB and a 6 MB event."""
-        for size, (count, warmup) in self.plan.roundtrip.items():
+        """Per-invocation latency with a 1 MB and a 6 MB event: in each of
+        `roundtrip_rounds` rounds every contender runs `count` invocations
+        after `warmup` (a fresh start each round, contenders interleaved, so
+        a burst of load on the shared machine hits one round of each rather
+        than every invocation of one); the figure is the median of the
+        rounds' medians, with their min and max."""
+        p = self.plan
+        for size, (count, warmup) in p.roundtrip.items():
             if self._over_budget(f"{size} round trips"):
                 return
             fig = self.figures["roundtrip_ms"].setdefault(size, {})
-            for mode in self.plan.modes:
-                for c in self._alive():
-                    if not c.large_events:
-                        continue
-                    spec = Spec(self.events[size], count=count, warmup=warmup, exact=c.exact_echo)
-                    res = self._run(c, spec, mode, f"{size} round trip")
-                    if res.ok and res.stats:
-                        fig.setdefault(mode, {})[c.name] = {
-                            "median": res.stats["p50_us"] / 1000, "min": res.stats["min_us"] / 1000,
-                            "max": res.stats["max_us"] / 1000, "n": res.stats["count"]}
-                        log(f"[round trip {size} {mode}] {c.name}: {res.stats['p50_us'] / 1000:.2f} ms")
+            for mode in p.modes:
+                medians: dict[str, list[float]] = {}
+                for rnd in range(p.roundtrip_rounds):
+                    # Alternate the order: the first run of a round may be systematically slower or faster.
+                    alive = [c for c in self._alive() if c.large_events]
+                    for c in alive[:: 1 if rnd % 2 == 0 else -1]:
+                        spec = Spec(self.events[size], count=count, warmup=warmup, exact=c.exact_echo)
+                        res = self._run(c, spec, mode, f"{size} round trip {rnd + 1}")
+                        if res.ok and res.stats:
+                            medians.setdefault(c.name, []).append(res.stats["p50_us"] / 1000)
+                            log(f"[round trip {size} {mode} {rnd + 1}/{p.roundtrip_rounds}] {c.name}: "
+                                f"{res.stats['p50_us'] / 1000:.2f} ms")
+                for name, vals in medians.items():
+                    fig.setdefault(mode, {})[name] = {
+                        "median": statistics.median(vals), "min": min(vals), "max": max(vals),
+                        "n": len(vals) * count, "rounds": len(vals)}
 
     def rss(self) -> None:
         """VmRSS of the contender's top process after warm-up + N invocations."""

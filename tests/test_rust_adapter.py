@@ -133,9 +133,9 @@ def test_cargo_test_passes(rust_build: RustBuild) -> None:
     done = _run([cargo, "--config", str(OFFLINE_CONFIG), "test"], CRATE)
     report = f"{rust_build.rustc_version}\n{done.stdout[-6000:]}\n{done.stderr[-4000:]}"
     assert done.returncode == 0, report
-    # Unit tests, the shared vectors, the pipe tests (one at a time and run_concurrent) and the doc test all ran.
+    # Unit tests, the shared vectors, the pipe tests (one at a time, run_concurrent, large answers) and the doc test all ran.
     suites = ("src/lib.rs", "tests/vectors.rs", "tests/worker_answers.rs", "tests/worker_frames.rs", "tests/worker_lifecycle.rs",
-              "tests/concurrent.rs", "Doc-tests dispatcher_worker")
+              "tests/concurrent.rs", "tests/bigreply.rs", "Doc-tests dispatcher_worker")
     for suite in suites:
         assert suite in done.stderr, f"{suite} did not run:\n{report}"
     results = re.findall(r"test result: (\w+)\. (\d+) passed; (\d+) failed", done.stdout)
@@ -229,3 +229,27 @@ def test_six_megabyte_event_is_echoed_byte_for_byte(rust_build: RustBuild, tmp_p
     assert done.returncode == 0, _explain(done)
     assert len(done.stdout) == len(event), _explain(done)
     assert done.stdout == event
+
+
+def test_large_answers_of_changing_sizes_through_one_warm_worker(rust_build: RustBuild, tmp_path: Path) -> None:
+    """examples/rust-echo answers a large event from the buffer it read it into
+    (vmsplice, adapters/rust/src/bigreply.rs): the next event goes into a
+    second buffer, and the buffers are reused as sizes go up and down around
+    the 256 KiB threshold.  Every answer must be its own event, byte for byte."""
+    from harness import Function
+
+    sizes = [6_000_000, 262_144, 262_143, 300_000, 6_000_000, 1_048_576, 5_000_000, 300_001, 6_291_000]
+    fn = Function(tmp_path, EXAMPLES / "rust-echo" / "dispatcher.yaml", timeout=60)
+    try:
+        for n, size in enumerate(sizes):
+            # Distinct content each time: a stale page from an earlier event would show.
+            head = b'{"n":%d,"data":"' % n
+            body = bytes((n * 7 + i) % 26 + 97 for i in range(256)) * (size // 256 + 1)
+            event = head + body[: size - len(head) - 2] + b'"}'
+            assert len(event) == size
+            got = fn.invoke(raw=event)
+            assert got.outcome == "success", (size, got.body[:300], fn.logs()[-2000:])
+            assert got.body == event, f"the {size}-byte event #{n} came back changed"
+        assert fn.emu.stats.launches == 1, "one warm worker served them all"
+    finally:
+        fn.close()

@@ -84,6 +84,11 @@ impl Channel {
     pub fn clone_output(&self) -> io::Result<File> {
         self.output.try_clone()
     }
+
+    /// The output descriptor, for writing replies by `vmsplice` (bigreply.rs).
+    pub(crate) fn output_fd(&self) -> RawFd {
+        self.output.as_raw_fd()
+    }
 }
 
 impl<R: Read, W: Write> Channel<R, W> {
@@ -112,6 +117,20 @@ impl<R: Read, W: Write> Channel<R, W> {
             Err(err) => Err(err),
         };
         (read, &mut self.output)
+    }
+
+    /// Reads from now on into `spare` (bytes read past the last frame move
+    /// along) and returns the buffer read into so far, whose pages a spliced
+    /// reply may still be in (bigreply.rs). `spare`'s contents do not matter.
+    pub(crate) fn swap_buffer(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        let pending = self.end - self.start;
+        if spare.len() < pending.max(READ_AHEAD) {
+            spare.resize(pending.max(READ_AHEAD), 0);
+        }
+        spare[..pending].copy_from_slice(&self.buf[self.start..self.end]);
+        self.start = 0;
+        self.end = pending;
+        std::mem::replace(&mut self.buf, spare)
     }
 
     /// Where the next frame's body lies in `buf`, once it is all there.
@@ -296,6 +315,27 @@ mod tests {
                 "cut at {cut}: {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_swapped_buffer_keeps_the_bytes_read_past_the_frame() {
+        let big = vec![b'b'; 3 * READ_AHEAD];
+        let data = [frame(&big), frame(b"two"), frame(b"three")].concat();
+        let mut ch = channel(data, usize::MAX);
+        assert_eq!(ch.read_frame().unwrap(), Some(&big[..]));
+        assert_eq!(ch.read_frame().unwrap(), Some(&b"two"[..]));
+        // "three" was read with "two": it moves to the new buffer.
+        let old = ch.swap_buffer(vec![0xee; 10]);
+        assert_eq!(old.len(), 4 + big.len(), "the buffer read into so far");
+        assert!(ch.buf.len() >= READ_AHEAD, "a small spare grows to the read-ahead");
+        assert_eq!(ch.read_frame().unwrap(), Some(&b"three"[..]));
+        assert_eq!(ch.read_frame().unwrap(), None);
+        // A large spare is used as it is, its old contents overwritten.
+        let mut ch = channel([frame(b"x"), frame(b"yz")].concat(), 5);
+        assert_eq!(ch.read_frame().unwrap(), Some(&b"x"[..]));
+        ch.swap_buffer(vec![0xee; 4 * READ_AHEAD]);
+        assert_eq!(ch.buf.len(), 4 * READ_AHEAD);
+        assert_eq!(ch.read_frame().unwrap(), Some(&b"yz"[..]));
     }
 
     /// A writer that takes at most 3 bytes per call, vectored or not.

@@ -49,7 +49,7 @@ where
     let (mut worker, handler, slots) = worker::start(init, true, false);
     let function = FunctionEnv::from_vars(|name: &str| std::env::var(name).ok());
     if slots <= 1 {
-        exit(worker.serve_invokes(&handler, &function));
+        exit(worker.serve_invokes(&worker::Owned(&handler), &function));
     }
     let output = match worker.channel.clone_output() {
         Ok(file) => Mutex::new(file),

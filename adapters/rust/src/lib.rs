@@ -28,6 +28,7 @@ pub mod channel;
 pub mod msgpack;
 pub mod protocol;
 
+mod bigreply;
 mod concurrent;
 mod context;
 mod error;
@@ -43,6 +44,8 @@ mod worker;
 pub use context::{Context, FunctionEnv};
 pub use error::{from_boxed, Error, HandlerError, MARSHAL_ERROR, OPAQUE, PANIC, UNMARSHAL_ERROR};
 pub use stream::{HttpPrelude, ResponseStream, CHUNK, HTTP_INTEGRATION_CONTENT_TYPE};
+
+use std::borrow::Cow;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -110,6 +113,34 @@ where
 {
     worker::serve(move || {
         Ok(move |payload: &[u8], ctx: Context| handler(payload, ctx).map_err(Into::into))
+    })
+}
+
+/// Like [`run_raw`], for a handler that may answer with bytes borrowed from
+/// the event (`Cow::Borrowed`: all of it, as an echo does, or a slice of
+/// it): those are written from where they are, not copied into a `Vec`
+/// first, and a large answer goes to the supervisor by `vmsplice`, without
+/// the copy a `write` makes. `Cow::Owned` answers as `run_raw` does.
+///
+/// ```no_run
+/// use std::borrow::Cow;
+/// use dispatcher_worker::{Context, Error};
+///
+/// fn main() {
+///     dispatcher_worker::run_raw_borrowed(|event: &[u8], _ctx: Context| {
+///         Ok::<_, Error>(Cow::Borrowed(event))
+///     })
+/// }
+/// ```
+pub fn run_raw_borrowed<Err, H>(handler: H) -> !
+where
+    Err: Into<Error>,
+    H: for<'e> Fn(&'e [u8], Context) -> Result<Cow<'e, [u8]>, Err>,
+{
+    worker::serve_with(move || {
+        Ok(worker::borrowing(move |payload: &[u8], ctx: Context| {
+            handler(payload, ctx).map_err(Into::into)
+        }))
     })
 }
 

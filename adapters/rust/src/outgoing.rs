@@ -80,16 +80,17 @@ pub(crate) fn encode_bin_head(
 /// where it is) is not empty and must be written right behind it. A result
 /// that would exceed `max_frame` is answered with an error instead: the
 /// supervisor would otherwise have to reject the frame and replace us.
-pub(crate) fn encode_reply<'p>(
+pub(crate) fn encode_reply<'p, P: AsRef<[u8]>>(
     id: &str,
-    outcome: &'p Result<Vec<u8>, Error>,
+    outcome: &'p Result<P, Error>,
     max_frame: usize,
     out: &mut Vec<u8>,
 ) -> &'p [u8] {
     let too_large;
     let err = match outcome {
-        Ok(payload) => match encode_bin_head("result", id, "payload", payload.len(), out) {
+        Ok(payload) => match encode_bin_head("result", id, "payload", payload.as_ref().len(), out) {
             Some(body) if body <= max_frame => {
+                let payload = payload.as_ref();
                 if payload.len() <= COPY_LIMIT {
                     out.extend_from_slice(payload);
                     return &[];
@@ -102,7 +103,7 @@ pub(crate) fn encode_reply<'p>(
                     format!(
                         "the response is {} bytes; a frame may hold at most {max_frame} \
                          (dispatcher.yaml max_frame)",
-                        payload.len()
+                        payload.as_ref().len()
                     ),
                 );
                 &too_large

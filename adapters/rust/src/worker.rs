@@ -7,8 +7,10 @@
 //! 71 (EX_OSERR) when the descriptors cannot be set up; 64 (EX_USAGE) when
 //! started from a terminal; 1 after `init_error`.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
+use crate::bigreply::Splicer;
 use crate::channel::Channel;
 use crate::context::{Context, FunctionEnv};
 use crate::incoming::{frame_or_exit, invoke_or_exit};
@@ -91,9 +93,53 @@ where
     I: FnOnce() -> Result<H, Error>,
     H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
 {
+    serve_with(|| init().map(Owned))
+}
+
+/// [`serve`] for any [`Handler`] (one whose answer may borrow the event).
+pub(crate) fn serve_with<I, H>(init: I) -> !
+where
+    I: FnOnce() -> Result<H, Error>,
+    H: Handler,
+{
     let (mut worker, handler, _) = start(init, false, false);
     let function = FunctionEnv::from_vars(|name: &str| std::env::var(name).ok());
     exit(worker.serve_invokes(&handler, &function))
+}
+
+/// A handler as the serving loop calls it: the answer may borrow from the
+/// event's bytes (an echo), or own its bytes.
+pub(crate) trait Handler {
+    fn call<'e>(&self, payload: &'e [u8], ctx: Context) -> Result<Cow<'e, [u8]>, Error>;
+}
+
+/// A handler that answers owned bytes (`run`, `run_raw`, ...).
+pub(crate) struct Owned<H>(pub(crate) H);
+
+impl<H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>> Handler for Owned<H> {
+    fn call<'e>(&self, payload: &'e [u8], ctx: Context) -> Result<Cow<'e, [u8]>, Error> {
+        (self.0)(payload, ctx).map(Cow::Owned)
+    }
+}
+
+/// A handler whose answer may borrow from the event (`run_raw_borrowed`).
+pub(crate) struct Borrowing<H>(H);
+
+/// Wraps `handler`; the bound gives a closure its signature.
+pub(crate) fn borrowing<H>(handler: H) -> Borrowing<H>
+where
+    H: for<'e> Fn(&'e [u8], Context) -> Result<Cow<'e, [u8]>, Error>,
+{
+    Borrowing(handler)
+}
+
+impl<H> Handler for Borrowing<H>
+where
+    H: for<'e> Fn(&'e [u8], Context) -> Result<Cow<'e, [u8]>, Error>,
+{
+    fn call<'e>(&self, payload: &'e [u8], ctx: Context) -> Result<Cow<'e, [u8]>, Error> {
+        (self.0)(payload, ctx)
+    }
 }
 
 /// [`serve`] for a streaming handler: it writes its response to a
@@ -188,16 +234,30 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    pub(crate) fn serve_invokes<H>(&mut self, handler: &H, function: &FunctionEnv) -> i32
-    where
-        H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
-    {
+    /// Answers invokes one at a time until `shutdown` or EOF. A large
+    /// answer goes into the pipe by `vmsplice` (bigreply.rs): an owned one is
+    /// then held until the supervisor has read it; one that lies in the
+    /// input buffer (an echo) makes the next frame go into another buffer
+    /// unless the supervisor has read it already.
+    pub(crate) fn serve_invokes<H: Handler>(&mut self, handler: &H, function: &FunctionEnv) -> i32 {
         let max_frame = self.channel.max_frame();
+        let mut splicer = Splicer::new(self.channel.output_fd());
+        // The output offset just past an answer spliced from the input buffer.
+        let mut input_spliced: Option<u64> = None;
         loop {
-            let body = match frame_or_exit(self.channel.read_frame()) {
+            if let Some(end) = input_spliced.take() {
+                if !splicer.read_past(end) {
+                    let old = self.channel.swap_buffer(splicer.take_spare());
+                    splicer.hold(old, end, true);
+                }
+            }
+            let (read, _) = self.channel.read_frame_and_output();
+            let body = match frame_or_exit(read) {
                 Some(body) => body,
                 None => return EX_OK,
             };
+            // A frame came: the supervisor has (usually) read the last answer.
+            splicer.collect();
             let invoke = match invoke_or_exit(body) {
                 Some(invoke) => invoke,
                 None => return EX_OK,
@@ -210,8 +270,23 @@ impl Worker {
             logging::set_request(None);
             flush_std();
             let tail = encode_reply(invoke.id, &outcome, max_frame, &mut self.out);
-            if let Err(err) = self.channel.write_frame_parts(&self.out, tail) {
-                fail(EX_IOERR, &format!("cannot write a frame: {err}"));
+            // Spliced: owned bytes (held here) or the input buffer's own; a
+            // borrowed answer from anywhere else is copied (its owner might change it).
+            let in_input = body.as_ptr_range().start <= tail.as_ptr()
+                && tail.as_ptr_range().end <= body.as_ptr_range().end;
+            let owned = matches!(outcome, Ok(Cow::Owned(_)));
+            let sent = if splicer.wants(tail.len()) && (owned || in_input) {
+                splicer.send(&self.out, tail)
+            } else {
+                splicer.copy(&self.out, tail).map(|()| false)
+            };
+            match sent {
+                Ok(false) => {}
+                Ok(true) => match outcome {
+                    Ok(Cow::Owned(bytes)) => splicer.hold(bytes, splicer.written(), false),
+                    _ => input_spliced = Some(splicer.written()),
+                },
+                Err(err) => fail(EX_IOERR, &format!("cannot write a frame: {err}")),
             }
         }
     }
@@ -227,19 +302,16 @@ impl Worker {
 }
 
 /// Runs the handler for one invocation, panics included.
-pub(crate) fn answer<H>(
-    invoke: &Invoke<'_>,
+pub(crate) fn answer<'e, H: Handler>(
+    invoke: &Invoke<'e>,
     handler: &H,
     function: &FunctionEnv,
-) -> Result<Vec<u8>, Error>
-where
-    H: Fn(&[u8], Context) -> Result<Vec<u8>, Error>,
-{
+) -> Result<Cow<'e, [u8]>, Error> {
     // The worker runs one invocation at a time on this one thread, so the
     // process-wide variable is exactly the current invocation's.
     set_trace_env(invoke.trace_id);
     let ctx = Context::new(invoke, function);
-    panic::catch(|| handler(invoke.payload, ctx))
+    panic::catch(|| handler.call(invoke.payload, ctx))
 }
 
 /// Sets `_X_AMZN_TRACE_ID` to an invocation's trace header, or unsets it
