@@ -97,6 +97,11 @@ class ApiClient:
             self._parser = ResponseParser(max_body=self.max_body)
         return self._sock
 
+    @property
+    def sock(self) -> socket.socket | None:
+        """The connected socket, or None."""
+        return self._sock
+
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()

@@ -75,6 +75,7 @@ def _show(data: bytes | bytearray | memoryview) -> str:
 # the checks and the lower().  Bounded: a server inventing names fills it once.
 _NAMES: dict[str, str] = {}
 _NAMES_MAX = 128
+_AGAIN_MAX = 256  # the longest body a repeated response is remembered with, whole
 
 
 def _parse_head(head: bytes | bytearray) -> tuple[int, str, dict[str, str], bool]:
@@ -152,7 +153,7 @@ class ResponseParser:
 
     __slots__ = (
         "max_head", "max_body", "_buf", "_head", "_body", "_have", "_scratch",
-        "_mode", "_keep", "_crlf", "_trailer", "_memo",
+        "_mode", "_keep", "_crlf", "_trailer", "_memo", "_again",
     )
 
     def __init__(self, max_head: int = MAX_HEAD, max_body: int = MAX_BODY) -> None:
@@ -170,6 +171,11 @@ class ResponseParser:
         # The last two header blocks parsed, each followed by its parse and
         # its body length (-1: framed otherwise, see _length).
         self._memo: tuple = (None, None, -1, None, None, -1)
+        # A small response that repeated a remembered header block, whole:
+        # (its bytes, status, reason, headers, body, keep-alive).  The same
+        # bytes again (the 202 of every post, until its Date changes) are the
+        # same response: taken with one comparison.
+        self._again: tuple | None = None
 
     @property
     def in_progress(self) -> bool:
@@ -221,6 +227,10 @@ class ResponseParser:
 
     def next(self) -> Response | None:
         """A complete response, or None when more bytes are needed."""
+        again = self._again
+        if again is not None and self._head is None and self._buf.startswith(again[0]):
+            del self._buf[: len(again[0])]
+            return Response(again[1], again[2], dict(again[3]), bytearray(again[4]), again[5])
         while self._head is None:
             buf = self._buf
             end = buf.find(b"\r\n\r\n")
@@ -234,6 +244,7 @@ class ResponseParser:
             raw = buf[:end]
             memo = self._memo
             start = end + 4
+            last = None
             if raw == memo[0]:
                 # A header block seen one or two responses ago (the 202 of
                 # every post, between /next answers): its parse again, with a
@@ -259,6 +270,8 @@ class ResponseParser:
             if len(buf) - start >= n:
                 # The common case: the whole response arrived in one read.
                 small = buf[start : start + n]  # one copy (a bytearray, like every other body)
+                if last is not None and n <= _AGAIN_MAX:  # a repeated head: its next repeat is likely whole
+                    self._again = (bytes(buf[: start + n]), status, head[1], last[2], bytes(small), head[3])
                 del buf[: start + n]
                 return Response(status, head[1], headers, small, head[3])
             self._keep = head[3]

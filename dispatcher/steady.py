@@ -24,7 +24,7 @@ bookkeeping that would have come back to where it began.
 from __future__ import annotations
 
 from os import readv
-from select import POLLIN, poll
+from select import EPOLLIN, epoll
 
 from dispatcher import frames
 from dispatcher.answers import MAX_RESPONSE, convert_result
@@ -43,7 +43,7 @@ __all__ = ["SteadyPath"]
 class SteadyPath:
     """Mixin: `_steady()`; the rest of the driver is supervisor.py's."""
 
-    _steady_polls: tuple[Any, Any, Any] | None = None  # (descriptors, poll for /next, poll for the reply)
+    _steady_polls: tuple[Any, Any, Any] | None = None  # (what they watch, epoll for /next, epoll for the reply)
 
     def _steady_start(self) -> list[tuple[int, int]] | bool:
         """Serve in the straight line while the steady state lasts.  Returns
@@ -60,22 +60,31 @@ class SteadyPath:
         if type(session) is not MsgpackWorker or session.writing or session.decoder.pending or session.log.pending:
             return False
         proc = session.proc
-        fds = (self_.apis[0].fileno(), proc.stdout, proc.stderr, proc.pidfd, self_.signals.rfd)
+        api = self_.apis[0]
+        fds = (api.fileno(), proc.stdout, proc.stderr, proc.pidfd, self_.signals.rfd)
         if None in fds:
             return False
         polls = self._steady_polls
-        if polls is None or polls[0] != fds:
+        # The epoll objects are kept for as long as the same socket and the
+        # same worker session are served: registered once, not per wait (as
+        # poll() does per call), which is cheaper each time the loop blocks.
+        # Keyed by the objects too: a new socket or worker may reuse numbers.
+        key = (api.sock, session, fds)
+        if polls is None or polls[0] != key:
             api_fd, out_fd, err_fd, pid_fd, sig_fd = fds
-            waiting, invoking = poll(), poll()
+            waiting, invoking = epoll(), epoll()
             for fd in (api_fd, sig_fd, out_fd, err_fd, pid_fd):
-                waiting.register(fd, POLLIN)
-            # stdout before stderr: poll() looks at them in this order, in one
-            # pass, so stdout reported alone means no stderr line written
-            # before the reply was waiting (and the read that would say
-            # EAGAIN is skipped; see Supervisor._post).
+                waiting.register(fd, EPOLLIN)
+            # Stdout reported alone means no stderr line was written before
+            # the reply: a write to stderr puts it on epoll's ready list at
+            # once, and a wait collects everything on that list (then the
+            # read that would say EAGAIN is skipped; see Supervisor._post).
             for fd in (out_fd, err_fd, pid_fd, sig_fd):
-                invoking.register(fd, POLLIN)
-            polls = self._steady_polls = (fds, waiting, invoking)
+                invoking.register(fd, EPOLLIN)
+            if polls is not None:
+                polls[1].close()
+                polls[2].close()
+            polls = self._steady_polls = (key, waiting, invoking)
         if frames.msgpack is None:
             # Until msgpack is loaded (dispatcher/frames.py: when the reply to
             # the second invocation is read), the general path serves: its
@@ -91,7 +100,7 @@ class SteadyPath:
         clock, wall = self_.clock, self_.wall
         fn_timeout = core.function_timeout
         next_out = self_.next_out
-        (api_fd, out_fd, _e, _p, _s), waiting, invoking = polls
+        (_sock, _session, (api_fd, out_fd, _e, _p, _s)), waiting, invoking = polls
         on_stdout = session._on_stdout  # noqa: SLF001 - the session's own reader
         unpackb = frames.msgpack.unpackb  # loaded: _steady_start checked it
         # Replies are read into the decoder's own buffer; bytes not advance()d
@@ -128,8 +137,8 @@ class SteadyPath:
                 if events:
                     self_._worker_events(row.id, session, events, clock())
                 return True
-            ms = (deadline - now) * 1000.0  # (a late wake-up is the general path's: it ticks)
-            ready = invoking.poll(ms if ms > 0.0 else 0)
+            left = deadline - now  # (a late wake-up is the general path's: it ticks)
+            ready = invoking.poll(left if left > 0.0 else 0)
             if len(ready) != 1 or ready[0][0] != out_fd:
                 self._hand_over(row, inv, now)
                 return ready
