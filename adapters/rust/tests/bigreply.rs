@@ -6,12 +6,12 @@
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{example_exe, InvokeFrame};
+use common::{worker_command, InvokeFrame};
 use dispatcher_worker::channel::Channel;
 use dispatcher_worker::msgpack::Value;
 use dispatcher_worker::protocol::{decode_map, DEFAULT_MAX_FRAME};
@@ -28,12 +28,7 @@ struct Echo {
 
 impl Echo {
     fn start(copy: bool) -> Echo {
-        let mut cmd = Command::new(example_exe("echo"));
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        cmd.env("DISPATCHER_PROTOCOL", "1")
-            .env("DISPATCHER_MAX_FRAME", DEFAULT_MAX_FRAME.to_string());
+        let mut cmd = worker_command("echo", Stdio::inherit());
         if copy {
             // glibc's malloc then serves every answer's copy from its heap and
             // keeps freed memory: a freed answer's memory is the next one's.
@@ -68,7 +63,7 @@ impl Echo {
     }
 
     fn send(&mut self, id: &str, payload: &[u8]) -> usize {
-        let body = rmp_serde::to_vec_named(&InvokeFrame {
+        let frame = InvokeFrame {
             kind: "invoke",
             id,
             payload,
@@ -78,10 +73,8 @@ impl Echo {
             client_context: None,
             cognito_identity: None,
             tenant_id: None,
-        })
-        .unwrap();
-        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-        frame.extend_from_slice(&body);
+        }
+        .to_wire();
         self.stdin.write_all(&frame).unwrap();
         frame.len()
     }

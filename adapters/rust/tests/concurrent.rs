@@ -7,18 +7,16 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{example_exe, InvokeFrame};
+use common::{worker_command, InvokeFrame};
 use dispatcher_worker::channel::Channel;
 use dispatcher_worker::msgpack::Value;
 use dispatcher_worker::protocol::{decode_map, DEFAULT_MAX_FRAME};
 use serde_json::{json, Value as Json};
-
-
 
 #[derive(Debug)]
 struct Frame {
@@ -46,12 +44,7 @@ struct Worker {
 
 impl Worker {
     fn start(env: &[(&str, &str)]) -> Worker {
-        let mut cmd = Command::new(example_exe("concurrent"));
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        cmd.env("DISPATCHER_PROTOCOL", "1")
-            .env_remove("_X_AMZN_TRACE_ID");
+        let mut cmd = worker_command("concurrent", Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -102,7 +95,7 @@ impl Worker {
 
     fn send(&mut self, id: &str, event: Json, trace_id: Option<&str>) {
         let payload = serde_json::to_vec(&event).unwrap();
-        let body = rmp_serde::to_vec_named(&InvokeFrame {
+        let out = InvokeFrame {
             kind: "invoke",
             id,
             payload: &payload,
@@ -112,10 +105,8 @@ impl Worker {
             client_context: None,
             cognito_identity: None,
             tenant_id: None,
-        })
-        .unwrap();
-        let mut out = (body.len() as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(&body);
+        }
+        .to_wire();
         self.stdin.as_mut().unwrap().write_all(&out).unwrap();
     }
 

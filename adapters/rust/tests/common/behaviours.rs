@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use dispatcher_worker::channel::Channel;
@@ -15,13 +15,9 @@ use dispatcher_worker::msgpack::Value;
 use dispatcher_worker::protocol::{decode_map, DEFAULT_MAX_FRAME};
 use serde_json::{json, Value as Json};
 
-use super::{example_exe, InvokeFrame};
-
-pub fn frame(body: &[u8]) -> Vec<u8> {
-    let mut out = (body.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(body);
-    out
-}
+#[allow(unused_imports)] // worker_frames.rs and worker_lifecycle.rs use it
+pub use super::frame;
+use super::{worker_command, InvokeFrame};
 
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -61,15 +57,9 @@ pub struct Worker {
 
 impl Worker {
     pub fn start(env: &[(&str, &str)]) -> Worker {
-        let mut cmd = Command::new(example_exe("behaviours"));
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd.env("DISPATCHER_PROTOCOL", "1")
-            .env("DISPATCHER_MAX_FRAME", DEFAULT_MAX_FRAME.to_string());
+        let mut cmd = worker_command("behaviours", Stdio::piped());
         cmd.env("AWS_LAMBDA_FUNCTION_NAME", "behaviours")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256");
-        cmd.env_remove("_X_AMZN_TRACE_ID")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env_remove("RUST_BACKTRACE");
         for (k, v) in env {
             cmd.env(k, v);
@@ -130,7 +120,7 @@ impl Worker {
     pub fn invoke_with(&mut self, payload: &[u8], trace_id: Option<&str>) -> Reply {
         self.next_id += 1;
         let id = format!("req-{}", self.next_id);
-        let body = rmp_serde::to_vec_named(&InvokeFrame {
+        let wire = InvokeFrame {
             kind: "invoke",
             id: &id,
             payload,
@@ -140,9 +130,9 @@ impl Worker {
             client_context: None,
             cognito_identity: Some("{\"cognitoIdentityId\":\"c1\"}"),
             tenant_id: None,
-        })
-        .unwrap();
-        self.send_raw(&frame(&body));
+        }
+        .to_wire();
+        self.send_raw(&wire);
         let reply = self.read();
         assert_eq!(reply.get("id"), id, "reply to the invocation in flight");
         reply

@@ -3,7 +3,9 @@
 //! the worker_*.rs harness for `examples/behaviours.rs`.
 
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
+use dispatcher_worker::protocol::DEFAULT_MAX_FRAME;
 use serde::Serialize;
 
 pub mod behaviours;
@@ -12,13 +14,39 @@ pub mod behaviours;
 /// target/<profile>/deps/TEST-HASH -> target/<profile>/examples/NAME.
 pub fn example_exe(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("examples").join(name);
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
     assert!(
         path.exists(),
         "{} is missing: run `cargo test` (it builds the examples)",
         path.display()
     );
     path
+}
+
+/// An example started as the supervisor starts a worker: stdin and stdout
+/// piped, protocol 1, the default frame limit, no inherited trace id.
+pub fn worker_command(name: &str, stderr: Stdio) -> Command {
+    let mut cmd = Command::new(example_exe(name));
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    cmd.env("DISPATCHER_PROTOCOL", "1")
+        .env("DISPATCHER_MAX_FRAME", DEFAULT_MAX_FRAME.to_string())
+        .env_remove("_X_AMZN_TRACE_ID");
+    cmd
+}
+
+/// A frame on the wire: the body's length (4 bytes, big-endian), then the body.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(body);
+    out
 }
 
 /// The `invoke` frame as the supervisor sends it (docs/protocol.md).
@@ -35,4 +63,11 @@ pub struct InvokeFrame<'a> {
     pub client_context: Option<&'a str>,
     pub cognito_identity: Option<&'a str>,
     pub tenant_id: Option<&'a str>,
+}
+
+impl InvokeFrame<'_> {
+    /// This invoke as the supervisor writes it: length prefix and msgpack map.
+    pub fn to_wire(&self) -> Vec<u8> {
+        frame(&rmp_serde::to_vec_named(self).unwrap())
+    }
 }
