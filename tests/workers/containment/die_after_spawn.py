@@ -1,0 +1,40 @@
+"""Fault-injection driver for tests/test_containment.py: a stand-in supervisor
+that is SIGKILLed at the worst moment of a worker start.
+
+    die_after_spawn.py KIND HOW SCRIPT
+
+It starts SCRIPT (exec.sh: a child and a setsid()ed grandchild, pids to
+$PIDS) through the supervisor's own spawn path, `WorkerProcess` (KIND `exec`:
+posix_spawn as the exec kind does, `fork`: fork+exec with PR_SET_PDEATHSIG as
+the long-lived kinds do).  The fault: the moment the worker exists and the
+spawn path tells the guardian about its group (`guardian.watch`), this process
+waits for the script's descendants to exist, then SIGKILLs itself (HOW `pid`)
+or its whole process group (HOW `group`, what Lambda's sandbox reset does).
+Nothing the worker started may survive it.
+"""
+
+import os
+import sys
+import time
+
+from dispatcher import guardian
+from dispatcher.process import WorkerProcess
+
+kind, how, script = sys.argv[1], sys.argv[2], sys.argv[3]
+pids = os.environ["PIDS"]
+
+
+def die(pgid: int) -> None:
+    end = time.monotonic() + 20
+    while time.monotonic() < end:  # the worker's descendants exist: the worst case
+        if os.path.exists(pids) and len(open(pids).read().split()) >= 3:
+            break
+        time.sleep(0.01)
+    if how == "group":
+        os.killpg(os.getpgrp(), 9)
+    os.kill(os.getpid(), 9)
+
+
+guardian.watch = die
+WorkerProcess([script], cwd=os.path.dirname(script), env=dict(os.environ), name="w", pdeathsig=(kind == "fork"))
+sys.exit("the fault injection did not run")
