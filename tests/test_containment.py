@@ -164,17 +164,23 @@ def _one_guardian(pid: int, timeout: float = 10.0) -> int:
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("kind,how", [("exec", "pid"), ("exec", "group"), ("fork", "pid"), ("fork", "group")])
-def test_supervisor_killed_right_after_a_spawn_leaves_nothing(tmp_path: Path, kind: str, how: str) -> None:
+@pytest.mark.parametrize(
+    "kind,how,extra",
+    [("exec", "pid", []), ("exec", "group", []), ("fork", "pid", []), ("fork", "group", []), ("exec", "pid", ["guardian-killed"])],
+    ids=["exec-pid", "exec-group", "fork-pid", "fork-group", "exec-pid-guardian-killed"],
+)
+def test_supervisor_killed_right_after_a_spawn_leaves_nothing(tmp_path: Path, kind: str, how: str, extra: list[str]) -> None:
     """The guardian is in place (its own session, watching us) before any worker
     exists: a supervisor SIGKILLed the moment a worker has started, before it
     told the guardian anything (fault injection in die_after_spawn.py), by pid
-    or with its whole process group, leaves no worker and no descendant."""
+    or with its whole process group, leaves no worker and no descendant; also
+    when the guardian of an earlier spawn had been killed (a new one is
+    started before the worker, not after it)."""
     require_tool("setsid", "apt-get install util-linux")
     pids_file = tmp_path / "pids"
     env = dict(os.environ, PIDS=str(pids_file), PYTHONPATH=str(ROOT))
     driver = subprocess.Popen(
-        [sys.executable, str(CONTAINMENT / "die_after_spawn.py"), kind, how, str(CONTAINMENT / "exec.sh")],
+        [sys.executable, str(CONTAINMENT / "die_after_spawn.py"), kind, how, str(CONTAINMENT / "exec.sh"), *extra],
         env=env, start_new_session=True, stderr=subprocess.PIPE,
     )
     _, err = driver.communicate(timeout=30)

@@ -1,7 +1,7 @@
 """Fault-injection driver for tests/test_containment.py: a stand-in supervisor
 that is SIGKILLed at the worst moment of a worker start.
 
-    die_after_spawn.py KIND HOW SCRIPT
+    die_after_spawn.py KIND HOW SCRIPT [guardian-killed]
 
 It starts SCRIPT (exec.sh: a child and a setsid()ed grandchild, pids to
 $PIDS) through the supervisor's own spawn path, `WorkerProcess` (KIND `exec`:
@@ -10,7 +10,9 @@ the long-lived kinds do).  The fault: the moment the worker exists and the
 spawn path tells the guardian about its group (`guardian.watch`), this process
 waits for the script's descendants to exist, then SIGKILLs itself (HOW `pid`)
 or its whole process group (HOW `group`, what Lambda's sandbox reset does).
-Nothing the worker started may survive it.
+Nothing the worker started may survive it.  With `guardian-killed`, the
+guardian of an earlier spawn is SIGKILLed first (someone killed it): the
+spawn must notice and start a new one before the worker exists.
 """
 
 import os
@@ -35,6 +37,11 @@ def die(pgid: int) -> None:
     os.kill(os.getpid(), 9)
 
 
+if sys.argv[4:] == ["guardian-killed"]:
+    guardian.ensure()
+    old = guardian.guardian_pid()
+    os.kill(old, 9)
+    os.waitpid(old, 0)
 guardian.watch = die
 WorkerProcess([script], cwd=os.path.dirname(script), env=dict(os.environ), name="w", pdeathsig=(kind == "fork"))
 sys.exit("the fault injection did not run")
