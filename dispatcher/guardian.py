@@ -6,14 +6,16 @@ supervisor's subreaper role dies with the supervisor.  So something that
 outlives a SIGKILLed supervisor has to sweep up:
 
 - the guardian is forked from the supervisor just before the first worker
-  starts, and that start waits until the guardian has left the supervisor's
-  session and opened a pidfd of the supervisor (`ensure`).  So no worker
-  exists, not even for a moment, without a guardian armed to kill it: a
-  supervisor SIGKILLed right after a spawn, or a kill of the supervisor's
-  process group (what Lambda's sandbox reset does) right after the guardian's
-  fork, leaves nothing behind;
-- the pidfd becomes readable when the supervisor has ended, however it ended
-  (no death signal, so no race between a signal and its handler);
+  starts (`ensure`), and put in a process group of its own by the supervisor
+  itself right after the fork (and by itself: whichever runs first), so that
+  a kill of the supervisor's process group (what emulators' sandbox resets
+  do) does not take it along, even one that comes the next instant.  So no
+  worker exists, not even for a moment, without a guardian: a supervisor
+  SIGKILLed right after a spawn leaves nothing behind;
+- it waits on a pidfd of the supervisor, which becomes readable when the
+  supervisor has ended, however it ended (no death signal, so no race between
+  a signal and its handler); should the supervisor end before the guardian
+  has opened it, the guardian finds itself re-parented and sweeps at once;
 - the supervisor tells it `+PGID` when a worker starts and `-PGID` once it has
   reaped it, through a pipe that the guardian drains only once a second and
   at the end: a write then wakes nobody, so it costs the supervisor a few
@@ -129,24 +131,24 @@ def _start() -> None:
         fcntl.fcntl(wfd, 1031, 1 << 20)  # F_SETPIPE_SZ: room for a second of notes at any rate
     except OSError:
         pass
-    ready_r, ready_w = os.pipe()
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
+            os.setpgid(0, 0)
             os.close(wfd)
-            os.close(ready_r)
-            _guard(rfd, ready_w, mark, parent)
+            _guard(rfd, mark, parent)
         finally:
             os._exit(0)
-    os.close(rfd)
-    os.close(ready_w)
+    # Out of our process group before we go on (both sides do it: whichever
+    # runs first): a kill of our group from now on spares it.  Waiting for the
+    # child to do it (or setsid) would put its first scheduling, ~1.3 ms on
+    # one CPU, before every first worker start.
     try:
-        # Wait until it is armed: one byte, or EOF should it die first.  The
-        # fork costs the same either way; the worker starts after this.
-        armed = os.read(ready_r, 1)
-    finally:
-        os.close(ready_r)
+        os.setpgid(pid, pid)
+    except OSError:  # it did it itself already (or has exited: noticed at the next spawn)
+        pass
+    os.close(rfd)
     os.set_blocking(wfd, False)
     _pid, _wfd, _owner = pid, wfd, parent
     try:
@@ -155,9 +157,6 @@ def _start() -> None:
         _alive.register(_pidfd, POLLIN)
     except OSError:  # no pidfd: the next spawn starts another guardian
         _alive = None
-    if not armed:  # it died setting up: the next spawn tries again
-        _forget()
-        return
     if _groups:
         _send(b"".join(b"+%d\n" % g for g in _groups))
 
@@ -165,25 +164,17 @@ def _start() -> None:
 # -- in the guardian process ----------------------------------------------------
 
 
-def _guard(rfd: int, ready: int, mark: str, parent: int) -> None:
-    # Armed first, quickly (the supervisor waits): out of its session, then
-    # watching it.  Only then the rest of the setting up.
+def _guard(rfd: int, mark: str, parent: int) -> None:
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    os.setsid()
     try:
         pidfd = os.pidfd_open(parent)
     except OSError:
         pidfd = -1
     if os.getppid() != parent:  # the supervisor died before the pidfd was open
         pidfd = -1
-    try:
-        os.write(ready, b"1")
-    except OSError:  # EPIPE: the supervisor died waiting; sweep what it had started
-        pass
-    os.close(ready)
     try:
         _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None, 0x102), "prctl"), (15, NAME + b"\0", 0, 0, 0))  # PR_SET_NAME
     except (OSError, AttributeError, TypeError):
