@@ -75,10 +75,10 @@ def guardian_pid() -> int:
 
 
 def ensure() -> None:
-    """Before a worker starts: make sure a guardian runs, armed (its own
-    session, a pidfd of us), so that nothing the worker starts can outlive
-    us, whenever we die.  A poll of its pidfd when one runs (~1 us)."""
-    if _pid == 0 or _owner != os.getpid() or _alive is None or _alive.poll(0):
+    """Before a worker starts: make sure a guardian runs (in a process group
+    of its own), so that nothing the worker starts can outlive us, whenever
+    we die.  When one runs, a poll of its pidfd (~1 us) tells it is alive."""
+    if _pid == 0 or _owner != os.getpid() or (_alive is not None and _alive.poll(0)):
         _start()
 
 
@@ -135,7 +135,10 @@ def _start() -> None:
     pid = os.fork()
     if pid == 0:
         try:
-            os.setpgid(0, 0)
+            try:
+                os.setpgid(0, 0)
+            except OSError:  # the supervisor did it first
+                pass
             os.close(wfd)
             _guard(rfd, mark, parent)
         finally:
@@ -155,7 +158,7 @@ def _start() -> None:
         _pidfd = os.pidfd_open(pid)
         _alive = poll()
         _alive.register(_pidfd, POLLIN)
-    except OSError:  # no pidfd: the next spawn starts another guardian
+    except OSError:  # no pidfd: a dead guardian is noticed by a failed note (EPIPE), after the spawn
         _alive = None
     if _groups:
         _send(b"".join(b"+%d\n" % g for g in _groups))
