@@ -166,8 +166,15 @@ def _one_guardian(pid: int, timeout: float = 10.0) -> int:
 
 @pytest.mark.parametrize(
     "kind,how,extra",
-    [("exec", "pid", []), ("exec", "group", []), ("fork", "pid", []), ("fork", "group", []), ("exec", "pid", ["guardian-killed"])],
-    ids=["exec-pid", "exec-group", "fork-pid", "fork-group", "exec-pid-guardian-killed"],
+    [
+        ("exec", "pid", []),
+        ("exec", "group", []),
+        ("fork", "pid", []),
+        ("fork", "group", []),
+        ("exec", "pid", ["guardian-killed"]),
+        ("exec", "group", ["guardian-unscheduled"]),
+    ],
+    ids=["exec-pid", "exec-group", "fork-pid", "fork-group", "exec-pid-guardian-killed", "exec-group-guardian-unscheduled"],
 )
 def test_supervisor_killed_right_after_a_spawn_leaves_nothing(tmp_path: Path, kind: str, how: str, extra: list[str]) -> None:
     """The guardian is in place (its own process group, watching us) before any worker
@@ -175,7 +182,9 @@ def test_supervisor_killed_right_after_a_spawn_leaves_nothing(tmp_path: Path, ki
     told the guardian anything (fault injection in die_after_spawn.py), by pid
     or with its whole process group, leaves no worker and no descendant; also
     when the guardian of an earlier spawn had been killed (a new one is
-    started before the worker, not after it)."""
+    started before the worker, not after it), and when the guardian had not
+    been scheduled yet at all when the group was killed (it is out of the
+    group from the moment its fork returns)."""
     require_tool("setsid", "apt-get install util-linux")
     pids_file = tmp_path / "pids"
     env = dict(os.environ, PIDS=str(pids_file), PYTHONPATH=str(ROOT))
