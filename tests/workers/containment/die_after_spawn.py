@@ -9,7 +9,7 @@ posix_spawn as the exec kind does, `fork`: fork+exec with PR_SET_PDEATHSIG as
 the long-lived kinds do).  The fault: the moment the worker exists and the
 spawn path tells the guardian about its group (`guardian.watch`), this process
 waits for the script's descendants to exist, then SIGKILLs itself (HOW `pid`)
-or its whole process group (HOW `group`, what Lambda's sandbox reset does).
+or its whole process group (HOW `group`, what an emulator's sandbox reset does).
 Nothing the worker started may survive it.  With `guardian-killed`, the
 guardian of an earlier spawn is SIGKILLed first (someone killed it): the
 spawn must notice and start a new one before the worker exists.  With
