@@ -5,13 +5,17 @@ script started with posix_spawn, not a worker's own children), and the
 supervisor's subreaper role dies with the supervisor.  So something that
 outlives a SIGKILLed supervisor has to sweep up:
 
-- the guardian is forked from the supervisor when the first worker starts
-  (off the cold-start path: that worker is already starting in parallel), in a
-  session of its own, so that a kill of the supervisor's process group (what
-  Lambda's sandbox reset does) does not take it along;
+- the guardian is forked from the supervisor just before the first worker
+  starts (`ensure`), and put in a process group of its own by the supervisor
+  itself right after the fork (and by itself: whichever runs first), so that
+  a kill of the supervisor's process group (what emulators' sandbox resets
+  do) does not take it along, even one that comes the next instant.  So no
+  worker exists, not even for a moment, without a guardian: a supervisor
+  SIGKILLed right after a spawn leaves nothing behind;
 - it waits on a pidfd of the supervisor, which becomes readable when the
   supervisor has ended, however it ended (no death signal, so no race between
-  a signal and its handler);
+  a signal and its handler); should the supervisor end before the guardian
+  has opened it, the guardian finds itself re-parented and sweeps at once;
 - the supervisor tells it `+PGID` when a worker starts and `-PGID` once it has
   reaped it, through a pipe that the guardian drains only once a second and
   at the end: a write then wakes nobody, so it costs the supervisor a few
@@ -23,8 +27,9 @@ outlives a SIGKILLed supervisor has to sweep up:
   new one appears (a forking process cannot outrun it), SIGKILLs them all, and
   exits.
 
-Should the guardian itself die, the next worker start forks a new one and
-tells it every group still alive.
+Should the guardian itself die, the next worker start notices (a pidfd of
+the guardian, polled without waiting) and forks a new one first, which is
+told every group still alive.
 """
 
 from __future__ import annotations
@@ -42,14 +47,17 @@ try:
 except ImportError:  # pragma: no cover - CPython always has it
     _ctypes = None  # type: ignore[assignment]
 
-__all__ = ["MARKER_VAR", "marker", "watch", "unwatch", "guardian_pid", "sweep", "marked_processes"]
+__all__ = ["MARKER_VAR", "marker", "ensure", "watch", "unwatch", "guardian_pid", "sweep", "marked_processes"]
 
 MARKER_VAR = "DISPATCHER_CONTAINMENT"
+LATE_SWEEP_MS = 100  # the second sweep, after the supervisor ended
 NAME = b"disp-guardian"  # its /proc/PID/comm (a fork shares the supervisor's command line)
 
 _marker: str | None = None
 _pid = 0  # the guardian's pid, 0 when none runs
 _wfd = -1
+_alive = None  # a poll() on the guardian's pidfd: readable once the guardian has ended
+_pidfd = -1
 _owner = 0  # the supervisor pid that started it (a forked worker child must not use it)
 _groups: set[int] = set()
 
@@ -66,12 +74,20 @@ def guardian_pid() -> int:
     return _pid if _owner == os.getpid() else 0
 
 
+def ensure() -> None:
+    """Before a worker starts: make sure a guardian runs (in a process group
+    of its own), so that nothing the worker starts can outlive us, whenever
+    we die.  When one runs, a poll of its pidfd (~1 us) tells it is alive."""
+    if _pid == 0 or _owner != os.getpid() or (_alive is not None and _alive.poll(0)):
+        _start()
+
+
 def watch(pgid: int) -> None:
-    """A worker group started: make sure a guardian runs and knows the group."""
+    """A worker group started: tell the guardian (`ensure` made sure one runs).
+
+    Should it have died since, a new one is started, told every group."""
     _groups.add(pgid)
-    if _pid == 0 or _owner != os.getpid():
-        _start()  # tells it every known group, this one included
-    elif not _send(b"+%d\n" % pgid):
+    if _pid == 0 or _owner != os.getpid() or not _send(b"+%d\n" % pgid):
         _start()
 
 
@@ -95,17 +111,19 @@ def _send(data: bytes) -> bool:
 
 
 def _forget() -> None:
-    global _pid, _wfd
-    if _wfd >= 0:
-        try:
-            os.close(_wfd)
-        except OSError:
-            pass
-    _pid, _wfd = 0, -1
+    global _pid, _wfd, _pidfd, _alive
+    if _owner == os.getpid():  # a forked worker child's copies are not its own to close
+        for fd in (_wfd, _pidfd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+    _pid, _wfd, _pidfd, _alive = 0, -1, -1, None
 
 
 def _start() -> None:
-    global _pid, _wfd, _owner
+    global _pid, _wfd, _owner, _pidfd, _alive
     _forget()
     mark = marker()
     rfd, wfd = os.pipe()  # both close-on-exec: no worker inherits either end
@@ -117,13 +135,31 @@ def _start() -> None:
     pid = os.fork()
     if pid == 0:
         try:
+            try:
+                os.setpgid(0, 0)
+            except OSError:  # the supervisor did it first
+                pass
             os.close(wfd)
             _guard(rfd, mark, parent)
         finally:
             os._exit(0)
+    # Out of our process group before we go on (both sides do it: whichever
+    # runs first): a kill of our group from now on spares it.  Waiting for the
+    # child to do it (or setsid) would put its first scheduling, ~1.3 ms on
+    # one CPU, before every first worker start.
+    try:
+        os.setpgid(pid, pid)
+    except OSError:  # it did it itself already (or has exited: noticed at the next spawn)
+        pass
     os.close(rfd)
     os.set_blocking(wfd, False)
-    _pid, _wfd, _owner = pid, wfd, os.getpid()
+    _pid, _wfd, _owner = pid, wfd, parent
+    try:
+        _pidfd = os.pidfd_open(pid)
+        _alive = poll()
+        _alive.register(_pidfd, POLLIN)
+    except OSError:  # no pidfd: a dead guardian is noticed by a failed note (EPIPE), after the spawn
+        _alive = None
     if _groups:
         _send(b"".join(b"+%d\n" % g for g in _groups))
 
@@ -136,24 +172,28 @@ def _guard(rfd: int, mark: str, parent: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    os.setsid()
-    try:
-        _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None, 0x102), "prctl"), (15, NAME + b"\0", 0, 0, 0))  # PR_SET_NAME
-    except (OSError, AttributeError, TypeError):
-        pass
-    _hide_environment()
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
-    os.closerange(3, rfd)
-    os.closerange(rfd + 1, max(os.sysconf("SC_OPEN_MAX"), 1 << 16))
-
     try:
         pidfd = os.pidfd_open(parent)
     except OSError:
         pidfd = -1
     if os.getppid() != parent:  # the supervisor died before the pidfd was open
         pidfd = -1
+    try:
+        _ctypes.call_function(_ctypes.dlsym(_ctypes.dlopen(None, 0x102), "prctl"), (15, NAME + b"\0", 0, 0, 0))  # PR_SET_NAME
+    except (OSError, AttributeError, TypeError):
+        pass
+    _hide_environment()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        if fd not in (rfd, pidfd):  # a supervisor started with stdin closed gave one of them number 0
+            os.dup2(null, fd)
+    keep = sorted({rfd, pidfd} - {-1})
+    low = 3
+    for fd in keep:
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, max(os.sysconf("SC_OPEN_MAX"), 1 << 16))
+
     os.set_blocking(rfd, False)
     waiter = poll()
     if pidfd >= 0:
@@ -182,6 +222,11 @@ def _guard(rfd: int, mark: str, parent: int) -> None:
         if ended:
             break
         ended = bool(waiter.poll(1000))  # then drain once more: notes written before the end
+    sweep(groups, mark)
+    # Once more a moment later: a script the supervisor was starting with
+    # posix_spawn when it died runs on, unmarked, until its exec (it shares
+    # the supervisor's memory until then, environment included).
+    poll().poll(LATE_SWEEP_MS)
     sweep(groups, mark)
 
 

@@ -154,6 +154,7 @@ class WorkerProcess:
 
             spawn_light(self, cwd, env, stdin)
             return
+        guardian.ensure()  # armed before the worker exists: nothing it starts can escape
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()

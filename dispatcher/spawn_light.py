@@ -34,6 +34,7 @@ def spawn_light(proc: WorkerProcess, cwd: str, env: Mapping[str, str], stdin: bo
 
     Fills in `proc` (a WorkerProcess whose name and argv are set) as
     WorkerProcess does after its own fork+exec."""
+    guardian.ensure()  # armed before the script exists: nothing it starts can escape
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()

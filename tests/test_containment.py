@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WORKERS, require_tool
+from conftest import ROOT, WORKERS, require_tool
 from dispatcher import guardian
 from dispatcher.emulator import Emulator, EmulatorClosedError
 from harness import all_gone, pid_alive, read_pids
 
-CONFIG = WORKERS / "containment" / "dispatcher.yaml"
+CONTAINMENT = WORKERS / "containment"
+CONFIG = CONTAINMENT / "dispatcher.yaml"
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -84,7 +85,7 @@ def test_guardian_forgets_reaped_groups_and_exits_with_the_supervisor(tmp_path: 
             invoke_in_background(emu)
             read_pids(tmp_path / "pids", 3, timeout=20)  # the script runs: the guardian is being started
             guard = _one_guardian(sup.pid)
-            assert os.getsid(guard) == guard  # its own session: a kill of the supervisor's group spares it
+            assert os.getpgid(guard) == guard != os.getpgid(sup.pid)  # a kill of the supervisor's group spares it
         finally:
             sup.send_signal(signal.SIGTERM)
             sup.wait(10)
@@ -161,3 +162,40 @@ def _one_guardian(pid: int, timeout: float = 10.0) -> int:
             return found[0]
         assert time.monotonic() < end, f"no single guardian among the supervisor's children {kids}: {[_comm(p) for p in kids]}"
         time.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    "kind,how,extra",
+    [
+        ("exec", "pid", []),
+        ("exec", "group", []),
+        ("fork", "pid", []),
+        ("fork", "group", []),
+        ("exec", "pid", ["guardian-killed"]),
+        ("exec", "group", ["guardian-unscheduled"]),
+    ],
+    ids=["exec-pid", "exec-group", "fork-pid", "fork-group", "exec-pid-guardian-killed", "exec-group-guardian-unscheduled"],
+)
+def test_supervisor_killed_right_after_a_spawn_leaves_nothing(tmp_path: Path, kind: str, how: str, extra: list[str]) -> None:
+    """The guardian is in place (its own process group, watching us) before any worker
+    exists: a supervisor SIGKILLed the moment a worker has started, before it
+    told the guardian anything (fault injection in die_after_spawn.py), by pid
+    or with its whole process group, leaves no worker and no descendant; also
+    when the guardian of an earlier spawn had been killed (a new one is
+    started before the worker, not after it), and when the guardian had not
+    been scheduled yet at all when the group was killed (it is out of the
+    group from the moment its fork returns)."""
+    require_tool("setsid", "apt-get install util-linux")
+    pids_file = tmp_path / "pids"
+    env = dict(os.environ, PIDS=str(pids_file), PYTHONPATH=str(ROOT))
+    driver = subprocess.Popen(
+        [sys.executable, str(CONTAINMENT / "die_after_spawn.py"), kind, how, str(CONTAINMENT / "exec.sh"), *extra],
+        env=env, start_new_session=True, stderr=subprocess.PIPE,
+    )
+    _, err = driver.communicate(timeout=30)
+    assert driver.returncode == -signal.SIGKILL, f"the driver should have been SIGKILLed: {driver.returncode} {err!r}"
+    pids = read_pids(pids_file, 3, timeout=5)
+    left = all_gone(pids, timeout=5)
+    for p in left:  # clean up before failing
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"{kind}, killed by {how}: still alive after the supervisor was SIGKILLed: {left}"
