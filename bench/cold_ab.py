@@ -41,12 +41,14 @@ from bench.measure import Spec, run_once  # noqa: E402
 
 
 def task_root_copy(config: Path, into: Path) -> Path:
-    """A function folder of its own: the config copied (its cache is written there), the rest linked."""
+    """A function folder of its own: the config copied in as `dispatcher.yaml`
+    (the name a deployed bootstrap reads; its cache is written there, so any
+    config file can be given, e.g. bench/configs/exec-script.yaml), the rest linked."""
     into.mkdir()
     for item in config.parent.iterdir():
         if item.name == config.name:
-            shutil.copyfile(item, into / item.name)
-        elif item.is_file() and not item.name.endswith(".cache"):
+            shutil.copyfile(item, into / "dispatcher.yaml")
+        elif item.is_file() and not item.name.endswith(".cache") and item.name != "dispatcher.yaml":
             (into / item.name).symlink_to(item)
     return into
 
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cmd", action="append", default=[], metavar="NAME=ARGV",
                     help="another start command, run with this checkout's layer; {python} is replaced (repeatable)")
     ap.add_argument("--config", default="examples/rust-echo/dispatcher.yaml",
-                    help="dispatcher.yaml, relative to this checkout (default: %(default)s)")
+                    help="the function's config, relative to this checkout; any file name (default: %(default)s)")
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--no-ric", action="store_true", help="leave out awslambdaric")
     ap.add_argument("--unpinned", action="store_true", help="run on every CPU instead of CPU 0 alone")

@@ -446,3 +446,20 @@ def test_a_target_gives_its_ratio_round_by_round() -> None:
     row = {r["id"]: r for r in targets.evaluate(figs)}["tp-rust-vs-lean"]
     assert row["value"] == pytest.approx(14 / 16)
     assert row["by_round"] == pytest.approx((10 / 14, 14 / 16))
+
+
+def test_cold_ab_takes_a_config_of_any_name(tmp_path: Path) -> None:
+    """The function folder it builds holds the config as dispatcher.yaml (what
+    the deployed bootstrap reads), the folder's other files linked beside it."""
+    from bench.cold_ab import task_root_copy
+
+    src = tmp_path / "configs"
+    src.mkdir()
+    (src / "exec-script.yaml").write_text("workers: {}\n")
+    (src / "dispatcher.yaml").write_text("not this one\n")
+    (src / "script.sh").write_text("echo\n")
+    (src / "old.yaml.cache").write_text("stale\n")
+    task = task_root_copy(src / "exec-script.yaml", tmp_path / "task")
+    assert sorted(p.name for p in task.iterdir()) == ["dispatcher.yaml", "script.sh"]
+    assert (task / "dispatcher.yaml").read_text() == "workers: {}\n" and not (task / "dispatcher.yaml").is_symlink()
+    assert (task / "script.sh").is_symlink()
