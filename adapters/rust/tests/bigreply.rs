@@ -6,22 +6,22 @@
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{worker_command, InvokeFrame};
+use common::{next_message, worker_command, Frames, InvokeFrame};
 use dispatcher_worker::channel::Channel;
 use dispatcher_worker::msgpack::Value;
-use dispatcher_worker::protocol::{decode_map, DEFAULT_MAX_FRAME};
+use dispatcher_worker::protocol::DEFAULT_MAX_FRAME;
 
 const MODES: [bool; 2] = [false, true]; // ECHO_COPY unset / set
 
 struct Echo {
     child: Child,
     stdin: ChildStdin,
-    frames: Channel<ChildStdout, std::io::Sink>,
+    frames: Frames,
     out_fd: i32,
     copy: bool,
 }
@@ -57,8 +57,7 @@ impl Echo {
             out_fd,
             copy,
         };
-        let body = echo.frames.read_frame().unwrap().unwrap();
-        assert_eq!(decode_map(body).unwrap().0, "ready");
+        assert_eq!(next_message(&mut echo.frames).0, "ready");
         echo
     }
 
@@ -81,12 +80,7 @@ impl Echo {
 
     /// The next answer: (id, payload).
     fn answer(&mut self) -> (String, Vec<u8>) {
-        let body = self
-            .frames
-            .read_frame()
-            .unwrap()
-            .expect("the worker closed its stdout");
-        let (kind, map) = decode_map(body).unwrap();
+        let (kind, map) = next_message(&mut self.frames);
         assert_eq!(kind, "result", "{map:?}");
         let id = map.iter().find_map(|(k, v)| match v {
             Value::Str(s) if *k == "id" => Some(s.to_string()),

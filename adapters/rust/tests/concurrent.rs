@@ -7,15 +7,13 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{worker_command, InvokeFrame};
-use dispatcher_worker::channel::Channel;
+use common::{next_message, spawn_worker, worker_command, Frames, InvokeFrame};
 use dispatcher_worker::msgpack::Value;
-use dispatcher_worker::protocol::{decode_map, DEFAULT_MAX_FRAME};
 use serde_json::{json, Value as Json};
 
 #[derive(Debug)]
@@ -39,7 +37,7 @@ impl Frame {
 struct Worker {
     child: Child,
     stdin: Option<ChildStdin>,
-    frames: Channel<ChildStdout, std::io::Sink>,
+    frames: Frames,
 }
 
 impl Worker {
@@ -48,13 +46,11 @@ impl Worker {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().unwrap();
+        let (child, stdin, frames) = spawn_worker(&mut cmd);
         Worker {
             child,
             stdin,
-            frames: Channel::new(stdout, std::io::sink(), DEFAULT_MAX_FRAME),
+            frames,
         }
     }
 
@@ -66,12 +62,7 @@ impl Worker {
     }
 
     fn read(&mut self) -> Frame {
-        let body = self
-            .frames
-            .read_frame()
-            .unwrap()
-            .expect("the worker closed its stdout");
-        let (kind, map) = decode_map(body).unwrap();
+        let (kind, map) = next_message(&mut self.frames);
         let mut frame = Frame {
             kind: kind.to_string(),
             strs: HashMap::new(),

@@ -7,17 +7,15 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use dispatcher_worker::channel::Channel;
 use dispatcher_worker::msgpack::Value;
-use dispatcher_worker::protocol::{decode_map, DEFAULT_MAX_FRAME};
 use serde_json::{json, Value as Json};
 
 #[allow(unused_imports)] // worker_frames.rs and worker_lifecycle.rs use it
 pub use super::frame;
-use super::{worker_command, InvokeFrame};
+use super::{next_message, spawn_worker, worker_command, Frames, InvokeFrame};
 
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -51,7 +49,7 @@ impl Reply {
 pub struct Worker {
     pub child: Child,
     stdin: Option<ChildStdin>,
-    frames: Channel<ChildStdout, std::io::Sink>,
+    frames: Frames,
     next_id: u32,
 }
 
@@ -64,13 +62,11 @@ impl Worker {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().unwrap();
+        let (child, stdin, frames) = spawn_worker(&mut cmd);
         Worker {
             child,
             stdin,
-            frames: Channel::new(stdout, std::io::sink(), DEFAULT_MAX_FRAME),
+            frames,
             next_id: 0,
         }
     }
@@ -86,12 +82,7 @@ impl Worker {
     }
 
     pub fn read(&mut self) -> Reply {
-        let body = self
-            .frames
-            .read_frame()
-            .unwrap()
-            .expect("the worker closed its stdout");
-        let (kind, map) = decode_map(body).unwrap();
+        let (kind, map) = next_message(&mut self.frames);
         let mut reply = Reply {
             kind: kind.to_string(),
             ..Reply::default()

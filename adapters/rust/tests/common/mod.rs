@@ -2,10 +2,12 @@
 //! example binaries are, and the supervisor's invoke frame; `behaviours` is
 //! the worker_*.rs harness for `examples/behaviours.rs`.
 
+use std::io::Sink;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use dispatcher_worker::protocol::DEFAULT_MAX_FRAME;
+use dispatcher_worker::channel::Channel;
+use dispatcher_worker::protocol::{decode_map, Entries, DEFAULT_MAX_FRAME};
 use serde::Serialize;
 
 pub mod behaviours;
@@ -40,6 +42,27 @@ pub fn worker_command(name: &str, stderr: Stdio) -> Command {
         .env("DISPATCHER_MAX_FRAME", DEFAULT_MAX_FRAME.to_string())
         .env_remove("_X_AMZN_TRACE_ID");
     cmd
+}
+
+/// The worker's stdout, read frame by frame as the supervisor reads it.
+pub type Frames = Channel<ChildStdout, Sink>;
+
+/// Starts `cmd` (from [`worker_command`]): the child, its stdin, its frames.
+pub fn spawn_worker(cmd: &mut Command) -> (Child, Option<ChildStdin>, Frames) {
+    let mut child = cmd.spawn().unwrap();
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().unwrap();
+    let frames = Channel::new(stdout, std::io::sink(), DEFAULT_MAX_FRAME);
+    (child, stdin, frames)
+}
+
+/// The next frame the worker wrote: its type and its other fields.
+pub fn next_message(frames: &mut Frames) -> (&str, Entries<'_>) {
+    let body = frames
+        .read_frame()
+        .unwrap()
+        .expect("the worker closed its stdout");
+    decode_map(body).unwrap()
 }
 
 /// A frame on the wire: the body's length (4 bytes, big-endian), then the body.
