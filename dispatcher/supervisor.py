@@ -155,6 +155,7 @@ class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
         now = self.clock()
         fdmap = self._fdmap
         self._lone = len(ready) == 1
+        signalled = False
         for fd, rev in ready:
             kind, ident = fdmap[fd]
             if kind == _WORKER:
@@ -166,8 +167,12 @@ class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
                     self._api_readable(ident, now)
             elif kind == _STOPPING:
                 stopping.exited(ident)
-            else:
-                self._on_signals(now)
+            else:  # last: an event that came in the same instant is read first, then cut
+                signalled = True
+            if self.exit_status is not None:
+                return
+        if signalled:
+            self._on_signals(now)
             if self.exit_status is not None:
                 return
         self._lone = False

@@ -42,6 +42,47 @@ def wait_until(predicate, timeout: float = 10.0, what: str = "the condition") ->
         time.sleep(0.01)
 
 
+def ignores_sigterm(pid: int) -> bool:
+    """The process has set SIGTERM to SIG_IGN (a worker's sign that it holds an event)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            line = next(line for line in f if line.startswith("SigIgn:"))
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return bool(int(line.split()[1], 16) >> 14 & 1)  # bit 14: signal 15
+
+
+def descendant_named(pid: int, name: str) -> bool:
+    """Some descendant of `pid` is a process named `name` (by /proc/PID/comm)."""
+    import psutil
+
+    try:
+        return any(c.name() == name for c in psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return False
+
+
+def tcp_input_queued(pid: int) -> int:
+    """Bytes waiting unread in the receive queues of `pid`'s TCP sockets."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    queued = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if cols[9] in inodes:
+                    queued += int(cols[4].split(":")[1], 16)
+    return queued
+
+
 def write_config(tmp_path: Path, command: list[str] | None = None, **opts: object) -> Path:
     worker = {"command": command or [sys.executable, FAULTY]}
     worker.update(opts)

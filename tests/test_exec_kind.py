@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import WORKERS, require_tool
-from harness import wait_until
+from harness import descendant_named, wait_until
 from workers.kinds_fixture import KindFunction, all_gone, read_pids
 
 FAULTY = str(WORKERS / "exec" / "faulty.sh")
@@ -193,7 +193,9 @@ def test_sigterm_with_a_script_running(function, tmp_path: Path) -> None:  # typ
     out: list[object] = []
     t = threading.Thread(target=lambda: out.append(fn.invoke({})), daemon=True)
     t.start()
-    wait_until(lambda: fn.emu.stats.handed_out == 2, what="the invocation to be handed out")
+    # Handed out is not enough: SIGTERM before the supervisor has read the
+    # event is a runtime exiting with an event unread (RAPID's own error).
+    wait_until(lambda: descendant_named(fn.emu.runtime_pid, "sleep"), what="the script to be running")
     os.kill(fn.emu.runtime_pid, signal.SIGTERM)
     t.join(5)
     doc = json.loads(out[0].body)  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import FAULTY, Function, pid_alive, wait_gone, wait_until, write_config  # noqa: F401 (re-exported for other tests)
+from harness import FAULTY, Function, ignores_sigterm, pid_alive, tcp_input_queued, wait_gone, wait_until, write_config  # noqa: F401 (re-exported for other tests)
 
 
 @pytest.fixture
@@ -212,13 +212,37 @@ def test_sigterm_with_invocation_in_flight(function) -> None:  # type: ignore[no
     out: list[object] = []
     t = threading.Thread(target=lambda: out.append(fn.invoke({"fault": "hang_ignore_term"})), daemon=True)
     t.start()
-    wait_until(lambda: fn.emu.stats.handed_out == 2, what="the invocation to be handed out")
+    # Handed out is not enough: SIGTERM before the supervisor has read the
+    # event is a runtime exiting with an event unread (RAPID's own error).
+    wait_until(lambda: ignores_sigterm(pid), what="the worker to hold the invocation")
     os.kill(sup, signal.SIGTERM)
     t.join(5)
     res = out[0]
     doc = json.loads(res.body)  # type: ignore[attr-defined]
     assert doc["errorType"] == "Runtime.ExitError"
     assert "shutting down" in doc["errorMessage"]
+    assert wait_gone(sup, 2.0) and wait_gone(pid, 0.5)
+
+
+def test_sigterm_in_the_same_instant_as_an_event_cuts_that_event(function) -> None:  # type: ignore[no-untyped-def]
+    # The supervisor is stopped while the event arrives and SIGTERM is sent,
+    # so one poll() reports both: the event is read first and answered
+    # "shutting down", not left unread for the runtime's exit to fail.
+    fn = function(shutdown_grace="600ms")
+    pid = int(fn.invoke({"fault": "pid"}).body)
+    sup = fn.emu.runtime_pid
+    out: list[object] = []
+    os.kill(sup, signal.SIGSTOP)
+    try:
+        t = threading.Thread(target=lambda: out.append(fn.invoke({"fault": "hang_ignore_term"})), daemon=True)
+        t.start()
+        wait_until(lambda: tcp_input_queued(sup) > 0, what="the event to reach the stopped supervisor's socket")
+        os.kill(sup, signal.SIGTERM)
+    finally:
+        os.kill(sup, signal.SIGCONT)
+    t.join(5)
+    doc = json.loads(out[0].body)  # type: ignore[attr-defined]
+    assert doc["errorType"] == "Runtime.ExitError" and "runtime shutting down" in doc["errorMessage"], doc
     assert wait_gone(sup, 2.0) and wait_gone(pid, 0.5)
 
 
