@@ -19,9 +19,9 @@ from __future__ import annotations
 from dispatcher import errors as E
 from dispatcher.answers import Failure, timeout_failure
 from dispatcher.core_table import (
-    ANSWERED, ANSWERED_LAST, BACKOFF, CLOSE, CLOSED, CUT_SHORT, DEADLINE, FAILED, GONE, GOT_EVENT, HELD, HELD_ANSWER, IDLE,
+    ANSWERED, ANSWERED_LAST, BACKOFF, BUSY, CLOSE, CLOSED, CUT_SHORT, DEADLINE, FAILED, GONE, GOT_EVENT, HELD, HELD_ANSWER, IDLE,
     INVOKING, NEXT_FAILED,
-    REPLIED, RETRY_DUE, SHUT_CUT, SLOT_TABLE, START_FAILED, STARTING, TIMED_OUT, TIMED_OUT_LAST, WAITING, WORKER_TABLE,
+    REPLIED, RETRY_DUE, SHUT_CUT, SLOT_TABLE, START_FAILED, STARTING, TAKEN, TIMED_OUT, TIMED_OUT_LAST, WAITING, WORKER_TABLE,
     CheckRss, CoreBug, Fatal, GetNext, Log, Named, Post, Shutdown, Stop,
 )
 from dispatcher.core_workers import WorkerRow, WorkerSide
@@ -40,12 +40,13 @@ NEXT_RETRIES = 5  # GET /next on a dead connection: PyRIC retries 5 times
 
 
 class SlotRow:
-    __slots__ = ("id", "state", "inv", "deadline", "wake", "worker", "attempts", "handed_over")
+    __slots__ = ("id", "state", "inv", "got_at", "deadline", "wake", "worker", "attempts", "handed_over")
 
     def __init__(self, sid: int) -> None:
         self.id = sid
         self.state: Named = WAITING
         self.inv: Invocation | None = None
+        self.got_at = 0.0  # monotonic; when the invocation was read
         self.deadline = 0.0  # monotonic; the answer is due (timeout_margin taken off)
         self.wake = 0.0  # BACKOFF: when GET /next is retried
         self.worker: int | None = None
@@ -128,6 +129,7 @@ class Core(WorkerSide):
         s.attempts = 0
         self._slot(s, GOT_EVENT)
         s.inv = inv
+        s.got_at = now
         s.deadline = self.deadline_for(inv, now)
         s.handed_over = False
         if self.stop_at is not None:
@@ -225,6 +227,48 @@ class Core(WorkerSide):
         else:
             return _NOTHING
         return self._flush()
+
+    def steady_many(self) -> WorkerRow | None:
+        """The worker an N-slot straight line may run on (dispatcher/steady_many.py), or None.
+
+        Steady: N slots served by one multiplexed worker, no stop, nothing held
+        or abandoned, every slot WAITING or INVOKING on it, and no answer that
+        would recycle it (max_invocations within reach, max_rss checked per
+        answer: those answers go through the general path)."""
+        slots = self.slots
+        if len(slots) == 1 or not self.serving or self.stop_at is not None or self.exiting or self._held:
+            return None
+        if len(self.workers) != 1 or self.max_rss or self.restarts.attempts:
+            return None
+        w = next(iter(self.workers.values()))
+        if w.capacity != len(slots) or w.abandoned or not (w.state is IDLE or w.state is BUSY):
+            return None
+        if self.max_invocations and w.invocations + len(slots) >= self.max_invocations:
+            return None
+        for s in slots:
+            if s.state is not WAITING and (s.state is not INVOKING or s.handed_over):
+                return None
+        return w
+
+    def steady_take(self, w: WorkerRow) -> list[tuple[int, Invocation, float]]:
+        """The straight line takes over `w`'s invocations in flight: each as
+        (slot, invocation, when it was read), in the order they were sent.  Their
+        slots return to WAITING and `w` to IDLE, the states the straight line
+        starts from; it hands each back with `next_answered(slot, inv, read_at)`,
+        which gives it the same deadline."""
+        taken = []
+        for rid, sid in w.inflight.items():
+            s = self.slots[sid]
+            inv = s.inv
+            assert inv is not None and inv.request_id == rid
+            taken.append((sid, inv, s.got_at))
+            self._slot(s, TAKEN)
+            s.inv = None
+            s.worker = None
+        if taken:
+            w.inflight.clear()
+            self._worker(w, TAKEN)
+        return taken
 
     # == time ===================================================================
     def wake_at(self) -> float | None:
