@@ -19,11 +19,12 @@ from __future__ import annotations
 from dispatcher import errors as E
 from dispatcher.answers import Failure, timeout_failure
 from dispatcher.core_table import (
-    ANSWERED, ANSWERED_LAST, BACKOFF, BUSY, CLOSE, CLOSED, CUT_SHORT, DEADLINE, FAILED, GONE, GOT_EVENT, HELD, HELD_ANSWER, IDLE,
+    ANSWERED, ANSWERED_LAST, BACKOFF, CLOSE, CLOSED, CUT_SHORT, DEADLINE, FAILED, GONE, GOT_EVENT, HELD, HELD_ANSWER,
     INVOKING, NEXT_FAILED,
-    REPLIED, RETRY_DUE, SHUT_CUT, SLOT_TABLE, START_FAILED, STARTING, TAKEN, TIMED_OUT, TIMED_OUT_LAST, WAITING, WORKER_TABLE,
-    CheckRss, CoreBug, Fatal, GetNext, Log, Named, Post, Shutdown, Stop,
+    REPLIED, RETRY_DUE, SHUT_CUT, SLOT_TABLE, START_FAILED, STARTING, TIMED_OUT, TIMED_OUT_LAST, WAITING, WORKER_TABLE,
+    CoreBug, Fatal, GetNext, Log, Named, Post, Shutdown, Stop,
 )
+from dispatcher.core_steady import SteadySide
 from dispatcher.core_workers import WorkerRow, WorkerSide
 from dispatcher.restart import RestartPolicy
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Core", "SlotRow", "NEXT_RETRIES"]
 
-_NOTHING = ()  # "no action", without building a list
 NEXT_RETRIES = 5  # GET /next on a dead connection: PyRIC retries 5 times
 
 
@@ -54,7 +54,7 @@ class SlotRow:
         self.handed_over = False
 
 
-class Core(WorkerSide):
+class Core(WorkerSide, SteadySide):
     def __init__(self, name: str, *, slots: int = 1, startup_timeout: float, timeout_margin: float,
                  shutdown_grace: float, max_invocations: int = 0, max_rss: int = 0,
                  function_timeout: float | None = None, api_address: str = "") -> None:
@@ -194,81 +194,6 @@ class Core(WorkerSide):
     def deadline_for(self, inv: Invocation, now: float) -> float:
         """When the answer is due, on the monotonic clock (timeout_margin taken off)."""
         return now + (inv.deadline_ms / 1000.0 - inv.received_at) - self.timeout_margin
-
-    # == the steady state (the driver's straight line, dispatcher/steady.py) =====
-    def steady_worker(self) -> WorkerRow | None:
-        """The worker one slot's steady state may run on, or None.
-
-        Steady: serving one slot, no stop, nothing held or abandoned, the slot
-        WAITING for its /next answer and one plain worker IDLE.  A whole
-        invocation then leaves every state as it found it (WAITING, IDLE), so
-        the driver may serve invocations on its own and tell the core only
-        what changes: `steady_replied` per answer.  At the first unusual event
-        it hands the invocation back with `next_answered`, and the core takes
-        over from exactly where a general-path invocation would be.
-        """
-        if len(self.slots) != 1 or not self.serving or self.stop_at is not None or self.exiting or self._held:
-            return None
-        if self.slots[0].state is not WAITING or len(self.workers) != 1:
-            return None
-        w = next(iter(self.workers.values()))
-        if w.state is not IDLE or w.capacity != 1 or w.abandoned or self.restarts.attempts:
-            return None
-        return w
-
-    def steady_replied(self, w: WorkerRow, now: float) -> list[Any] | tuple[()]:
-        """An invocation served in the steady state was answered by `w`: what a
-        REPLIED answer does besides the transitions that come back to where they began."""
-        w.invocations += 1
-        if self.max_invocations and w.invocations >= self.max_invocations:
-            self._retire(w, f"max_invocations ({self.max_invocations}) reached", now)
-        elif self.max_rss:
-            self._out.append(CheckRss(w.id))
-        else:
-            return _NOTHING
-        return self._flush()
-
-    def steady_many(self) -> WorkerRow | None:
-        """The worker an N-slot straight line may run on (dispatcher/steady_many.py), or None.
-
-        Steady: N slots served by one multiplexed worker, no stop, nothing held
-        or abandoned, every slot WAITING or INVOKING on it, and no answer that
-        would recycle it (max_invocations within reach, max_rss checked per
-        answer: those answers go through the general path)."""
-        slots = self.slots
-        if len(slots) == 1 or not self.serving or self.stop_at is not None or self.exiting or self._held:
-            return None
-        if len(self.workers) != 1 or self.max_rss or self.restarts.attempts:
-            return None
-        w = next(iter(self.workers.values()))
-        if w.capacity != len(slots) or w.abandoned or not (w.state is IDLE or w.state is BUSY):
-            return None
-        if self.max_invocations and w.invocations + len(slots) >= self.max_invocations:
-            return None
-        for s in slots:
-            if s.state is not WAITING and (s.state is not INVOKING or s.handed_over):
-                return None
-        return w
-
-    def steady_take(self, w: WorkerRow) -> list[tuple[int, Invocation, float]]:
-        """The straight line takes over `w`'s invocations in flight: each as
-        (slot, invocation, when it was read), in the order they were sent.  Their
-        slots return to WAITING and `w` to IDLE, the states the straight line
-        starts from; it hands each back with `next_answered(slot, inv, read_at)`,
-        which gives it the same deadline."""
-        taken = []
-        for rid, sid in w.inflight.items():
-            s = self.slots[sid]
-            inv = s.inv
-            assert inv is not None and inv.request_id == rid
-            taken.append((sid, inv, s.got_at))
-            self._slot(s, TAKEN)
-            s.inv = None
-            s.worker = None
-        if taken:
-            w.inflight.clear()
-            self._worker(w, TAKEN)
-        return taken
 
     # == time ===================================================================
     def wake_at(self) -> float | None:

@@ -28,9 +28,9 @@ def _counted_many(self: Any, *args: Any) -> Any:
     return _many(self, *args)
 
 
-def _counted_hand_over(self: Any, row: Any, inflight: dict[str, Any]) -> None:
+def _counted_hand_over(self: Any, inflight: dict[str, Any]) -> None:
     counts["handed_over"] += len(inflight)
-    _hand_over(self, row, inflight)
+    _hand_over(self, inflight)
 
 
 def _counted_replied(self: Any, *args: Any) -> Any:

@@ -2,7 +2,8 @@
 the supervisor, run by tests/probe_steady.py so that it says at exit how
 much of the serving its straight line did, against tests/faulty_api.py (a
 Runtime API that holds any number of GET /next open, as LMI does) and
-tests/workers/multiplex.py announcing `multiplex`.
+tests/workers/multiplex.py: one worker announcing `multiplex`, or a pool of
+N plain ones (each test runs with both).
 
 Each test first proves the line served (so the fault below hits the line,
 not the general path), then breaks something the line must hand to the core:
@@ -26,13 +27,14 @@ MULTIPLEX = str(WORKERS / "multiplex.py")
 PROBE = str(Path(__file__).parent / "probe_steady.py")
 
 
-@pytest.fixture
-def lmi(tmp_path: Path):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["multiplex", "pool"])
+def lmi(tmp_path: Path, request):  # type: ignore[no-untyped-def]
+    """One worker announcing `multiplex`, or a pool of N plain ones."""
     made: list[tuple[FaultyApi, Runtime]] = []
 
     def make(slots: int = 2, **opts: object) -> tuple[FaultyApi, Runtime]:
         api = FaultyApi()
-        env = {"AWS_LAMBDA_MAX_CONCURRENCY": str(slots), "MULTIPLEX": "on"}
+        env = {"AWS_LAMBDA_MAX_CONCURRENCY": str(slots), "MULTIPLEX": "on" if request.param == "multiplex" else "off"}
         rt = Runtime(tmp_path, api.address, env, launcher=[sys.executable, PROBE], command=[sys.executable, MULTIPLEX], **opts)
         made.append((api, rt))
         assert api.wait_for(lambda a: a.next_calls() >= slots, 15), rt.logs()
