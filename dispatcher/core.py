@@ -19,12 +19,11 @@ from __future__ import annotations
 from dispatcher import errors as E
 from dispatcher.answers import Failure, timeout_failure
 from dispatcher.core_table import (
-    ANSWERED, ANSWERED_LAST, BACKOFF, CLOSE, CLOSED, CUT_SHORT, DEADLINE, FAILED, GONE, GOT_EVENT, HELD, HELD_ANSWER,
+    ANSWERED, ANSWERED_LAST, BACKOFF, CLOSE, CLOSED, CUT_SHORT, DEADLINE, FAILED, GONE, GOT_EVENT, HELD, HELD_ANSWER, IDLE,
     INVOKING, NEXT_FAILED,
     REPLIED, RETRY_DUE, SHUT_CUT, SLOT_TABLE, START_FAILED, STARTING, TIMED_OUT, TIMED_OUT_LAST, WAITING, WORKER_TABLE,
-    CoreBug, Fatal, GetNext, Log, Named, Post, Shutdown, Stop,
+    CheckRss, CoreBug, Fatal, GetNext, Log, Named, Post, Shutdown, Stop,
 )
-from dispatcher.core_steady import SteadySide
 from dispatcher.core_workers import WorkerRow, WorkerSide
 from dispatcher.restart import RestartPolicy
 
@@ -35,6 +34,8 @@ if TYPE_CHECKING:
     from dispatcher.runtime_api import Invocation
 
 __all__ = ["Core", "SlotRow", "NEXT_RETRIES"]
+
+_NOTHING = ()  # "no action", without building a list
 
 NEXT_RETRIES = 5  # GET /next on a dead connection: PyRIC retries 5 times
 
@@ -54,7 +55,7 @@ class SlotRow:
         self.handed_over = False
 
 
-class Core(WorkerSide, SteadySide):
+class Core(WorkerSide):
     def __init__(self, name: str, *, slots: int = 1, startup_timeout: float, timeout_margin: float,
                  shutdown_grace: float, max_invocations: int = 0, max_rss: int = 0,
                  function_timeout: float | None = None, api_address: str = "") -> None:
@@ -194,6 +195,39 @@ class Core(WorkerSide, SteadySide):
     def deadline_for(self, inv: Invocation, now: float) -> float:
         """When the answer is due, on the monotonic clock (timeout_margin taken off)."""
         return now + (inv.deadline_ms / 1000.0 - inv.received_at) - self.timeout_margin
+
+    # == the steady state (the driver's straight line, dispatcher/steady.py) =====
+    def steady_worker(self) -> WorkerRow | None:
+        """The worker one slot's steady state may run on, or None.
+
+        Steady: serving one slot, no stop, nothing held or abandoned, the slot
+        WAITING for its /next answer and one plain worker IDLE.  A whole
+        invocation then leaves every state as it found it (WAITING, IDLE), so
+        the driver may serve invocations on its own and tell the core only
+        what changes: `steady_replied` per answer.  At the first unusual event
+        it hands the invocation back with `next_answered`, and the core takes
+        over from exactly where a general-path invocation would be.
+        """
+        if len(self.slots) != 1 or not self.serving or self.stop_at is not None or self.exiting or self._held:
+            return None
+        if self.slots[0].state is not WAITING or len(self.workers) != 1:
+            return None
+        w = next(iter(self.workers.values()))
+        if w.state is not IDLE or w.capacity != 1 or w.abandoned or self.restarts.attempts:
+            return None
+        return w
+
+    def steady_replied(self, w: WorkerRow, now: float) -> list[Any] | tuple[()]:
+        """An invocation served in the steady state was answered by `w`: what a
+        REPLIED answer does besides the transitions that come back to where they began."""
+        w.invocations += 1
+        if self.max_invocations and w.invocations >= self.max_invocations:
+            self._retire(w, f"max_invocations ({self.max_invocations}) reached", now)
+        elif self.max_rss:
+            self._out.append(CheckRss(w.id))
+        else:
+            return _NOTHING
+        return self._flush()
 
     # == time ===================================================================
     def wake_at(self) -> float | None:

@@ -1,21 +1,19 @@
-"""The steady states of the core (dispatcher/core.py): when the driver may
-serve in a straight line, and what it tells the core while it does.  No I/O.
+"""The core for N slots (dispatcher/core.py's Core, and the N-slot straight
+line's side of it).  No I/O.
 
-`SteadySide` is mixed into `Core`.  One slot: `steady_worker` names the idle
-worker the one-slot line (dispatcher/steady.py) may serve on, and it hands an
-unusual invocation back with `next_answered`.  N slots: `steady_many` names
-the workers the N-slot line (dispatcher/steady_many.py) may serve on -- one
-multiplexed worker, or a pool of N plain ones -- `steady_take` gives it the
-invocations already in flight, and `steady_give` takes each back, on the
-worker the line sent it to, with the deadline it had.  Both lines report
-each answer with `steady_replied`.
+The N-slot straight line (dispatcher/steady_many.py) serves while
+`steady_many` names the workers it may serve on -- one multiplexed worker,
+or a pool of N plain ones; `steady_take` gives it the invocations already in
+flight, and `steady_give` takes each back, on the worker the line sent it
+to, with the deadline it had; each answer it posts is reported with
+`steady_replied`, as the one-slot line does.  A separate class so that a
+one-slot supervisor, the common case, does not import it at cold start.
 """
 
 from __future__ import annotations
 
-from dispatcher.core_table import (
-    BUSY, GOT_EVENT, IDLE, INVOKING, TAKEN, WAITING, CheckRss, CoreBug,
-)
+from dispatcher.core import Core
+from dispatcher.core_table import BUSY, GOT_EVENT, IDLE, INVOKING, TAKEN, WAITING, CoreBug
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,76 +22,11 @@ if TYPE_CHECKING:
     from dispatcher.core_workers import WorkerRow
     from dispatcher.runtime_api import Invocation
 
-__all__ = ["SteadySide"]
-
-_NOTHING = ()  # "no action", without building a list
+__all__ = ["ManyCore"]
 
 
-class SteadySide:
-    """The straight lines' side of the core (see the module docstring)."""
-
-    # Defined by Core.
-    slots: list[Any]
-    workers: dict[int, WorkerRow]
-    serving: bool
-    stop_at: float | None
-    exiting: bool
-    max_invocations: int
-    max_rss: int
-    restarts: Any
-    _held: list[Any]
-    _out: list[Any]
-
-    def _slot(self, s: Any, event: Any) -> str:  # pragma: no cover - Core's
-        raise NotImplementedError
-
-    def _worker(self, w: WorkerRow, event: Any) -> str:  # pragma: no cover - Core's
-        raise NotImplementedError
-
-    def _flush(self) -> list[Any]:  # pragma: no cover - Core's
-        raise NotImplementedError
-
-    def _retire(self, w: WorkerRow, reason: str, now: float) -> None:  # pragma: no cover - WorkerSide's
-        raise NotImplementedError
-
-    def _dispatch(self, s: Any, w: WorkerRow) -> None:  # pragma: no cover - WorkerSide's
-        raise NotImplementedError
-
-    def deadline_for(self, inv: Invocation, now: float) -> float:  # pragma: no cover - Core's
-        raise NotImplementedError
-
-    # == one slot (dispatcher/steady.py) ========================================
-    def steady_worker(self) -> WorkerRow | None:
-        """The worker one slot's steady state may run on, or None.
-
-        Steady: serving one slot, no stop, nothing held or abandoned, the slot
-        WAITING for its /next answer and one plain worker IDLE.  A whole
-        invocation then leaves every state as it found it (WAITING, IDLE), so
-        the driver may serve invocations on its own and tell the core only
-        what changes: `steady_replied` per answer.  At the first unusual event
-        it hands the invocation back with `next_answered`, and the core takes
-        over from exactly where a general-path invocation would be.
-        """
-        if len(self.slots) != 1 or not self.serving or self.stop_at is not None or self.exiting or self._held:
-            return None
-        if self.slots[0].state is not WAITING or len(self.workers) != 1:
-            return None
-        w = next(iter(self.workers.values()))
-        if w.state is not IDLE or w.capacity != 1 or w.abandoned or self.restarts.attempts:
-            return None
-        return w
-
-    def steady_replied(self, w: WorkerRow, now: float) -> list[Any] | tuple[()]:
-        """An invocation served in the steady state was answered by `w`: what a
-        REPLIED answer does besides the transitions that come back to where they began."""
-        w.invocations += 1
-        if self.max_invocations and w.invocations >= self.max_invocations:
-            self._retire(w, f"max_invocations ({self.max_invocations}) reached", now)
-        elif self.max_rss:
-            self._out.append(CheckRss(w.id))
-        else:
-            return _NOTHING
-        return self._flush()
+class ManyCore(Core):
+    """Core, with the N-slot straight line's side (see the module docstring)."""
 
     # == N slots (dispatcher/steady_many.py) ====================================
     def steady_many(self) -> list[WorkerRow] | None:

@@ -11,7 +11,7 @@ time: then every wake-up is one of three things, each a few steps.
 `_steady_many` runs those steps in a loop on one epoll set registered once
 per (sockets, workers), with no event objects, no action lists and no
 poll-set bookkeeping; the earliest deadline of the invocations in flight is
-the wait's timeout.  The core (core_steady.py) decides when it may:
+the wait's timeout.  The core (core_steady.py's ManyCore) decides when it may:
 `steady_many()` names the workers only when every slot is WAITING or
 INVOKING and nothing else is going on, and `steady_take()` hands the
 invocations already in flight to the straight line, each with the time it
@@ -38,6 +38,7 @@ from select import EPOLLIN, epoll
 from dispatcher import frames
 from dispatcher.answers import MAX_RESPONSE
 from dispatcher.client import POST_TIMEOUT, ConnectionLost
+from dispatcher.core_steady import ManyCore
 from dispatcher.core_table import CoreBug, Send
 from dispatcher.errors import HttpError, ProtocolError
 from dispatcher.runtime_api import Invocation, ResponseRequest
@@ -363,3 +364,5 @@ class SteadyMany:
 
 class ManySlots(SteadyMany, Supervisor):
     """The supervisor for N slots: the driver with the N-slot straight line."""
+
+    core_class = ManyCore

@@ -58,6 +58,7 @@ _POLLS_KEPT = 8  # poll objects kept for recently seen descriptor sets
 
 
 class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
+    core_class = Core  # ManySlots (steady_many.py) brings its own
     def __init__(
         self,
         config: WorkerConfig,
@@ -88,7 +89,7 @@ class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
         self.signals: SignalWatcher | None = None
         self.exit_status: int | None = None
         fn_timeout = environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "")
-        self.core = Core(
+        self.core = self.core_class(
             config.name, slots=slots, startup_timeout=config.startup_timeout, timeout_margin=config.timeout_margin,
             shutdown_grace=config.shutdown_grace, max_invocations=config.max_invocations, max_rss=config.max_rss,
             function_timeout=float(fn_timeout) if fn_timeout.replace(".", "", 1).isdigit() else None,
