@@ -127,12 +127,7 @@ class Core(WorkerSide):
     # == the Runtime API =========================================================
     def next_answered(self, sid: int, inv: Invocation, now: float) -> list[Any]:
         s = self.slots[sid]
-        s.attempts = 0
-        self._slot(s, GOT_EVENT)
-        s.inv = inv
-        s.got_at = now
-        s.deadline = self.deadline_for(inv, now)
-        s.handed_over = False
+        self._got(s, inv, now)
         if self.stop_at is not None:
             self._answer(s, SHUT_CUT, Failure(E.EXIT_ERROR, "runtime shutting down"), now)
             return self._flush()
@@ -144,6 +139,15 @@ class Core(WorkerSide):
         self._held.append(s)
         self._schedule(now)
         return self._flush()
+
+    def _got(self, s: SlotRow, inv: Invocation, now: float) -> None:
+        """The slot's GET /next brought `inv`, read at `now`."""
+        s.attempts = 0
+        self._slot(s, GOT_EVENT)
+        s.inv = inv
+        s.got_at = now
+        s.deadline = self.deadline_for(inv, now)
+        s.handed_over = False
 
     def next_cut_short(self, sid: int, inv: Invocation, framing: str, now: float) -> list[Any]:
         """The /next answer's headers came, its body did not: it still gets its one answer."""

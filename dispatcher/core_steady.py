@@ -13,7 +13,7 @@ one-slot supervisor, the common case, does not import it at cold start.
 from __future__ import annotations
 
 from dispatcher.core import Core
-from dispatcher.core_table import BUSY, GOT_EVENT, IDLE, INVOKING, TAKEN, WAITING, CoreBug
+from dispatcher.core_table import BUSY, IDLE, INVOKING, TAKEN, WAITING, CoreBug
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -92,11 +92,6 @@ class ManyCore(Core):
             or len(w.inflight) >= w.capacity or self._held or self.stop_at is not None
         ):
             raise CoreBug(f"the straight line sent {inv.request_id} on slot {sid} to worker {wid}, which could not take it")
-        s.attempts = 0
-        self._slot(s, GOT_EVENT)
-        s.inv = inv
-        s.got_at = read_at
-        s.deadline = self.deadline_for(inv, read_at)
-        s.handed_over = False
+        self._got(s, inv, read_at)
         self._dispatch(s, w)
         return self._flush()
