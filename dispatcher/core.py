@@ -36,16 +36,18 @@ if TYPE_CHECKING:
 __all__ = ["Core", "SlotRow", "NEXT_RETRIES"]
 
 _NOTHING = ()  # "no action", without building a list
+
 NEXT_RETRIES = 5  # GET /next on a dead connection: PyRIC retries 5 times
 
 
 class SlotRow:
-    __slots__ = ("id", "state", "inv", "deadline", "wake", "worker", "attempts", "handed_over")
+    __slots__ = ("id", "state", "inv", "got_at", "deadline", "wake", "worker", "attempts", "handed_over")
 
     def __init__(self, sid: int) -> None:
         self.id = sid
         self.state: Named = WAITING
         self.inv: Invocation | None = None
+        self.got_at = 0.0  # monotonic; when the invocation was read
         self.deadline = 0.0  # monotonic; the answer is due (timeout_margin taken off)
         self.wake = 0.0  # BACKOFF: when GET /next is retried
         self.worker: int | None = None
@@ -128,6 +130,7 @@ class Core(WorkerSide):
         s.attempts = 0
         self._slot(s, GOT_EVENT)
         s.inv = inv
+        s.got_at = now
         s.deadline = self.deadline_for(inv, now)
         s.handed_over = False
         if self.stop_at is not None:

@@ -66,6 +66,7 @@ HAND_OVER = Named("hand_over")  # the worker died before reading any of the even
 DEADLINE = Named("deadline")  # the invocation's deadline (less timeout_margin)
 SHUT_CUT = Named("shut_cut")  # the shutdown budget ran out before the deadline
 CLOSE = Named("close")  # shutting down, nothing in flight on this slot
+TAKEN = Named("taken")  # the driver's straight line serves the invocation in flight (steady_many.py)
 
 SLOT_TABLE: dict[tuple[Named, Named], tuple[Named, str]] = {
     (WAITING, GOT_EVENT): (HELD, "hold"),
@@ -83,6 +84,7 @@ SLOT_TABLE: dict[tuple[Named, Named], tuple[Named, str]] = {
     (INVOKING, HAND_OVER): (HELD, "hold"),
     (INVOKING, DEADLINE): (WAITING, "answer"),
     (INVOKING, SHUT_CUT): (WAITING, "answer"),
+    (INVOKING, TAKEN): (WAITING, "steady"),
     (CLOSED, CLOSE): (CLOSED, "close"),
     # A GET /next that was already out when SIGTERM came: its event is answered at once.
     (CLOSED, GOT_EVENT): (HELD, "hold"),
@@ -125,6 +127,7 @@ WORKER_TABLE: dict[tuple[Named, Named], tuple[Named, str]] = {
     (BUSY, RETIRE): (GONE, "retire"),
     (BUSY, STOP): (GONE, "stop"),
     (BUSY, LATE): (BUSY, "late"),
+    (BUSY, TAKEN): (IDLE, "steady"),
     (DRAINING, ANSWERED): (DRAINING, "answered"),
     (DRAINING, ANSWERED_LAST): (GONE, "kill"),
     (DRAINING, LATE): (DRAINING, "late"),

@@ -46,13 +46,17 @@ class NextSide:
         """The /next answer, when complete; a broken one goes to the core here."""
         try:
             return self.apis[sid].read_available()
-        except HttpError as exc:
-            self.next_out[sid] = False
-            self._do(self.core.fatal(f"the Runtime API sent a malformed response to GET /next: {exc}"))
-        except ConnectionLost as exc:
-            self.next_out[sid] = False
-            self._next_lost(sid, exc, now)
+        except (HttpError, ConnectionLost) as exc:
+            self._next_read_failed(sid, exc, now)
         return None
+
+    def _next_read_failed(self, sid: int, exc: Exception, now: float) -> None:
+        """Reading the /next answer raised `exc`: a malformed answer is fatal, a lost connection retried."""
+        self.next_out[sid] = False
+        if isinstance(exc, HttpError):
+            self._do(self.core.fatal(f"the Runtime API sent a malformed response to GET /next: {exc}"))
+        else:
+            self._next_lost(sid, exc, now)
 
     def _next_answer(self, sid: int, resp: Any, now: float) -> None:
         self.next_out[sid] = False

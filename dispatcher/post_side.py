@@ -135,6 +135,11 @@ class PostSide:
             return
         if resp is None:
             return  # more to come
+        self._post_answered(sid, resp, now)
+
+    def _post_answered(self, sid: int, resp: Any, now: float) -> None:
+        """The answer to the slot's post came (`resp`): its rules, then the /next answer if it came with it."""
+        api = self.apis[sid]
         inv = self._post_done(sid)
         if not self.reporters[sid].judge(inv, resp, True, retried=False):
             self.next_out[sid] = False  # the GET /next behind it was lost with the connection

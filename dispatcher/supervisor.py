@@ -58,6 +58,7 @@ _POLLS_KEPT = 8  # poll objects kept for recently seen descriptor sets
 
 
 class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
+    core_class = Core  # ManySlots (steady_many.py) brings its own
     def __init__(
         self,
         config: WorkerConfig,
@@ -88,7 +89,7 @@ class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
         self.signals: SignalWatcher | None = None
         self.exit_status: int | None = None
         fn_timeout = environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "")
-        self.core = Core(
+        self.core = self.core_class(
             config.name, slots=slots, startup_timeout=config.startup_timeout, timeout_margin=config.timeout_margin,
             shutdown_grace=config.shutdown_grace, max_invocations=config.max_invocations, max_rss=config.max_rss,
             function_timeout=float(fn_timeout) if fn_timeout.replace(".", "", 1).isdigit() else None,
@@ -133,13 +134,12 @@ class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
             self._next_answer(sid, resp, self.clock())
             return
         ready: Any = None
-        if self._single:
-            # The straight line (steady.py) while it lasts; then what ended it.
-            ready = self._steady_start()
-            if ready is True:
-                return  # all it saw is handled: a new round looks again
-            if ready is False:
-                ready = None
+        # The straight line (steady.py, steady_many.py) while it lasts; then what ended it.
+        ready = self._steady_start() if self._single else self._steady_many_start()
+        if ready is True:
+            return  # all it saw is handled: a new round looks again
+        if ready is False:
+            ready = None
         wake = core.wake_at()
         stopping = self.stopping
         stop_wake = stopping.wake_at() if stopping.items else None
@@ -223,6 +223,10 @@ class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
                 del self._polls[next(iter(self._polls))]
             cached = self._polls[key] = (p, fdmap)
         self._poll, self._fdmap = cached
+
+    def _steady_many_start(self) -> list[tuple[int, int]] | bool:
+        """N slots' straight line: ManySlots's (steady_many.py); none here."""
+        return False
 
     # -- events into the core ------------------------------------------------
     def _worker_events(self, wid: int, session: WorkerSession, events: list[Event], now: float) -> None:
@@ -365,4 +369,8 @@ def run_from_environment(config: WorkerConfig, environ: Mapping[str, str]) -> in
         )
         return 2
     configure_logs(environ)  # AWS_LAMBDA_LOG_FORMAT/LEVEL, _LAMBDA_TELEMETRY_LOG_FD
-    return Supervisor(config, ApiClient(address), environ, slots=config.concurrency).run()
+    cls = Supervisor
+    if config.concurrency > 1:
+        # N slots get their straight line (not imported on a one-slot cold start).
+        from dispatcher.steady_many import ManySlots as cls  # type: ignore[assignment]
+    return cls(config, ApiClient(address), environ, slots=config.concurrency).run()

@@ -8,6 +8,7 @@ from typing import Any
 
 from dispatcher.answers import Failure, Success
 from dispatcher.core import Core
+from dispatcher.core_steady import ManyCore
 from dispatcher.core_table import CheckRss, Fatal, GetNext, InitError, Log, Post, Send, Serve, Shutdown, Spawn, Stop
 from dispatcher.runtime_api import Invocation
 
@@ -26,7 +27,8 @@ class Sim:
     def __init__(self, slots: int = 1, **opts: Any) -> None:
         kw: dict[str, Any] = dict(startup_timeout=2.0, timeout_margin=0.1, shutdown_grace=0.3, api_address="127.0.0.1:9001")
         kw.update(opts)
-        self.core = Core("w", slots=slots, **kw)
+        # As the supervisor: a one-slot Core, or the N-slot line's ManyCore.
+        self.core = (Core if slots == 1 else ManyCore)("w", slots=slots, **kw)
         self.t = 0.0
         self.actions: list[Any] = []
         self.posts: dict[str, Any] = {}  # request id -> answer

@@ -50,6 +50,7 @@ class Event:
     chunk_tail: bytes = b"0\r\n\r\n"  # chunked: the last chunk and trailer section
     close: bool = False  # say `Connection: close`, and close after the answer
     send_deadline: bool = True  # False: no Lambda-Runtime-Deadline-Ms header at all
+    drop: bool = False  # close the connection after the answer without saying so (an idle timeout)
 
     def render(self) -> bytes:
         deadline = self.deadline_ms if self.deadline_ms is not None else int((time.time() + 10) * 1000)
@@ -78,7 +79,7 @@ class Event:
 
     @property
     def keeps_connection(self) -> bool:
-        return not self.close and self.framing != "close"
+        return not self.close and not self.drop and self.framing != "close"
 
 
 @dataclass

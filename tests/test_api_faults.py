@@ -29,7 +29,9 @@ from test_supervisor import write_config
 class Runtime:
     """`python -m dispatcher run` on a config, against a given Runtime API address."""
 
-    def __init__(self, tmp_path: Path, address: str, env: dict[str, str] | None = None, **opts: object) -> None:
+    def __init__(self, tmp_path: Path, address: str, env: dict[str, str] | None = None,
+                 launcher: list[str] | None = None, **opts: object) -> None:
+        """`launcher`: what runs `run --config ...` (default `python -m dispatcher`)."""
         config = write_config(tmp_path, **opts)
         self.marker = uuid.uuid4().hex
         self.log_path = tmp_path / "runtime.log"
@@ -39,7 +41,7 @@ class Runtime:
         full.update(AWS_LAMBDA_RUNTIME_API=address, DISPATCHER_TEST_RUN=self.marker)
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dispatcher", "run", "--config", str(config)],
+            (launcher or [sys.executable, "-m", "dispatcher", "run"]) + ["--config", str(config)],
             env=full, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, cwd=tmp_path,
         )
 

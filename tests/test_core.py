@@ -663,3 +663,86 @@ def test_steady_hand_over_is_the_general_paths_send() -> None:
     acts = sim.core.next_answered(0, invocation("r1"), sim.t)
     assert len(acts) == 1 and isinstance(acts[0], Send) and acts[0].worker == w.id and acts[0].tagged
     assert sim.core.wake_at() == pytest.approx(sim.t + 3.0 - 0.1)  # the deadline, margin taken off
+
+
+# == the N-slot steady state (dispatcher/steady_many.py) ===============================
+def test_steady_many_for_one_multiplexed_worker_or_a_pool_serving_every_slot() -> None:
+    sim = started(slots=2, features=("multiplex",))
+    ws = sim.core.steady_many()
+    assert ws is not None and [w.capacity for w in ws] == [2]
+    sim.event(0, "r1")  # one in flight: still the steady state (the line takes it over)
+    assert sim.core.steady_many() == ws
+    pool = Sim(3)
+    pool.start()
+    assert pool.core.steady_many() is None  # two of its three workers are still starting
+    for wid in pool.spawned[1:]:
+        pool.ready(wid)
+    ws = pool.core.steady_many()
+    assert ws is not None and [w.capacity for w in ws] == [1, 1, 1]
+    assert not hasattr(started(slots=1).core, "steady_many")  # one slot: steady.py's line, this one is not even loaded
+    assert started(slots=2, features=("multiplex",), max_rss=64 << 20).core.steady_many() is None  # checked per answer
+    near = started(slots=2, features=("multiplex",), max_invocations=3)
+    assert near.core.steady_many() is not None
+    near.event(0, "a")
+    near.reply(0, "a")
+    assert near.core.steady_many() is None  # 1 answered + room for 2 reaches 3: the recycling answer is the general path's
+    stopping = started(slots=2, features=("multiplex",))
+    stopping.call("signal", "SIGTERM")
+    assert stopping.core.steady_many() is None
+
+
+def test_steady_many_not_while_a_worker_drains_after_a_missed_deadline() -> None:
+    sim = started(slots=2, features=("multiplex",))
+    sim.event(0, "slow", timeout=0.5)
+    sim.event(1, "fine", timeout=3.0)
+    sim.wait(500)  # "slow" missed its deadline: the worker drains, "fine" still runs on it
+    assert sim.type_of("slow") == E.SANDBOX_TIMEDOUT
+    assert sim.core.steady_many() is None
+
+
+def test_steady_take_and_give_back_keep_each_deadline_and_worker() -> None:
+    """The line takes the invocations in flight (slots WAITING, workers IDLE,
+    the states it starts from) and gives each back with the time it was read
+    and the worker it went to: the core then holds exactly what it held."""
+    sim = started(slots=3, features=("multiplex",))
+    sim.event(2, "first", timeout=2.0)
+    sim.t += 0.25
+    sim.event(0, "second", timeout=3.0)
+    before = sim.core.wake_at()
+    ws = sim.core.steady_many()
+    assert ws is not None
+    (w,) = ws
+    taken = sim.core.steady_take(ws)
+    assert [(sid, inv.request_id, at, wid) for sid, inv, at, wid in taken] == [(2, "first", 0.0, w.id), (0, "second", 0.25, w.id)]
+    assert w.state.name == "Idle" and not w.inflight
+    assert all(s.state.name == "Waiting" and s.inv is None for s in sim.core.slots)
+    assert sim.core.wake_at() is None  # nothing the core must time: the line waits on the deadlines
+    sim.t += 1.0
+    for sid, inv, at, wid in taken:
+        acts = sim.core.steady_give(sid, inv, at, wid)
+        assert len(acts) == 1 and isinstance(acts[0], Send) and acts[0].worker == w.id and not acts[0].tagged
+    assert sim.core.wake_at() == pytest.approx(before) == pytest.approx(2.0 - 0.1)
+    assert w.inflight == {"first": 2, "second": 0}
+    sim.reply(w.id, "second")
+    sim.reply(w.id, "first")
+    assert sim.type_of("first") == sim.type_of("second") == "success"
+
+
+def test_steady_give_puts_a_pool_invocation_on_the_worker_the_line_chose() -> None:
+    sim = started(slots=2)
+    ws = sim.core.steady_many()
+    assert ws is not None and len(ws) == 2
+    second = ws[1]  # not the core's first choice
+    acts = sim.core.steady_give(1, invocation("r1"), sim.t, second.id)
+    assert len(acts) == 1 and acts[0].worker == second.id and acts[0].tagged  # one at a time: its lines are r1's
+    assert second.inflight == {"r1": 1} and second.state.name == "Busy"
+    with pytest.raises(CoreBug):  # it has no room for another
+        sim.core.steady_give(0, invocation("r2"), sim.t, second.id)
+    sim.reply(second.id, "r1")
+    assert sim.type_of("r1") == "success"
+
+
+def test_steady_take_with_nothing_in_flight_changes_nothing() -> None:
+    sim = started(slots=2, features=("multiplex",))
+    ws = sim.core.steady_many()
+    assert ws is not None and sim.core.steady_take(ws) == [] and ws[0].state.name == "Idle"

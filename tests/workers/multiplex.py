@@ -6,7 +6,8 @@ It announces `multiplex` in `ready` when the supervisor offers it
 worker, one invocation at a time (the supervisor then runs a pool of them).
 The event says what to do: {"sleep": S} answers after S seconds with
 {"pid", "start", "end"} (time.time()), {"hang": true} never answers,
-{"crash": true} exits with status 3; {"mark": PATH} also writes PATH when it starts.
+{"crash": true} exits with status 3; {"mark": PATH} also writes PATH when it starts;
+{"log": TEXT} writes TEXT to stderr before the reply.
 """
 
 import json
@@ -49,6 +50,9 @@ def handle(rid, event):
         while True:
             time.sleep(3600)
     time.sleep(float(event.get("sleep", 0)))
+    if event.get("log"):  # a log line, written before the reply
+        sys.stderr.write(event["log"] + "\n")
+        sys.stderr.flush()
     body = {"pid": os.getpid(), "start": start, "end": time.time(), "tag": event.get("tag")}
     send({"type": "result", "id": rid, "payload": json.dumps(body).encode()})
 
