@@ -86,11 +86,20 @@ def test_sixteen_200ms_invocations_run_four_at_a_time(lmi, multiplex: bool) -> N
     assert rt.alive
 
 
-def test_a_crash_in_one_slot_costs_only_its_invocation(lmi) -> None:  # type: ignore[no-untyped-def]
+def wait_running(marks: list[Path], timeout: float = 10.0) -> None:
+    """The invocations that write these marks are running in their workers
+    (handed out by the API is earlier: the supervisor may not have read them)."""
+    end = time.monotonic() + timeout
+    while not all(m.exists() for m in marks):
+        assert time.monotonic() < end, f"not running: {[m.name for m in marks if not m.exists()]}"
+        time.sleep(0.01)
+
+
+def test_a_crash_in_one_slot_costs_only_its_invocation(lmi, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     api, rt = lmi(4)
     for i in range(3):
-        queue(api, f"ok{i}", {"sleep": 0.4})
-    assert api.wait_for(lambda a: len(a.handed_out) == 3)
+        queue(api, f"ok{i}", {"sleep": 0.4, "mark": str(tmp_path / f"ok{i}")})
+    wait_running([tmp_path / f"ok{i}" for i in range(3)])
     queue(api, "boom", {"crash": True})
     got = answered(api, ["boom", "ok0", "ok1", "ok2"])
     assert got["boom"][0] == "error" and got["boom"][1]["errorType"] == "Runtime.ExitError"
@@ -101,10 +110,10 @@ def test_a_crash_in_one_slot_costs_only_its_invocation(lmi) -> None:  # type: ig
     assert all(kind == "response" for kind, _ in answered(api, [f"after{i}" for i in range(4)]).values())
 
 
-def test_a_hang_in_one_slot_is_answered_at_its_deadline_while_the_others_serve(lmi) -> None:  # type: ignore[no-untyped-def]
+def test_a_hang_in_one_slot_is_answered_at_its_deadline_while_the_others_serve(lmi, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     api, rt = lmi(4, timeout_margin="100ms")
-    queue(api, "hang", {"hang": True}, timeout=1.5)
-    assert api.wait_for(lambda a: a.handed_out == ["hang"])
+    queue(api, "hang", {"hang": True, "mark": str(tmp_path / "hang")}, timeout=1.5)
+    wait_running([tmp_path / "hang"])
     others = [f"q{i}" for i in range(12)]
     for rid in others:
         queue(api, rid, {"sleep": 0.05})
@@ -136,11 +145,7 @@ def test_sigterm_drains_every_slot_within_one_budget(lmi, tmp_path: Path) -> Non
     for rid in rids:
         queue(api, rid, {"hang": True, "mark": str(tmp_path / rid)})
     queue(api, "quick", {"sleep": 0.1, "mark": str(tmp_path / "quick")})
-    marks = [tmp_path / r for r in rids + ["quick"]]
-    end = time.monotonic() + 10
-    while not all(m.exists() for m in marks) and time.monotonic() < end:
-        time.sleep(0.01)  # polling for the four invocations to be running
-    assert all(m.exists() for m in marks)
+    wait_running([tmp_path / r for r in rids + ["quick"]])
     t0 = time.monotonic()
     rt.proc.send_signal(signal.SIGTERM)
     assert rt.wait(5) == 0

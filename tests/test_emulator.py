@@ -342,6 +342,32 @@ def test_close_while_invoking_fails_the_waiter(tmp_path: Path) -> None:
     assert pid is not None and not alive(pid)
 
 
+def test_close_while_invoking_refuses_the_runtimes_late_answer_as_stale(tmp_path: Path) -> None:
+    """Closed with an extension registered, the emulator SIGTERMs the runtime,
+    which answers the invoke it holds (the dispatcher says "shutting down").
+    That invoke's caller was already failed: the post is refused as one for an
+    invoke that is not running (400), not an emulator failure (500, a traceback)."""
+    emu = make(tmp_path, "sigterm_answers").start()
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            emu.invoke(cmd(do="hang"))
+        except EmulatorClosedError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=call)
+    t.start()
+    deadline = time.monotonic() + 10
+    while "holding" not in notes(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "holding" in notes(tmp_path)
+    emu.close()
+    t.join(10)
+    assert len(errors) == 1
+    assert "sigterm post 400" in notes(tmp_path), notes(tmp_path)
+
+
 def test_runtime_output_goes_to_the_given_sink(tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
     with open(out, "wb") as sink, make(tmp_path, runtime_stdout=sink, runtime_stderr=sink) as emu:

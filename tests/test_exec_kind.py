@@ -190,6 +190,10 @@ def test_script_without_shebang_is_refused_at_init(function) -> None:  # type: i
 def test_sigterm_with_a_script_running(function, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     fn = function("hang", timeout=20.0, shutdown_grace="600ms")
     assert fn.invoke({}, timeout=0.5).outcome in ("error", "timeout")  # warm
+    # The warm-up's `sleep` is stopped after its answer, so it can outlive it
+    # for a moment (or stay a zombie until reaped): seen below, it would pass
+    # for this invocation's before the supervisor has read the event.
+    wait_until(lambda: not descendant_named(fn.emu.runtime_pid, "sleep"), what="the warm-up's script to be gone")
     out: list[object] = []
     t = threading.Thread(target=lambda: out.append(fn.invoke({})), daemon=True)
     t.start()

@@ -199,12 +199,13 @@ def test_hang_answers_timeout_and_kills_worker(run, fault: str) -> None:  # type
     # (hang_ignore_term: test_supervisor.py::test_hang_past_deadline)
     fn = run(timeout_margin="100ms", shutdown_grace="300ms")
     pid = fn.pid()
-    t0 = time.monotonic()
     res = fn.invoke({"fault": fault}, timeout=0.5)
     doc = error_doc(res)  # the supervisor's answer, not the emulator's timeout
     assert doc["errorType"] == "Sandbox.Timedout"
     assert res.error_type_header == "Runtime.InvokeTimeout"
-    assert time.monotonic() - t0 < 0.5
+    # Before the deadline, from the hand-out: the caller's own clock also
+    # counts the emulator's queueing, which a loaded machine stretches past 0.1 s.
+    assert res.duration_ms < 500, res.duration_ms
     assert wait_gone(pid)
     assert fn.invoke({"ok": 1}).body == b'{"ok": 1}'
     assert fn.emu.stats.launches == 1

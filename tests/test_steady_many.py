@@ -21,7 +21,7 @@ import pytest
 from conftest import WORKERS
 from faulty_api import Event, FaultyApi, Reset, Status
 from test_api_faults import Runtime
-from test_concurrency import answered, queue
+from test_concurrency import answered, queue, wait_running
 
 MULTIPLEX = str(WORKERS / "multiplex.py")
 PROBE = str(Path(__file__).parent / "probe_steady.py")
@@ -121,11 +121,11 @@ def test_an_event_saying_connection_close_is_served_and_the_line_comes_back(lmi)
     assert seen["entered"] >= 2 and seen["served"] >= 50, seen
 
 
-def test_a_hang_is_answered_at_its_deadline_while_the_line_serves_the_other_slots(lmi) -> None:  # type: ignore[no-untyped-def]
+def test_a_hang_is_answered_at_its_deadline_while_the_line_serves_the_other_slots(lmi, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     api, rt = lmi(3, timeout_margin="100ms")
     serve(api, "warm", 10)
-    queue(api, "hang", {"hang": True}, timeout=1.5)
-    assert api.wait_for(lambda a: "hang" in a.handed_out)
+    queue(api, "hang", {"hang": True, "mark": str(tmp_path / "hang")}, timeout=1.5)
+    wait_running([tmp_path / "hang"])  # held by a worker (handed out is before the supervisor read it)
     others = [f"q{i}" for i in range(12)]
     for rid in others:
         queue(api, rid, {"sleep": 0.01})

@@ -86,15 +86,15 @@ def test_crash_mid_invocation_then_next_succeeds(function, event, detail) -> Non
 def test_hang_past_deadline(function) -> None:  # type: ignore[no-untyped-def]
     fn = function(timeout=1.0, timeout_margin="200ms", shutdown_grace="300ms")
     pid = int(fn.invoke({"fault": "pid"}).body)
-    t0 = time.monotonic()
     res = fn.invoke({"fault": "hang_ignore_term"})
-    elapsed = time.monotonic() - t0
     assert res.outcome == "error", res  # answered by the supervisor, not the emulator's timeout
     doc = json.loads(res.body)
     assert doc["errorType"] == "Sandbox.Timedout"
     assert doc["errorMessage"] == "Task timed out after 1.00 seconds"
     assert res.error_type_header == "Runtime.InvokeTimeout"
-    assert elapsed < 1.0
+    # Before the deadline, measured from the hand-out (the caller's own clock
+    # also counts the emulator's queueing, which a loaded machine stretches).
+    assert res.duration_ms < 1000, res.duration_ms
     assert wait_gone(pid), "the hung worker (ignoring SIGTERM) survived"
     assert fn.invoke({"ok": 1}).body == b'{"ok": 1}'
 
@@ -118,7 +118,8 @@ def test_sigkill_of_supervisor_leaves_no_worker(function) -> None:  # type: igno
     sup = fn.emu.runtime_pid
     t = threading.Thread(target=fn.invoke, args=({"fault": "hang_ignore_term"},), daemon=True)
     t.start()
-    wait_until(lambda: fn.emu.stats.handed_out == 2, what="the invocation to be handed out")
+    # Mid-invocation: the worker holds the event (handed out is earlier than that).
+    wait_until(lambda: ignores_sigterm(pid), what="the worker to hold the invocation")
     os.kill(sup, signal.SIGKILL)
     assert wait_gone(pid, 1.0), "the worker outlived a SIGKILLed supervisor"
     t.join(10)
@@ -231,6 +232,9 @@ def test_sigterm_in_the_same_instant_as_an_event_cuts_that_event(function) -> No
     fn = function(shutdown_grace="600ms")
     pid = int(fn.invoke({"fault": "pid"}).body)
     sup = fn.emu.runtime_pid
+    # The caller has its answer before the supervisor has read the post's 202
+    # (unread in about a third of tries): bytes queued below must be the event's.
+    wait_until(lambda: tcp_input_queued(sup) == 0, what="the supervisor to read its post's answer")
     out: list[object] = []
     os.kill(sup, signal.SIGSTOP)
     try:

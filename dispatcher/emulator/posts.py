@@ -79,11 +79,13 @@ class Posts:
         )
 
     def _a_reject_stale(self, conn: Connection | None, req: Request | None) -> None:
-        assert conn is not None and req is not None and self.current is not None
+        assert conn is not None and req is not None
         self.rejected += 1
         msg = "Invalid request ID"  # RAPID's words, whatever the id
         echo = req.header(_HDR_INVOCATION_ID)
-        if echo is not None and echo != self.current.invocation_id:
+        # No current invoke while still INVOKING: close() failed its caller and
+        # SIGTERMed the runtime, which may answer it before exiting.
+        if echo is not None and self.current is not None and echo != self.current.invocation_id:
             msg = f"Invalid invocation ID {echo.decode('latin-1')!r}: this reply belongs to an earlier invoke"
         self.loop.send(conn, render_error(400, "InvalidRequestID", msg))
 

@@ -115,6 +115,18 @@ def main() -> None:
         extension("test-sigterm-helper", [])
     if mode == "ext_shutdown":
         extension("wants-shutdown", ["SHUTDOWN"])
+    holding: list[tuple[str, str | None]] = []
+    if mode == "sigterm_answers":
+        # As the dispatcher does: SIGTERM with an invoke in hand answers it
+        # ("shutting down") before exiting; the status it got is noted.
+        def answer_and_exit(signum: int, frame: object) -> None:
+            for rid, inv in holding:
+                body = b'{"errorType":"Runtime.ExitError","errorMessage":"runtime shutting down"}'
+                note(f"sigterm post {post(Conn(), rid, 'error', body, inv)}")
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, answer_and_exit)
+        extension("test-sigterm-helper", [])
     conn = Conn()
     while True:
         status, hdrs, event = conn.request("GET", "/2018-06-01/runtime/invocation/next")
@@ -123,6 +135,7 @@ def main() -> None:
             sys.exit(2)
         rid = hdrs["lambda-runtime-aws-request-id"]
         inv = hdrs.get("lambda-runtime-invocation-id")
+        holding[:] = [(rid, inv)]
         try:
             cmd = json.loads(event)
         except ValueError:
@@ -150,6 +163,8 @@ def main() -> None:
             post(conn, rid, "response", b'{"said":"bye"}', echo_inv)
             sys.exit(0)
         elif do == "hang":
+            if mode == "sigterm_answers":
+                note("holding")
             hang()
         elif do == "spawn_hang":
             # A grandchild that leaves the process group, as a daemonising worker would.

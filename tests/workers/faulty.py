@@ -227,7 +227,9 @@ def handle(msg):
         send({"type": "result", "id": rid, "payload": b'"' + b"a" * int(event.get("bytes", 7 * 1024 * 1024)) + b'"'})
     elif fault == "setsid_grandchild":
         # A grandchild in its own session that would outlive a naive killpg.
-        subprocess.Popen([sys.executable, "-c", "import os,time; os.setsid(); open(os.environ['MARK'],'w').write(str(os.getpid())); time.sleep(300)"],
+        # The mark appears whole (renamed into place): a reader never sees it empty.
+        subprocess.Popen([sys.executable, "-c", "import os,time; os.setsid(); m = os.environ['MARK']; open(m + '.tmp','w').write(str(os.getpid())); "
+                          "os.rename(m + '.tmp', m); time.sleep(300)"],
                                env=dict(os.environ, MARK=event["mark"]), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         while not os.path.exists(event["mark"]):
             time.sleep(0.01)
