@@ -22,7 +22,7 @@ from select import POLLIN, poll
 from dispatcher.answers import Success
 from dispatcher.client import POST_TIMEOUT, ConnectionLost
 from dispatcher.errors import HttpError
-from dispatcher.runtime_api import ResponseRequest
+from dispatcher.runtime_api import ResponseRequest, response_head
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class PostSide:
     _sent: dict[str, Any]
     _lone: bool
     _single: bool
-    _post_template: bytes
+    _post_templates: tuple[bytes, bytes]
 
     def _init_posts(self, slots: int) -> None:
         # Per slot: (invocation, request buffers, give-up time) of a post
@@ -109,8 +109,8 @@ class PostSide:
         """Send the answer and GET /next; the post's answer is read later (`_post_readable`)."""
         api = self.apis[sid]
         body = answer.body
-        if inv.invocation_id is None and answer.content_type == _JSON:
-            head = self._post_template % (inv.request_id.encode("latin-1"), len(body))
+        if answer.content_type == _JSON:
+            head = response_head(self._post_templates, inv.request_id, inv.invocation_id, len(body))
             # As ResponseRequest.encode: a small body joins its head, a large one is not copied.
             buffers = [head + body] if len(body) < 4096 else [head, body]
         else:

@@ -30,7 +30,7 @@ from dispatcher import frames
 from dispatcher.answers import MAX_RESPONSE, convert_result
 from dispatcher.core_table import CoreBug, Send
 from dispatcher.errors import HttpError, ProtocolError
-from dispatcher.runtime_api import Invocation
+from dispatcher.runtime_api import Invocation, response_head
 from dispatcher.worker import MsgpackWorker
 
 TYPE_CHECKING = False
@@ -107,7 +107,7 @@ class SteadyPath:
         # are not the decoder's, so a reply parsed here leaves it untouched.
         scratch = session.decoder.writable()
         into, room, max_frame = [scratch], len(scratch), session.decoder.max_frame
-        template = self_._post_template  # Content-Type: application/json, Success's default
+        templates = self_._post_templates  # Content-Type: application/json, Success's default
         resp = None
         while True:
             if resp is None:
@@ -170,9 +170,9 @@ class SteadyPath:
                 self_._worker_events(row.id, session, events, clock())
                 return True
             body = msg["payload"]
-            if type(body) is bytes and len(body) <= MAX_RESPONSE and inv.invocation_id is None:
+            if type(body) is bytes and len(body) <= MAX_RESPONSE:
                 # What convert_result makes a Success of, posted from the template.
-                head = template % (rid.encode("latin-1"), len(body))
+                head = response_head(templates, rid, inv.invocation_id, len(body))
                 # As ResponseRequest.encode: a small body joins its head, a large one is not copied.
                 sent = reporter.send(inv, [head + body] if len(body) < 4096 else [head, body], True)
             else:

@@ -41,7 +41,7 @@ from dispatcher.client import POST_TIMEOUT, ConnectionLost
 from dispatcher.core_steady import ManyCore
 from dispatcher.core_table import CoreBug, Send
 from dispatcher.errors import HttpError, ProtocolError
-from dispatcher.runtime_api import Invocation, ResponseRequest
+from dispatcher.runtime_api import Invocation, response_head
 from dispatcher.supervisor import Supervisor
 from dispatcher.worker import MsgpackWorker
 
@@ -152,7 +152,7 @@ class SteadyMany:
         workers = list(by_id.values())
         wait = ep.poll
         unpackb = frames.msgpack.unpackb
-        template = self_._post_template
+        templates = self_._post_templates
         give_up = self._many_hand_over
         # When the first post still out gives up waiting for its answer, or
         # earlier (a lower bound: only new posts lower it, each later than it).
@@ -324,11 +324,8 @@ class SteadyMany:
                         log.flush()
                         log.request_id = None
                     api = apis[sid]
-                    if inv.invocation_id is None:
-                        head = template % (rid.encode("latin-1"), len(body))
-                        buffers = [head + body] if len(body) < _SMALL else [head, body]
-                    else:
-                        buffers = ResponseRequest(rid, body, "application/json", inv.invocation_id).encode(api.address)
+                    head = response_head(templates, rid, inv.invocation_id, len(body))
+                    buffers = [head + body] if len(body) < _SMALL else [head, body]
                     try:
                         api._send([buffers[0] + api.next_request] if len(buffers) == 1 else buffers + [api.next_request])  # noqa: SLF001
                     except ConnectionLost as exc:

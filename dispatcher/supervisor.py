@@ -80,7 +80,8 @@ class Supervisor(NextSide, PostSide, StreamDriver, SteadyPath):
         # One keep-alive connection per slot, each with its own GET /next.
         self.apis = [api] + [ApiClient(api.address) for _ in range(slots - 1)]
         self._single = slots == 1  # the straight line (steady.py) serves one slot
-        self._post_template = response_template(api.address)
+        # POST /response heads for a JSON answer, without and with Lambda-Runtime-Invocation-Id.
+        self._post_templates = (response_template(api.address), response_template(api.address, invocation_id=True))
         self.reporters = [Reporter(a, config.cwd) for a in self.apis]
         self.next_out = [False] * slots  # GET /next on the wire, its answer awaited
         self.sessions: dict[int, WorkerSession] = {}

@@ -26,6 +26,7 @@ from dispatcher.runtime_api import (
     Invocation,
     NextRequest,
     ResponseRequest,
+    response_head,
     response_template,
     error_document,
     error_type_header,
@@ -471,3 +472,9 @@ def test_response_template_is_the_encoded_request(rid: str, size: int, host: str
     body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
     encoded = b"".join(ResponseRequest(rid, body).encode(host))
     assert response_template(host) % (rid.encode("latin-1"), len(body)) + body == encoded
+    # Lambda sends Lambda-Runtime-Invocation-Id on /next (2026); the answer echoes it.
+    templates = (response_template(host), response_template(host, invocation_id=True))
+    assert response_head(templates, rid, None, len(body)) + body == encoded
+    for iid in ("0a4f4c9e-4a4b-4b6b-9b1b-2b3b4b5b6b7b", "100%-odd %s %d"):
+        with_id = b"".join(ResponseRequest(rid, body, invocation_id=iid).encode(host))
+        assert response_head(templates, rid, iid, len(body)) + body == with_id

@@ -149,3 +149,18 @@ def test_stderr_lines_of_a_multiplexed_worker_are_forwarded_from_the_line(lmi, t
     assert all(f"line for {rid}\n" in logs for rid in rids), logs
     seen = probe(rt)
     assert seen["served"] >= 30, seen
+
+
+def test_the_line_echoes_lambda_runtime_invocation_id(lmi) -> None:  # type: ignore[no-untyped-def]
+    # Lambda sends a per-invoke Lambda-Runtime-Invocation-Id on /next; every
+    # post must carry it back (the line posts from a template that holds it).
+    api, rt = lmi(2)
+    rids = [f"i{n}" for n in range(40)]
+    for rid in rids:
+        api.next_actions.put(Event(rid, b'{"sleep": 0}', extra_headers=b"Lambda-Runtime-Invocation-Id: id-of-%s\r\n" % rid.encode()))
+    assert api.wait_for(lambda a: all(a.posts(r) for r in rids), 15)
+    for rid in rids:
+        (post,) = api.posts(rid)
+        assert post.headers.get("lambda-runtime-invocation-id") == f"id-of-{rid}", post.headers
+    seen = probe(rt)
+    assert seen["served"] >= 30, seen

@@ -46,6 +46,8 @@ def test_echo_and_context(function) -> None:  # type: ignore[no-untyped-def]
     assert ctx["env_runtime_api"] is None  # a worker must not poll /next itself
     assert ctx["env_protocol"] == "1"
     assert ctx["pgid_is_pid"] is True  # own process group (and session)
+    for i in range(6):  # the straight line's posts (dispatcher/steady.py) echo it too
+        assert fn.invoke({"i": i}).body == b'{"i": %d}' % i
     assert fn.emu.stats.posts_without_invocation_id_echo == 0
 
 
