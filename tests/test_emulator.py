@@ -320,8 +320,9 @@ def test_internal_extension_asking_for_shutdown_gets_403(tmp_path: Path) -> None
     assert line.startswith("register 403 ") and "Extension.InvalidEventType" in line
 
 
-def test_close_while_invoking_fails_the_waiter(tmp_path: Path) -> None:
-    emu = make(tmp_path).start()
+def _hang_in_a_thread(emu: Emulator, until) -> tuple[threading.Thread, list[BaseException]]:  # type: ignore[no-untyped-def]
+    """Invoke a hang from a thread (its EmulatorClosedError collected), and
+    poll until `until()` holds (for at most 10 s)."""
     errors: list[BaseException] = []
 
     def call() -> None:
@@ -333,8 +334,14 @@ def test_close_while_invoking_fails_the_waiter(tmp_path: Path) -> None:
     t = threading.Thread(target=call)
     t.start()
     deadline = time.monotonic() + 10
-    while emu.stats.handed_out == 0 and time.monotonic() < deadline:
+    while not until() and time.monotonic() < deadline:
         time.sleep(0.01)
+    return t, errors
+
+
+def test_close_while_invoking_fails_the_waiter(tmp_path: Path) -> None:
+    emu = make(tmp_path).start()
+    t, errors = _hang_in_a_thread(emu, lambda: emu.stats.handed_out > 0)
     pid = emu.runtime_pid
     emu.close()
     t.join(10)
@@ -348,19 +355,7 @@ def test_close_while_invoking_refuses_the_runtimes_late_answer_as_stale(tmp_path
     That invoke's caller was already failed: the post is refused as one for an
     invoke that is not running (400), not an emulator failure (500, a traceback)."""
     emu = make(tmp_path, "sigterm_answers").start()
-    errors: list[BaseException] = []
-
-    def call() -> None:
-        try:
-            emu.invoke(cmd(do="hang"))
-        except EmulatorClosedError as exc:
-            errors.append(exc)
-
-    t = threading.Thread(target=call)
-    t.start()
-    deadline = time.monotonic() + 10
-    while "holding" not in notes(tmp_path) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    t, errors = _hang_in_a_thread(emu, lambda: "holding" in notes(tmp_path))
     assert "holding" in notes(tmp_path)
     emu.close()
     t.join(10)
