@@ -110,18 +110,24 @@ def test_a_crash_in_one_slot_costs_only_its_invocation(lmi, tmp_path: Path) -> N
     assert all(kind == "response" for kind, _ in answered(api, [f"after{i}" for i in range(4)]).values())
 
 
-def test_a_hang_in_one_slot_is_answered_at_its_deadline_while_the_others_serve(lmi, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    api, rt = lmi(4, timeout_margin="100ms")
-    queue(api, "hang", {"hang": True, "mark": str(tmp_path / "hang")}, timeout=1.5)
-    wait_running([tmp_path / "hang"])
+def hang_while_others_serve(api: FaultyApi, mark: Path, sleep: float) -> None:
+    """A hang (1.5 s deadline) held by a worker, then 12 events of `sleep` s:
+    the hang is answered Sandbox.Timedout, every other one before it, each its own response."""
+    queue(api, "hang", {"hang": True, "mark": str(mark)}, timeout=1.5)
+    wait_running([mark])  # held by a worker (handed out is before the supervisor read it)
     others = [f"q{i}" for i in range(12)]
     for rid in others:
-        queue(api, rid, {"sleep": 0.05})
+        queue(api, rid, {"sleep": sleep})
     got = answered(api, others + ["hang"])
     assert got["hang"][1]["errorType"] == "Sandbox.Timedout"
     hang_post = api.posts("hang")[0].at
     assert all(api.posts(r)[0].at < hang_post for r in others), "the others waited for the hung slot"
     assert all(kind == "response" for r, (kind, _) in got.items() if r != "hang")
+
+
+def test_a_hang_in_one_slot_is_answered_at_its_deadline_while_the_others_serve(lmi, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    api, rt = lmi(4, timeout_margin="100ms")
+    hang_while_others_serve(api, tmp_path / "hang", 0.05)
 
 
 def test_multiplexed_worker_missing_one_deadline_finishes_the_others_first(lmi) -> None:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ import pytest
 from conftest import WORKERS
 from faulty_api import Event, FaultyApi, Reset, Status
 from test_api_faults import Runtime
-from test_concurrency import answered, queue, wait_running
+from test_concurrency import answered, hang_while_others_serve, queue
 
 MULTIPLEX = str(WORKERS / "multiplex.py")
 PROBE = str(Path(__file__).parent / "probe_steady.py")
@@ -97,25 +97,16 @@ def test_a_post_reset_is_retried_once_on_a_new_connection(lmi) -> None:  # type:
     assert seen["entered"] >= 2 and seen["served"] >= 49, seen
 
 
-def test_a_connection_closed_while_nothing_is_awaited_on_it_is_replaced(lmi) -> None:  # type: ignore[no-untyped-def]
-    # The API closes a slot's connection (no Connection: close said) while the
-    # event it handed out runs: the line closes its end and steps aside; the
-    # answer goes out on a new connection.
+@pytest.mark.parametrize("how", ["drop", "close"])
+def test_a_connection_the_api_closes_is_replaced_and_the_line_comes_back(lmi, how: str) -> None:  # type: ignore[no-untyped-def]
+    # drop: the API closes a slot's connection (no Connection: close said)
+    # while the event it handed out runs: the line closes its end and steps
+    # aside.  close: the event says Connection: close.  Either way the answer
+    # goes out on a new connection, and the line serves again.
     api, rt = lmi(2)
     serve(api, "warm", 10)
-    api.next_actions.put(Event("dropped", b'{"sleep": 0.3}', drop=True))
-    got = answered(api, ["dropped"])
-    assert got["dropped"][0] == "response" and api.posts("dropped")[0].answered == 202
-    serve(api, "after", 50)
-    seen = probe(rt)
-    assert seen["entered"] >= 2 and seen["served"] >= 50, seen
-
-
-def test_an_event_saying_connection_close_is_served_and_the_line_comes_back(lmi) -> None:  # type: ignore[no-untyped-def]
-    api, rt = lmi(2)
-    serve(api, "warm", 10)
-    api.next_actions.put(Event("closing", b'{"sleep": 0.05}', close=True))
-    assert answered(api, ["closing"])["closing"][0] == "response"
+    api.next_actions.put(Event("cut", b'{"sleep": 0.3}', **{how: True}))  # type: ignore[arg-type]
+    assert answered(api, ["cut"])["cut"][0] == "response" and api.posts("cut")[0].answered == 202
     serve(api, "after", 50)
     seen = probe(rt)
     assert seen["entered"] >= 2 and seen["served"] >= 50, seen
@@ -123,16 +114,8 @@ def test_an_event_saying_connection_close_is_served_and_the_line_comes_back(lmi)
 
 def test_a_hang_is_answered_at_its_deadline_while_the_line_serves_the_other_slots(lmi, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     api, rt = lmi(3, timeout_margin="100ms")
-    serve(api, "warm", 10)
-    queue(api, "hang", {"hang": True, "mark": str(tmp_path / "hang")}, timeout=1.5)
-    wait_running([tmp_path / "hang"])  # held by a worker (handed out is before the supervisor read it)
-    others = [f"q{i}" for i in range(12)]
-    for rid in others:
-        queue(api, rid, {"sleep": 0.01})
-    got = answered(api, others + ["hang"])
-    assert got["hang"][1]["errorType"] == "Sandbox.Timedout"
-    hang_post = api.posts("hang")[0].at
-    assert all(api.posts(r)[0].at < hang_post for r in others), "the others waited for the hung slot"
+    serve(api, "warm", 10)  # the line serves when the hang comes
+    hang_while_others_serve(api, tmp_path / "hang", 0.01)
     serve(api, "after", 20)  # a fresh worker: the old one drained and was stopped
     seen = probe(rt)
     assert seen["handed_over"] >= 1 and seen["served"] >= 12, seen
